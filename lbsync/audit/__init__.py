@@ -1,0 +1,1 @@
+"""Audit: applicationHost.config and evidence readers, drift, fix script; live probe."""

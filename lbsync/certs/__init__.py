@@ -1,0 +1,1 @@
+"""Certificates: load (PFX/PEM), checks, export, live fetch."""

@@ -1,0 +1,28 @@
+"""The certificate gate before render and f5 apply.
+
+With Extended Protection on, bridging works only if the load balancer presents the same certificate as Exchange.
+When the model has a `certificate:`, render (load-balancer targets) and `f5 apply` run the certificate checks
+first and refuse with exit 2 if one fails.
+"""
+
+from __future__ import annotations
+
+from ..errors import LbsyncError
+
+
+def needs_precheck(plan) -> bool:
+    return bool(plan.exchange.extended_protection and plan.model.certificate is not None)
+
+
+def precheck_or_refuse(plan) -> None:
+    if not needs_precheck(plan):
+        return
+    from .check import check_model_certificate
+    report = check_model_certificate(plan)
+    failed = [c for c in report.checks if c.status == "fail"]
+    if failed:
+        first = "; ".join(f"{c.id}: {c.message}" for c in failed)
+        raise LbsyncError(f"Extended Protection is on and the certificate check failed ({first}); "
+                          "fix the certificate or run 'lbsync cert check' for details",
+                          file=plan.model.marks.file, line=plan.model.marks.at(("certificate",))[0],
+                          col=plan.model.marks.at(("certificate",))[1], key="certificate")

@@ -1,0 +1,59 @@
+"""Plan findings: rule results with a stable code, a level and a message.
+
+The registry below is the list of every code lbsync can report. `allowable` codes can be turned from error into
+warning by listing them under `allow:` in the model or with `--allow CODE`; the others describe something that
+cannot be rendered at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+LEVELS = ("error", "warning", "info")
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    allowable: bool
+    summary: str
+
+
+CODES: dict[str, Code] = {c.code: c for c in [
+    Code("offload-unsupported", True,
+         "Exchange 2016/2019: Microsoft supports TLS termination with re-encryption, not offloading to HTTP"),
+    Code("ep-offload", True,
+         "Extended Protection is on: offloading breaks channel binding (NTLM/Negotiate fail)"),
+    Code("ep-same-certificate", True,
+         "Extended Protection with bridging works only if the LB presents the same certificate as Exchange"),
+    Code("mrsproxy-bridged", True, "the MRSProxy route is always re-encrypted, whatever mode EWS has"),
+    Code("mrsproxy-without-ews", True, "MRSProxy is enabled but no namespace carries ews"),
+    Code("nginx-ntlm", True, "NGINX open source cannot keep NTLM connection affinity at layer 7"),
+    Code("nginx-negotiate", True, "Negotiate may fall back to NTLM, which NGINX open source cannot carry at L7"),
+    Code("passthrough-mixed", False, "a passthrough service shares a namespace+port with L7 services"),
+    Code("passthrough-l4", True, "a passthrough namespace: no path routing, no X-Forwarded-For, one pool"),
+    Code("server-verify-disabled", True, "re-encryption does not verify the servers' certificate"),
+    Code("server-ca-system", True, "no tls.server_ca: re-encryption trusts the system CA store"),
+    Code("mapi-unsupported", True, "MAPI/HTTP needs Exchange 2013 SP1 (CU4) or later"),
+    Code("oa-hostname-not-namespace", True, "the Outlook Anywhere hostname is not a namespace carrying rpc"),
+    Code("rpc-unsupported", True, "Outlook Anywhere (RPC over HTTP) is deprecated/blocked on this version"),
+    Code("ep-unknown-cu", True, "Exchange 2019 without cu: Extended Protection assumed off"),
+]}
+
+
+@dataclass
+class Finding:
+    level: str
+    code: str
+    message: str
+    where: tuple = field(default=())  # model path the finding is about, for the FILE:LINE prefix
+    target: str | None = None          # only applies when rendering this target (e.g. "nginx")
+    allowed: bool = False              # an error the user accepted (listed in allow: / --allow)
+
+    def as_json(self) -> dict:
+        out = {"level": self.level, "code": self.code, "message": self.message}
+        if self.target:
+            out["target"] = self.target
+        if self.allowed:
+            out["allowed"] = True
+        return out

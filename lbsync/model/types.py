@@ -1,0 +1,131 @@
+"""The validated model: what the user wrote, with defaults filled in, nothing derived."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .loader import Marks
+
+
+@dataclass(frozen=True)
+class Server:
+    name: str
+    address: str
+    http_port: int = 80
+    https_port: int = 443
+    index: int = 0
+
+
+@dataclass(frozen=True)
+class Namespace:
+    host: str
+    services: tuple[str, ...]
+    vip: str | None = None
+    port: int = 443
+    index: int = 0
+
+
+@dataclass(frozen=True)
+class OutlookAnywhere:
+    external_hostname: str | None = None
+    internal_hostname: str | None = None
+    external_auth: str = "Negotiate"
+    internal_auth: str = "Ntlm"
+
+
+@dataclass(frozen=True)
+class Exchange:
+    version: int
+    cu: int | None = None
+    extended_protection: bool = False
+    extended_protection_given: bool = False
+    mrsproxy: bool = False
+    outlook_anywhere: OutlookAnywhere = field(default_factory=OutlookAnywhere)
+    auth: dict[str, tuple[str, ...]] = field(default_factory=dict)  # only what the model states
+
+
+@dataclass(frozen=True)
+class Tls:
+    default: str = "bridge"
+    services: dict[str, str] = field(default_factory=dict)
+    profile: str = "intermediate"
+    server_ca: Path | None = None
+    verify_server: bool = True
+
+
+@dataclass(frozen=True)
+class Certificate:
+    pfx: Path | None = None
+    password_env: str | None = None
+    cert: Path | None = None
+    key: Path | None = None
+    chain: Path | None = None
+    warn_days: int = 30
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    interval_ms: int = 5000
+    timeout_ms: int = 3000
+    fall: int = 3
+    rise: int = 2
+
+
+@dataclass(frozen=True)
+class HaproxyTarget:
+    cert_path: str = "/etc/haproxy/certs/lbsync.pem"
+    given: bool = False
+
+
+@dataclass(frozen=True)
+class NginxTarget:
+    plus: bool = False
+    cert_path: str = "/etc/nginx/certs/lbsync.crt"
+    key_path: str = "/etc/nginx/certs/lbsync.key"
+    given: bool = False
+
+
+@dataclass(frozen=True)
+class F5Target:
+    host: str | None = None
+    port: int = 443
+    partition: str = "Common"
+    username_env: str = "F5_USER"
+    password_env: str = "F5_PASSWORD"
+    verify_tls: bool = True
+    ca_bundle: Path | None = None
+    given: bool = False
+
+
+@dataclass(frozen=True)
+class Targets:
+    haproxy: HaproxyTarget = field(default_factory=HaproxyTarget)
+    nginx: NginxTarget = field(default_factory=NginxTarget)
+    f5: F5Target = field(default_factory=F5Target)
+
+
+@dataclass(frozen=True)
+class Model:
+    path: Path
+    exchange: Exchange
+    servers: tuple[Server, ...]
+    namespaces: tuple[Namespace, ...]
+    tls: Tls
+    certificate: Certificate | None
+    health: HealthSettings
+    health_services: dict[str, HealthSettings]
+    targets: Targets
+    allow: tuple[str, ...]
+    marks: Marks = field(compare=False, repr=False, default=None)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def services(self) -> list[str]:
+        """Every service key carried by some namespace, in catalog order."""
+        from ..catalog import SERVICE_ORDER
+        used = {s for ns in self.namespaces for s in ns.services}
+        return [s for s in SERVICE_ORDER if s in used]

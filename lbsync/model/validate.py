@@ -1,0 +1,307 @@
+"""Check loaded data against the schema and the cross-field rules, then build the Model."""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+from pathlib import Path
+from typing import Any
+
+from ..errors import LbsyncError, ModelErrors
+from .loader import Marks
+from .schema import SCHEMA
+from . import types as t
+
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, None: 1000}
+
+
+def is_hostname(value: str, *, fqdn: bool = True) -> bool:
+    if not value or len(value) > 253 or value.endswith("."):
+        return False
+    labels = value.split(".")
+    if fqdn and len(labels) < 2:
+        return False
+    if labels[-1].isdigit():  # looks like an IP address, not a name
+        return False
+    return all(_LABEL.match(label) for label in labels)
+
+
+def is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        return False
+
+
+def parse_duration_ms(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value * 1000 if value >= 0 else None
+    m = _DURATION.match(str(value))
+    if not m:
+        return None
+    return int(float(m.group(1)) * _UNIT_MS[m.group(2)])
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "mapping"
+    return type(value).__name__
+
+
+_JSON_TYPES = {"string": "string", "integer": "integer", "boolean": "boolean", "object": "mapping",
+               "array": "list", "number": "number"}
+
+
+def _show(value: Any) -> str:
+    return repr(value) if not isinstance(value, str) else f"'{value}'"
+
+
+def _format_error(fmt: str, value: Any) -> str | None:
+    if fmt == "hostname":
+        return None if is_hostname(value) else f"'{value}' is not a valid DNS host name"
+    if fmt == "host":
+        return None if is_ip(value) or is_hostname(value, fqdn=False) else \
+            f"'{value}' is neither an IP address nor a valid host name"
+    if fmt == "ip-address":
+        return None if is_ip(value) else f"'{value}' is not a valid IP address"
+    if fmt == "duration":
+        return None if parse_duration_ms(value) is not None else \
+            f"'{value}' is not a duration (use seconds, or 500ms, 5s, 2m, 1h)"
+    if fmt == "path":
+        return None if value.strip() else "the path is empty"
+    return None
+
+
+def check_schema(value: Any, schema: dict, path: tuple, marks: Marks, errors: list[LbsyncError]) -> None:
+    """Interpret the subset of JSON Schema that schema.py uses."""
+    if "const" in schema and value != schema["const"]:
+        errors.append(marks.error(f"must be {schema['const']!r}, not {_show(value)}", path))
+        return
+    if "enum" in schema:
+        if value not in schema["enum"] or isinstance(value, bool):
+            choices = ", ".join(str(c) for c in schema["enum"])
+            hint = ""
+            if isinstance(value, str):
+                close = difflib.get_close_matches(value, [str(c) for c in schema["enum"]], n=1)
+                if not close:
+                    close = [str(c) for c in schema["enum"] if str(c).lower() == value.lower()]
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+            errors.append(marks.error(f"{_show(value)} is not one of: {choices}{hint}", path))
+        return
+    types = schema.get("type")
+    if types:
+        types = [types] if isinstance(types, str) else types
+        actual = _type_name(value)
+        if not any(_JSON_TYPES[ty] == actual for ty in types):
+            want = " or ".join(_JSON_TYPES[ty] for ty in types)
+            errors.append(marks.error(f"expected {'a ' if want[0] not in 'aeiou' else 'an '}{want}, "
+                                      f"got {actual} {_show(value) if actual not in ('mapping', 'list') else ''}"
+                                      .rstrip(), path))
+            return
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        for key in value:
+            if key not in props and schema.get("additionalProperties") is False:
+                close = difflib.get_close_matches(key, list(props), n=1, cutoff=0.6)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                allowed = ", ".join(props)
+                errors.append(marks.error(f"unknown key '{key}'{hint}; expected one of: {allowed}",
+                                          path + (key,), key=True))
+        for req in schema.get("required", []):
+            if req not in value:
+                errors.append(marks.error(f"missing required key '{req}'", path))
+        for key, sub in value.items():
+            if key in props:
+                check_schema(sub, props[key], path + (key,), marks, errors)
+    elif isinstance(value, list):
+        if len(value) < schema.get("minItems", 0):
+            errors.append(marks.error("must not be empty" if schema.get("minItems") == 1
+                                      else f"needs at least {schema['minItems']} items", path))
+        if schema.get("uniqueItems"):
+            seen = set()
+            for i, item in enumerate(value):
+                marker = repr(item)
+                if marker in seen:
+                    errors.append(marks.error(f"{_show(item)} is listed twice", path + (i,)))
+                seen.add(marker)
+        if "items" in schema:
+            for i, item in enumerate(value):
+                check_schema(item, schema["items"], path + (i,), marks, errors)
+    else:
+        if "minimum" in schema and isinstance(value, (int, float)) and value < schema["minimum"]:
+            errors.append(marks.error(f"{value} is below the minimum {schema['minimum']}", path))
+        if "maximum" in schema and isinstance(value, (int, float)) and value > schema["maximum"]:
+            errors.append(marks.error(f"{value} is above the maximum {schema['maximum']}", path))
+        if "pattern" in schema and isinstance(value, str) and not re.search(schema["pattern"], value):
+            errors.append(marks.error(f"'{value}' does not match {schema['pattern']}", path))
+        if "format" in schema and isinstance(value, (str, int)):
+            msg = _format_error(schema["format"], value) if isinstance(value, str) or \
+                schema["format"] == "duration" else None
+            if msg:
+                errors.append(marks.error(msg, path))
+
+
+def _resolve(base: Path, value: str | None) -> Path | None:
+    if value is None:
+        return None
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else (base / p)
+
+
+def _health(d: dict, base: t.HealthSettings) -> t.HealthSettings:
+    return t.HealthSettings(
+        interval_ms=parse_duration_ms(d["interval"]) if "interval" in d else base.interval_ms,
+        timeout_ms=parse_duration_ms(d["timeout"]) if "timeout" in d else base.timeout_ms,
+        fall=d.get("fall", base.fall),
+        rise=d.get("rise", base.rise),
+    )
+
+
+def _cross_checks(data: dict, marks: Marks, errors: list[LbsyncError]) -> None:
+    if data.get("version") not in (None, 1) and isinstance(data.get("version"), int):
+        pass  # reported earlier
+    seen: dict[str, int] = {}
+    for i, s in enumerate(data["servers"]):
+        name = s["name"].lower()
+        if name in seen:
+            errors.append(marks.error(f"duplicate server name '{s['name']}' (also servers[{seen[name]}])",
+                                      ("servers", i, "name")))
+        seen[name] = i
+    seen_addr: dict[tuple, int] = {}
+    for i, s in enumerate(data["servers"]):
+        key = (s["address"].lower(), s.get("http_port", 80), s.get("https_port", 443))
+        if key in seen_addr:
+            errors.append(marks.error(f"servers[{seen_addr[key]}] already uses address '{s['address']}' with the "
+                                      "same ports", ("servers", i, "address")))
+        seen_addr[key] = i
+    server_addrs = {s["address"].lower(): i for i, s in enumerate(data["servers"])}
+
+    hosts: dict[str, int] = {}
+    ports: dict[int, dict[str, int]] = {}
+    for i, ns in enumerate(data["namespaces"]):
+        host = ns["host"].lower()
+        if host in hosts:
+            errors.append(marks.error(f"duplicate namespace host '{ns['host']}' (also namespaces[{hosts[host]}])",
+                                      ("namespaces", i, "host")))
+        hosts[host] = i
+        port = ns.get("port", 443)
+        vip = ns.get("vip")
+        if port == 80:
+            errors.append(marks.error("port 80 is the HTTP-to-HTTPS redirect listener; a namespace listens with "
+                                      "TLS on another port (443)", ("namespaces", i, "port")))
+        if vip and vip.lower() in server_addrs:
+            errors.append(marks.error(f"VIP conflict: {vip} is the address of servers[{server_addrs[vip.lower()]}]",
+                                      ("namespaces", i, "vip")))
+        vips = ports.setdefault(port, {})
+        key = str(ipaddress.ip_address(vip)) if vip else "*"
+        other = "*" if key != "*" else next((v for v in vips if v != "*"), None)
+        if other in vips and other != key:
+            j = vips[other]
+            errors.append(marks.error(
+                f"VIP conflict on port {port}: namespaces[{j}] listens on "
+                f"{'all addresses' if other == '*' else other} and this one on "
+                f"{'all addresses' if key == '*' else key}; give both the same vip or different ports",
+                ("namespaces", i, "vip" if vip else "host")))
+        vips.setdefault(key, i)
+
+    cert = data.get("certificate")
+    if cert is not None:
+        if "pfx" in cert and ("cert" in cert or "key" in cert):
+            errors.append(marks.error("give either pfx or cert+key, not both", ("certificate",)))
+        elif "pfx" not in cert:
+            if "cert" not in cert or "key" not in cert:
+                errors.append(marks.error("needs pfx, or cert and key", ("certificate",)))
+            if "password_env" in cert and "key" not in cert:
+                pass
+        if "chain" in cert and "pfx" in cert:
+            errors.append(marks.error("chain is read from the PFX; give chain only with cert+key",
+                                      ("certificate", "chain"), key=True))
+
+    from ..findings import CODES
+    for i, code in enumerate(data.get("allow", [])):
+        if code not in CODES:
+            close = difflib.get_close_matches(code, list(CODES), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            errors.append(marks.error(f"unknown finding code '{code}'{hint}", ("allow", i)))
+        elif not CODES[code].allowable:
+            errors.append(marks.error(f"'{code}' cannot be allowed: {CODES[code].summary}", ("allow", i)))
+
+
+def build_model(data: Any, marks: Marks, path: Path) -> t.Model:
+    errors: list[LbsyncError] = []
+    if not isinstance(data, dict):
+        raise marks.error(f"the model must be a mapping of keys (version, exchange, ...), not a {_type_name(data)}",
+                          ())
+    version = data.get("version")
+    if version is not None and version != 1:
+        raise marks.error(f"unsupported schema version {_show(version)} (this lbsync reads version 1)",
+                          ("version",))
+    check_schema(data, SCHEMA, (), marks, errors)
+    if not errors:
+        _cross_checks(data, marks, errors)
+    if errors:
+        errors.sort(key=lambda e: (e.line or 0, e.col or 0))
+        raise ModelErrors(errors)
+
+    base = path.parent
+    ex = data["exchange"]
+    oa = ex.get("outlook_anywhere", {})
+    version = ex["version"]
+    cu = ex.get("cu")
+    ep_default = version == 2019 and cu is not None and cu >= 14
+    exchange = t.Exchange(
+        version=version, cu=cu,
+        extended_protection=ex.get("extended_protection", ep_default),
+        extended_protection_given="extended_protection" in ex,
+        mrsproxy=ex.get("mrsproxy", False),
+        outlook_anywhere=t.OutlookAnywhere(
+            external_hostname=oa.get("external_hostname"), internal_hostname=oa.get("internal_hostname"),
+            external_auth=oa.get("external_auth", "Negotiate"), internal_auth=oa.get("internal_auth", "Ntlm")),
+        auth={k: tuple(v) for k, v in ex.get("auth", {}).items()},
+    )
+    servers = tuple(t.Server(name=s["name"], address=s["address"], http_port=s.get("http_port", 80),
+                             https_port=s.get("https_port", 443), index=i) for i, s in enumerate(data["servers"]))
+    namespaces = tuple(t.Namespace(host=n["host"].lower(), services=tuple(n["services"]), vip=n.get("vip"),
+                                   port=n.get("port", 443), index=i) for i, n in enumerate(data["namespaces"]))
+    tl = data.get("tls", {})
+    tls = t.Tls(default=tl.get("default", "bridge"), services=dict(tl.get("services", {})),
+                profile=tl.get("profile", "intermediate"), server_ca=_resolve(base, tl.get("server_ca")),
+                verify_server=tl.get("verify_server", True))
+    c = data.get("certificate")
+    certificate = None
+    if c is not None:
+        certificate = t.Certificate(pfx=_resolve(base, c.get("pfx")), password_env=c.get("password_env"),
+                                    cert=_resolve(base, c.get("cert")), key=_resolve(base, c.get("key")),
+                                    chain=_resolve(base, c.get("chain")), warn_days=c.get("warn_days", 30))
+    h = data.get("health", {})
+    health = _health(h, t.HealthSettings())
+    health_services = {svc: _health(v, health) for svc, v in h.get("services", {}).items()}
+    tg = data.get("targets", {})
+    hp, ng, f5 = tg.get("haproxy"), tg.get("nginx"), tg.get("f5")
+    targets = t.Targets(
+        haproxy=t.HaproxyTarget(**(hp or {}), given=hp is not None),
+        nginx=t.NginxTarget(**(ng or {}), given=ng is not None),
+        f5=t.F5Target(**{k: v for k, v in (f5 or {}).items() if k != "ca_bundle"},
+                      ca_bundle=_resolve(base, (f5 or {}).get("ca_bundle")), given=f5 is not None),
+    )
+    return t.Model(path=path, exchange=exchange, servers=servers, namespaces=namespaces, tls=tls,
+                   certificate=certificate, health=health, health_services=health_services, targets=targets,
+                   allow=tuple(data.get("allow", [])), marks=marks)

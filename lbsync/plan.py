@@ -1,0 +1,285 @@
+"""Model -> Plan: every decision the renderers, pushers, checkers and auditors need, made once.
+
+Nothing downstream re-derives a fact: templates lay out what is here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from . import catalog
+from .findings import Finding
+from .model.types import HealthSettings, Model, Server
+
+SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+
+
+@dataclass(frozen=True)
+class Member:
+    server: str
+    address: str
+    port: int
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    scheme: str          # http | https
+    path: str            # the service's health URL path
+    host: str            # Host header (and SNI for https)
+    interval_ms: int
+    timeout_ms: int
+    fall: int
+    rise: int
+    expect_status: int = 200
+
+
+@dataclass
+class ServicePlan:
+    namespace: str
+    service: str             # a service key, or "mrsproxy"
+    mode: str                # offload | bridge | passthrough
+    scheme: str              # backend scheme: http | https | tcp
+    port: int                # backend port when every server uses the same one (members carry their own)
+    pool: str                # pool name, unique per namespace x service (per namespace for passthrough)
+    paths: tuple[str, ...]   # LB path prefixes, lower-case; match case-insensitively
+    health: HealthCheck
+    members: tuple[Member, ...]
+    timeout_s: int
+    streaming: bool
+    auth: tuple[str, ...]
+    ntlm_affinity: bool      # auth includes Ntlm/Negotiate: the client's server connection must stay private
+    locations: dict[str, str]   # expected effective sslFlags per IIS location ("Default Web Site/owa": "None")
+    app_pools: tuple[str, ...]  # app pools of those locations
+    verify_server: bool
+    sni: str | None             # SNI / verify name toward the servers when re-encrypting
+
+    @property
+    def health_url(self) -> str:
+        return self.health.path
+
+    def as_json(self) -> dict:
+        return {
+            "namespace": self.namespace, "service": self.service, "mode": self.mode,
+            "backend": {"scheme": self.scheme, "port": self.port},
+            "health_url": self.health.path,
+            "health": {"scheme": self.health.scheme, "host": self.health.host,
+                       "interval_ms": self.health.interval_ms, "timeout_ms": self.health.timeout_ms,
+                       "fall": self.health.fall, "rise": self.health.rise},
+            "pool": self.pool, "paths": list(self.paths),
+            "members": [{"server": m.server, "address": m.address, "port": m.port} for m in self.members],
+            "timeout_s": self.timeout_s, "streaming": self.streaming, "auth": list(self.auth),
+            "exchange": {"locations": dict(self.locations), "app_pools": list(self.app_pools)},
+        }
+
+
+@dataclass
+class NamespacePlan:
+    host: str
+    vip: str | None
+    port: int
+    passthrough: bool
+    services: list[ServicePlan]          # in model order (mrsproxy right after ews)
+    root_redirect: str | None            # "/" -> this path (OWA), or None
+
+    @property
+    def routes(self) -> list[ServicePlan]:
+        """Routes in match order: longest path prefix first (/ews/mrsproxy.svc before /ews)."""
+        return sorted(self.services, key=lambda s: -max(len(p) for p in s.paths))
+
+    @property
+    def pools(self) -> list[ServicePlan]:
+        """One entry per distinct pool (a passthrough namespace has a single pool)."""
+        seen: dict[str, ServicePlan] = {}
+        for s in self.services:
+            seen.setdefault(s.pool, s)
+        return list(seen.values())
+
+    @property
+    def bind(self) -> str:
+        return f"{self.vip or '*'}:{self.port}"
+
+
+@dataclass
+class OutlookAnywherePlan:
+    ssl_offloading: bool | None          # None: no namespace carries rpc, lbsync leaves it alone
+    external_hostname: str | None
+    internal_hostname: str | None
+    external_auth: str
+    internal_auth: str
+
+
+@dataclass
+class ExchangePlan:
+    version: int
+    cu: int | None
+    extended_protection: bool
+    servers: tuple[Server, ...]
+    locations: dict[str, str]            # every location lbsync manages -> expected effective sslFlags
+    defaults: dict[str, str]             # the same locations -> Exchange's default effective sslFlags (undo)
+    default_explicit: dict[str, bool]    # whether Exchange's default is an explicit <access> (else inherited)
+    location_pool: dict[str, str]
+    location_service: dict[str, str]
+    appcmd_locations: list[str]          # the locations set by appcmd / Set-WebConfigurationProperty (not Rpc)
+    outlook_anywhere: OutlookAnywherePlan
+    oab_require_ssl: bool | None         # None: oab not in the model
+    mrsproxy_enabled: bool               # apply enables MRSProxy on EWS when True
+    modes: dict[str, str]                # service key -> mode
+
+
+@dataclass
+class Plan:
+    model: Model
+    namespaces: list[NamespacePlan]
+    exchange: ExchangePlan
+    tls_profile: str
+    server_ca: str                       # CA bundle the LB uses to verify the servers when re-encrypting
+    verify_server: bool
+    max_body: str
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def services(self) -> list[ServicePlan]:
+        return [s for ns in self.namespaces for s in ns.services]
+
+    def declared_targets(self) -> set[str]:
+        t = self.model.targets
+        return {name for name, given in (("haproxy", t.haproxy.given), ("nginx", t.nginx.given),
+                                         ("f5", t.f5.given)) if given}
+
+    def relevant(self, targets: set[str] | None = None) -> list[Finding]:
+        """Findings that concern these targets (None: the targets the model declares under targets:)."""
+        targets = self.declared_targets() if targets is None else targets
+        return [f for f in self.findings if f.target is None or f.target in targets]
+
+    def blocking(self, targets: set[str] | None = None) -> list[Finding]:
+        """Error findings that stop render/push for these targets."""
+        return [f for f in self.relevant(targets) if f.level == "error"]
+
+    def as_json(self) -> dict:
+        ex = self.exchange
+        return {
+            "services": [s.as_json() for s in self.services],
+            "outlook_anywhere": {"ssl_offloading": ex.outlook_anywhere.ssl_offloading,
+                                 "external_hostname": ex.outlook_anywhere.external_hostname,
+                                 "internal_hostname": ex.outlook_anywhere.internal_hostname},
+            "exchange": {"version": ex.version, "cu": ex.cu, "extended_protection": ex.extended_protection,
+                         "locations": dict(ex.locations), "oab_require_ssl": ex.oab_require_ssl,
+                         "mrsproxy_enabled": ex.mrsproxy_enabled,
+                         "servers": [s.name for s in ex.servers]},
+            "findings": [f.as_json() for f in self.relevant()],
+        }
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)
+
+
+def mode_of(model: Model, service: str) -> str:
+    if service == "mrsproxy":
+        return "bridge"
+    return model.tls.services.get(service, model.tls.default)
+
+
+def auth_of(model: Model, service: str) -> tuple[str, ...]:
+    if service == "rpc":
+        oa = model.exchange.outlook_anywhere
+        return tuple(dict.fromkeys((oa.external_auth, oa.internal_auth)))
+    if service == "mrsproxy":
+        return model.exchange.auth.get("ews", catalog.SERVICES["ews"].default_auth)
+    return model.exchange.auth.get(service, catalog.SERVICES[service].default_auth)
+
+
+def _expected_flags(mode: str) -> str:
+    return catalog.NONE if mode == "offload" else catalog.REQUIRE_SSL
+
+
+def _health(model: Model, service: str) -> HealthSettings:
+    key = "ews" if service == "mrsproxy" else service
+    return model.health_services.get(key, model.health)
+
+
+def _service_plan(model: Model, host: str, service: str, passthrough: bool) -> ServicePlan:
+    cat = catalog.MRSPROXY if service == "mrsproxy" else catalog.SERVICES[service]
+    mode = mode_of(model, service)
+    if mode == "offload":
+        scheme, port_of = "http", (lambda s: s.http_port)
+    elif mode == "bridge":
+        scheme, port_of = "https", (lambda s: s.https_port)
+    else:
+        scheme, port_of = "tcp", (lambda s: s.https_port)
+    members = tuple(Member(s.name, s.address, port_of(s)) for s in model.servers)
+    ports = {m.port for m in members}
+    hs = _health(model, service)
+    health = HealthCheck(scheme="http" if mode == "offload" else "https", path=cat.health_path, host=host,
+                         interval_ms=hs.interval_ms, timeout_ms=hs.timeout_ms, fall=hs.fall, rise=hs.rise)
+    locations = {loc.full: (loc.fixed if not loc.follows_mode else _expected_flags(mode)) for loc in cat.locations}
+    auth = auth_of(model, service)
+    return ServicePlan(
+        namespace=host, service=service, mode=mode, scheme=scheme,
+        port=ports.pop() if len(ports) == 1 else port_of(model.servers[0]),
+        pool=f"tcp_{host}" if passthrough else f"{service}_{host}",
+        paths=tuple(p.lower() for p in cat.lb_paths), health=health, members=members,
+        timeout_s=cat.idle_timeout_s, streaming=cat.streaming, auth=auth,
+        ntlm_affinity=bool({"Ntlm", "Negotiate"} & set(auth)),
+        locations=locations,
+        app_pools=tuple(dict.fromkeys(loc.app_pool for loc in cat.locations if loc.follows_mode)),
+        verify_server=model.tls.verify_server, sni=host if mode == "bridge" else None,
+    )
+
+
+def _exchange_plan(model: Model) -> ExchangePlan:
+    services = model.services
+    modes = {s: mode_of(model, s) for s in services}
+    locations: dict[str, str] = {}
+    defaults: dict[str, str] = {}
+    explicit: dict[str, bool] = {}
+    pools: dict[str, str] = {}
+    owner: dict[str, str] = {}
+    appcmd: list[str] = []
+    for s in services:
+        cat = catalog.SERVICES[s]
+        for loc in cat.locations:
+            locations[loc.full] = loc.fixed if not loc.follows_mode else _expected_flags(modes[s])
+            default = catalog.DEFAULT_FLAGS[loc.path]
+            explicit[loc.full] = default != "inherit"
+            defaults[loc.full] = catalog.SITE_ROOT_FLAGS if default == "inherit" else default
+            pools[loc.full] = loc.app_pool
+            owner[loc.full] = s
+            if not cat.managed_by_exchange:
+                appcmd.append(loc.full)
+    oa = model.exchange.outlook_anywhere
+    rpc_hosts = [ns.host for ns in model.namespaces if "rpc" in ns.services]
+    oa_plan = OutlookAnywherePlan(
+        ssl_offloading=(modes["rpc"] == "offload") if "rpc" in modes else None,
+        external_hostname=oa.external_hostname or (rpc_hosts[0] if rpc_hosts else None),
+        internal_hostname=oa.internal_hostname,
+        external_auth=oa.external_auth, internal_auth=oa.internal_auth)
+    return ExchangePlan(
+        version=model.exchange.version, cu=model.exchange.cu,
+        extended_protection=model.exchange.extended_protection, servers=model.servers,
+        locations=locations, defaults=defaults, default_explicit=explicit, location_pool=pools,
+        location_service=owner, appcmd_locations=appcmd, outlook_anywhere=oa_plan,
+        oab_require_ssl=(modes["oab"] != "offload") if "oab" in modes else None,
+        mrsproxy_enabled=model.exchange.mrsproxy and "ews" in modes, modes=modes)
+
+
+def build_plan(model: Model, allow: tuple[str, ...] | list[str] = ()) -> Plan:
+    from .rules import evaluate
+
+    namespaces: list[NamespacePlan] = []
+    for ns in model.namespaces:
+        passthrough = bool(ns.services) and all(mode_of(model, s) == "passthrough" for s in ns.services)
+        keys = list(ns.services)
+        if model.exchange.mrsproxy and "ews" in keys and not passthrough:
+            keys.insert(keys.index("ews") + 1, "mrsproxy")
+        services = [_service_plan(model, ns.host, s, passthrough) for s in keys]
+        namespaces.append(NamespacePlan(
+            host=ns.host, vip=ns.vip, port=ns.port, passthrough=passthrough, services=services,
+            root_redirect="/owa/" if "owa" in ns.services and not passthrough else None))
+    plan = Plan(model=model, namespaces=namespaces, exchange=_exchange_plan(model),
+                tls_profile=model.tls.profile,
+                server_ca=str(model.tls.server_ca) if model.tls.server_ca else SYSTEM_CA_BUNDLE,
+                verify_server=model.tls.verify_server, max_body=catalog.MAX_BODY)
+    plan.findings = evaluate(model, plan, allow=tuple(model.allow) + tuple(allow))
+    return plan

@@ -1,0 +1,53 @@
+"""The readable `lbsync plan` view (rich tables)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+_LEVEL_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def print_plan(plan, console: Console | None = None) -> None:
+    if console is None:
+        import shutil
+        console = Console(soft_wrap=False, width=max(shutil.get_terminal_size((160, 40)).columns, 120))
+    ex = plan.exchange
+    console.print(f"[bold]Exchange {ex.version}[/bold]" + (f" CU{ex.cu}" if ex.cu is not None else "")
+                  + f", Extended Protection {'on' if ex.extended_protection else 'off'}, "
+                  f"servers: {', '.join(s.name for s in ex.servers)}")
+    for ns in plan.namespaces:
+        table = Table(title=f"{ns.host} — listen {ns.bind}" + (" (TCP passthrough, SNI)" if ns.passthrough else ""),
+                      title_justify="left")
+        for col in ("service", "mode", "backend", "paths", "health check", "timeout", "pool"):
+            table.add_column(col)
+        for s in ns.routes:
+            table.add_row(s.service, s.mode, f"{s.scheme}:{s.port}", " ".join(s.paths),
+                          f"{s.health.scheme} {s.health.path}", f"{s.timeout_s}s", s.pool)
+        console.print(table)
+    loc = Table(title="Exchange side (every server, identically)", title_justify="left")
+    for col in ("IIS location", "sslFlags (expected)", "Exchange default", "app pool", "set by"):
+        loc.add_column(col)
+    for path, flags in ex.locations.items():
+        svc = ex.location_service[path]
+        how = ("Set-OutlookAnywhere" if svc == "rpc" else
+               "(kept as is)" if flags == ex.defaults[path] and ex.location_service[path] == "owa"
+               and path.endswith("/Calendar") else "appcmd / WebAdministration")
+        loc.add_row(path, flags, ex.defaults[path], ex.location_pool[path], how)
+    console.print(loc)
+    oa = ex.outlook_anywhere
+    if oa.ssl_offloading is not None:
+        console.print(f"Outlook Anywhere: -SSLOffloading ${str(oa.ssl_offloading).lower()}"
+                      f" (external {oa.external_hostname or '-'}, {oa.external_auth}/{oa.internal_auth})")
+    if ex.oab_require_ssl is not None:
+        console.print(f"OAB: Set-OabVirtualDirectory -RequireSSL ${str(ex.oab_require_ssl).lower()}")
+    if ex.mrsproxy_enabled:
+        console.print("MRSProxy: Set-WebServicesVirtualDirectory -MRSProxyEnabled $true (its route is bridged)")
+    findings = plan.relevant()
+    if findings:
+        ft = Table(title="Findings", title_justify="left")
+        for col in ("level", "code", "message"):
+            ft.add_column(col)
+        for f in findings:
+            ft.add_row(f"[{_LEVEL_STYLE[f.level]}]{f.level}[/]", f.code, f.message)
+        console.print(ft)

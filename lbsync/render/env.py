@@ -1,0 +1,39 @@
+"""The Jinja2 environment: shipped templates, overridable by a user folder (--templates DIR)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+
+from ..errors import LbsyncError
+from ..resources import templates_dir
+
+
+def environment(user_dir: str | Path | None = None) -> jinja2.Environment:
+    search = []
+    if user_dir:
+        p = Path(user_dir)
+        if not p.is_dir():
+            raise LbsyncError("--templates: not a directory", file=str(p))
+        search.append(str(p))
+    search.append(str(templates_dir()))
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(search),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    return env
+
+
+def render_template(env: jinja2.Environment, name: str, **context) -> str:
+    try:
+        return env.get_template(name).render(**context)
+    except jinja2.TemplateSyntaxError as exc:
+        raise LbsyncError(f"template syntax error: {exc.message}", file=exc.filename or name,
+                          line=exc.lineno) from None
+    except jinja2.UndefinedError as exc:
+        raise LbsyncError(f"template error: {exc.message}", file=name) from None

@@ -1,0 +1,28 @@
+"""Shared fixtures: a session-wide test PKI and helpers to write models."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from pki import make_pki  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def pki():
+    return make_pki()
+
+
+@pytest.fixture(scope="session")
+def pki_files(pki, tmp_path_factory):
+    return pki.write(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture
+def profiles_dir() -> Path:
+    return ROOT / "profiles"
