@@ -13,6 +13,7 @@ from .findings import Finding
 from .model.types import HealthSettings, Model, Server
 
 SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+ALL_TARGETS = ("haproxy", "nginx", "f5")  # the load-balancer kinds a finding can be specific to
 
 
 @dataclass(frozen=True)
@@ -148,8 +149,13 @@ class Plan:
                                          ("f5", t.f5.given)) if given}
 
     def relevant(self, targets: set[str] | None = None) -> list[Finding]:
-        """Findings that concern these targets (None: the targets the model declares under targets:)."""
-        targets = self.declared_targets() if targets is None else targets
+        """Findings that concern these targets.
+
+        None: the targets the model declares under targets:, or every target when it declares none — the same
+        targets `render` renders by default, so a model that validates also renders.
+        """
+        if targets is None:
+            targets = self.declared_targets() or set(ALL_TARGETS)
         return [f for f in self.findings if f.target is None or f.target in targets]
 
     def blocking(self, targets: set[str] | None = None) -> list[Finding]:

@@ -20,6 +20,7 @@ def evaluate(model: Model, plan, allow: tuple[str, ...] = ()) -> list[Finding]:
 
     offloaded = [s for s, m in modes.items() if m == "offload"]
     bridged = [s for s, m in modes.items() if m == "bridge"]
+    mrsproxy_route = any(s.service == "mrsproxy" for s in plan.services)  # re-encrypted whatever EWS does
 
     # Exchange 2016/2019: termination with re-encryption is supported, offloading to HTTP is not.
     if ex.version >= 2016 and offloaded:
@@ -34,7 +35,7 @@ def evaluate(model: Model, plan, allow: tuple[str, ...] = ()) -> list[Finding]:
                 f"Extended Protection is on: offloading {', '.join(offloaded)} breaks NTLM/Negotiate channel "
                 "binding; bridge these services or turn Extended Protection off for them",
                 tls_where(offloaded[0]))
-        if bridged or ex.mrsproxy:
+        if bridged or mrsproxy_route:
             add("warning", "ep-same-certificate",
                 "Extended Protection is on: re-encryption works only if the load balancer presents the same "
                 "certificate as every Exchange server"
@@ -53,10 +54,14 @@ def evaluate(model: Model, plan, allow: tuple[str, ...] = ()) -> list[Finding]:
             add("error", "mrsproxy-without-ews",
                 "exchange.mrsproxy is on but no namespace carries ews (MRSProxy lives at /EWS/mrsproxy.svc)",
                 ("exchange", "mrsproxy"))
-        else:
+        elif mrsproxy_route:
             add("info", "mrsproxy-bridged",
                 f"/EWS/mrsproxy.svc has its own re-encrypted pool (EWS itself: {modes['ews']}); MRSProxy traffic "
                 "is never offloaded", ("exchange", "mrsproxy"))
+        else:
+            add("info", "mrsproxy-bridged",
+                "/EWS/mrsproxy.svc passes through with EWS (TLS end to end to the servers); MRSProxy traffic is "
+                "never offloaded", ("exchange", "mrsproxy"))
 
     # MAPI/HTTP exists from Exchange 2013 SP1 (CU4).
     if "mapi" in modes and ex.version == 2013 and ex.cu is not None and ex.cu < 4:
@@ -83,7 +88,7 @@ def evaluate(model: Model, plan, allow: tuple[str, ...] = ()) -> list[Finding]:
                 f"{nsp.services[0].health.path}", ("namespaces", hosts.index(nsp.host)))
 
     # Re-encryption trust.
-    if bridged or ex.mrsproxy:
+    if bridged or mrsproxy_route:
         if not model.tls.verify_server:
             add("warning", "server-verify-disabled",
                 "tls.verify_server is false: re-encrypted connections to the servers are NOT verified "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
 from ..errors import LbsyncError
@@ -27,9 +28,18 @@ def load_model(path: str | Path) -> Model:
                           file=str(path)) from None
     except OSError as exc:
         raise LbsyncError(f"cannot read the model: {exc.strerror}", file=str(path)) from None
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Windows PowerShell 5.1 writes UTF-16 with a BOM (Out-File, '>'): read it rather than refuse it.
+        try:
+            return load_model_text(raw.decode("utf-16"), path)
+        except UnicodeDecodeError:
+            raise LbsyncError("the model starts with a UTF-16 byte order mark but is not valid UTF-16",
+                              file=str(path), line=1, col=1) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[:exc.start].count(b"\n") + 1
-        raise LbsyncError("the model is not UTF-8 text", file=str(path), line=line) from None
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise LbsyncError(f"the model is not UTF-8 text (byte 0x{raw[exc.start]:02x}; save the file as UTF-8)",
+                          file=str(path), line=line, col=col) from None
     return load_model_text(text, path)

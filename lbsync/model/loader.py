@@ -57,51 +57,86 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+MAX_NODES = 20_000  # a real model has a few hundred values; more means an alias bomb or the wrong file
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> LbsyncError:
+    """One readable line for a YAML syntax error, at the line where the problem starts."""
+    problem = exc.problem or "invalid YAML"
+    mark = exc.problem_mark or exc.context_mark
+    context = (exc.context or "").replace("while parsing ", "").replace("while scanning ", "")
+    if exc.context_mark is not None and ("<stream end>" in problem or "end of stream" in problem):
+        # An unclosed [, { or quote: the useful line is where it was opened, not the end of the file.
+        mark = exc.context_mark
+        problem = f"{context} opened here is never closed ({problem})"
+    elif problem.startswith("expected <block end>") or "expected <block end>" in problem:
+        problem = f"the indentation does not match the lines above ({problem})"
+    elif exc.context == "expected a single document in the stream":
+        problem = "the file holds a second YAML document ('---'); a model is one document"
+    elif "'\\t'" in problem:
+        problem += " (indent with spaces, not tabs)"
+    elif problem == "mapping values are not allowed here":
+        problem += " (a value containing ': ' must be quoted, or a line above lacks its ':')"
+    elif exc.context and exc.context_mark is not None and exc.context_mark is not mark:
+        problem = f"{problem} ({context} on line {exc.context_mark.line + 1})"
+    return LbsyncError(f"YAML syntax error: {problem}", file=file,
+                       line=mark.line + 1 if mark else None, col=mark.column + 1 if mark else None)
+
+
 def load_yaml(text: str, file: str) -> tuple[Any, Marks]:
     marks = Marks(file)
     loader = yaml.SafeLoader(text)
+    budget = [MAX_NODES]
     try:
         try:
             node = loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            problem = exc.problem or "invalid YAML"
-            if exc.context and exc.problem:
-                problem = f"{exc.context}: {exc.problem}" if "while" not in exc.context else exc.problem
-            raise LbsyncError(f"YAML syntax error: {problem}", file=file,
-                              line=mark.line + 1 if mark else None,
-                              col=mark.column + 1 if mark else None) from None
+            raise _syntax_error(exc, file) from None
         except yaml.YAMLError as exc:
             raise LbsyncError(f"YAML syntax error: {exc}", file=file) from None
         if node is None:
             raise LbsyncError("the model is empty (expected a mapping with 'version: 1')", file=file, line=1, col=1)
 
         def walk(n: yaml.Node, path: Path, depth: int = 0) -> Any:
+            line, col = _mark(n)
             if depth > 64:
-                raise LbsyncError("the document nests too deeply", file=file, line=_mark(n)[0], col=_mark(n)[1],
+                raise LbsyncError("the document nests too deeply", file=file, line=line, col=col,
                                   key=key_path(path))
-            marks.values[path] = _mark(n)
+            budget[0] -= 1
+            if budget[0] < 0:
+                raise LbsyncError(f"the document has more than {MAX_NODES} values (YAML aliases expanding "
+                                  "into each other?)", file=file, line=line, col=col, key=key_path(path[:1]))
+            marks.values[path] = (line, col)
             if isinstance(n, yaml.MappingNode):
+                explicit = sum(1 for k, _ in n.value if k.tag != "tag:yaml.org,2002:merge")
                 try:
-                    loader.flatten_mapping(n)  # YAML merge keys (<<)
+                    loader.flatten_mapping(n)  # YAML merge keys (<<): merged pairs first, then the explicit ones
                 except yaml.MarkedYAMLError as exc:
                     m = exc.problem_mark
                     raise LbsyncError(f"bad merge key: {exc.problem}", file=file, line=m.line + 1,
                                       col=m.column + 1, key=key_path(path)) from None
+                merged = len(n.value) - explicit
                 out: dict[str, Any] = {}
-                for knode, vnode in n.value:
+                for i, (knode, vnode) in enumerate(n.value):
                     if not isinstance(knode, yaml.ScalarNode):
-                        line, col = _mark(knode)
-                        raise LbsyncError("a mapping key must be a plain scalar", file=file, line=line, col=col,
+                        kline, kcol = _mark(knode)
+                        raise LbsyncError("a mapping key must be a plain scalar", file=file, line=kline, col=kcol,
                                           key=key_path(path))
                     k = loader.construct_object(knode)
                     k = k if isinstance(k, str) else str(k).lower() if isinstance(k, bool) else str(k)
                     child = path + (k,)
                     if k in out:
-                        line, col = _mark(knode)
-                        first = marks.keys[child][0]
-                        raise LbsyncError(f"duplicate key '{k}' (first defined on line {first})", file=file,
-                                          line=line, col=col, key=key_path(child))
+                        if i < merged:
+                            pass  # merged from two aliases: the later one wins, as PyYAML does
+                        elif child in merged_keys:
+                            merged_keys.discard(child)  # an explicit key overrides a merged one, as YAML says
+                        else:
+                            kline, kcol = _mark(knode)
+                            first = marks.keys[child][0]
+                            raise LbsyncError(f"duplicate key '{k}' (first defined on line {first})", file=file,
+                                              line=kline, col=kcol, key=key_path(child))
+                    elif i < merged:
+                        merged_keys.add(child)
                     marks.keys[child] = _mark(knode)
                     out[k] = walk(vnode, child, depth + 1)
                 return out
@@ -110,10 +145,10 @@ def load_yaml(text: str, file: str) -> tuple[Any, Marks]:
             try:
                 return loader.construct_object(n)
             except yaml.constructor.ConstructorError as exc:
-                line, col = _mark(n)
                 raise LbsyncError(f"cannot read value: {exc.problem}", file=file, line=line, col=col,
                                   key=key_path(path)) from None
 
+        merged_keys: set = set()
         return walk(node, ()), marks
     finally:
         loader.dispose()

@@ -14,22 +14,36 @@ OA_AUTH = ["Basic", "Ntlm", "Negotiate"]
 
 _port = {"type": "integer", "minimum": 1, "maximum": 65535}
 _duration = {"type": ["string", "integer"], "format": "duration",
+             "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|m|h)?\s*$",
+             "patternErrorMessage": "a duration: seconds as a number, or 500ms, 5s, 2m, 1h",
              "description": "seconds as a number, or a number with a unit: 500ms, 5s, 2m, 1h"}
-_env = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+_env = {"type": "string", "format": "env-name", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+        "patternErrorMessage": "the NAME of an environment variable (letters, digits, _), never the secret itself",
         "description": "name of an environment variable holding the secret (never the secret itself)"}
+_path = {"type": "string", "format": "path", "minLength": 1}
+
+
+def _d(schema: dict, description: str, **extra) -> dict:
+    """A copy of schema with a description (shown by editors on hover) and extra keywords (default, ...)."""
+    return {**schema, "description": description, **extra}
+
+
 _health = {
     "type": "object", "additionalProperties": False,
     "properties": {
-        "interval": _duration,
-        "timeout": _duration,
-        "fall": {"type": "integer", "minimum": 1, "maximum": 100},
-        "rise": {"type": "integer", "minimum": 1, "maximum": 100},
+        "interval": _d(_duration, "time between two checks of one server", default="5s"),
+        "timeout": _d(_duration, "how long one check may take", default="3s"),
+        "fall": {"type": "integer", "minimum": 1, "maximum": 100, "default": 3,
+                 "description": "failed checks in a row that take a server out of the pool"},
+        "rise": {"type": "integer", "minimum": 1, "maximum": 100, "default": 2,
+                 "description": "passed checks in a row that put a server back"},
     },
 }
 
 
-def _per_service(value: dict) -> dict:
-    return {"type": "object", "additionalProperties": False, "properties": {s: value for s in SERVICES}}
+def _per_service(value: dict, description: str) -> dict:
+    return {"type": "object", "additionalProperties": False, "description": description,
+            "properties": {s: value for s in SERVICES}}
 
 
 SCHEMA: dict = {
@@ -40,103 +54,145 @@ SCHEMA: dict = {
     "additionalProperties": False,
     "required": ["version", "exchange", "servers", "namespaces"],
     "properties": {
-        "version": {"const": 1, "description": "schema version of this file"},
+        "version": {"const": 1, "description": "schema version of this file (1)"},
         "exchange": {
             "type": "object", "additionalProperties": False, "required": ["version"],
+            "description": "the Exchange organisation behind the load balancer",
             "properties": {
-                "version": {"enum": [2013, 2016, 2019]},
-                "cu": {"type": "integer", "minimum": 0, "maximum": 99, "description": "Cumulative Update number"},
+                "version": {"enum": [2013, 2016, 2019], "description": "Exchange Server version"},
+                "cu": {"type": "integer", "minimum": 0, "maximum": 99,
+                       "description": "Cumulative Update number (decides the Extended Protection default)"},
                 "extended_protection": {"type": "boolean",
-                                        "description": "default: true for 2019 with cu >= 14, else false"},
-                "mrsproxy": {"type": "boolean", "description": "MRSProxy enabled on EWS (always bridged)"},
+                                        "description": "Extended Protection on the servers; default: true for "
+                                                       "2019 with cu >= 14, else false"},
+                "mrsproxy": {"type": "boolean", "default": False,
+                             "description": "MRSProxy enabled on EWS; its /EWS/mrsproxy.svc route is always "
+                                            "bridged"},
                 "outlook_anywhere": {
                     "type": "object", "additionalProperties": False,
+                    "description": "Outlook Anywhere (RPC over HTTP) settings written with Set-OutlookAnywhere",
                     "properties": {
-                        "external_hostname": {"type": "string", "format": "hostname"},
-                        "internal_hostname": {"type": "string", "format": "hostname"},
-                        "external_auth": {"enum": OA_AUTH},
-                        "internal_auth": {"enum": OA_AUTH},
+                        "external_hostname": {"type": "string", "format": "hostname",
+                                              "description": "default: the first namespace carrying rpc"},
+                        "internal_hostname": {"type": "string", "format": "hostname",
+                                              "description": "default: left as it is on the servers"},
+                        "external_auth": {"enum": OA_AUTH, "default": "Negotiate",
+                                          "description": "ExternalClientAuthenticationMethod"},
+                        "internal_auth": {"enum": OA_AUTH, "default": "Ntlm",
+                                          "description": "InternalClientAuthenticationMethod"},
                     },
                 },
                 "auth": _per_service({"type": "array", "minItems": 1, "uniqueItems": True,
-                                      "items": {"enum": AUTH_METHODS}}),
+                                      "items": {"enum": AUTH_METHODS}},
+                                     "what each virtual directory accepts (decides NTLM affinity rules); "
+                                     "Exchange's defaults when omitted"),
             },
         },
         "servers": {
             "type": "array", "minItems": 1,
+            "description": "the Client Access (Mailbox) servers behind the load balancer, configured identically",
             "items": {
                 "type": "object", "additionalProperties": False, "required": ["name", "address"],
                 "properties": {
                     "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9-]{0,62}$",
+                             "patternErrorMessage": "a server name (letters, digits, hyphens) as in "
+                                                    "-Identity \"EX01\\Rpc (Default Web Site)\"",
                              "description": "server name as in -Identity \"EX01\\Rpc (Default Web Site)\""},
                     "address": {"type": "string", "format": "host",
                                 "description": "IP address or FQDN the load balancer connects to"},
-                    "http_port": _port,
-                    "https_port": _port,
+                    "http_port": _d(_port, "port of the server's front end for offloaded (HTTP) services",
+                                    default=80),
+                    "https_port": _d(_port, "port of the server's front end for bridged and passthrough "
+                                            "services", default=443),
                 },
             },
         },
         "namespaces": {
             "type": "array", "minItems": 1,
+            "description": "the host names clients connect to, each with the services it carries",
             "items": {
                 "type": "object", "additionalProperties": False, "required": ["host", "services"],
                 "properties": {
-                    "host": {"type": "string", "format": "hostname"},
-                    "vip": {"type": "string", "format": "ip-address"},
-                    "port": _port,
+                    "host": {"type": "string", "format": "hostname",
+                             "description": "fully qualified host name (also the SNI name)"},
+                    "vip": {"type": "string", "format": "ip-address",
+                            "description": "listen address; default: all addresses"},
+                    "port": _d(_port, "TLS listen port (80 is the redirect listener)", default=443),
                     "services": {"type": "array", "minItems": 1, "uniqueItems": True,
-                                 "items": {"enum": SERVICES}},
+                                 "items": {"enum": SERVICES},
+                                 "description": "service keys routed on this namespace"},
                 },
             },
         },
         "tls": {
             "type": "object", "additionalProperties": False,
+            "description": "how the load balancer handles TLS",
             "properties": {
-                "default": {"enum": MODES},
-                "services": _per_service({"enum": MODES}),
-                "profile": {"enum": ["modern", "intermediate", "compat"]},
-                "server_ca": {"type": "string", "format": "path"},
-                "verify_server": {"type": "boolean",
-                                  "description": "verify the servers' certificate when re-encrypting (default "
-                                                 "true); false is reported loudly"},
+                "default": {"enum": MODES, "default": "bridge",
+                            "description": "mode of every service: offload (HTTP to port 80), bridge (re-encrypt "
+                                           "to 443), passthrough (TCP, SNI-routed)"},
+                "services": _per_service({"enum": MODES}, "per-service mode overriding tls.default"),
+                "profile": {"enum": ["modern", "intermediate", "compat"], "default": "intermediate",
+                            "description": "client-side TLS versions and ciphers"},
+                "server_ca": _d(_path, "CA bundle that signs the servers' certificates (re-encryption); default: "
+                                       "the system CA store; relative to the model's folder"),
+                "verify_server": {"type": "boolean", "default": True,
+                                  "description": "verify the servers' certificate when re-encrypting; false is "
+                                                 "reported loudly"},
             },
         },
         "certificate": {
             "type": "object", "additionalProperties": False,
+            "description": "the one certificate the load balancer and Exchange share: pfx, or cert + key",
             "properties": {
-                "pfx": {"type": "string", "format": "path"},
-                "password_env": _env,
-                "cert": {"type": "string", "format": "path"},
-                "key": {"type": "string", "format": "path"},
-                "chain": {"type": "string", "format": "path"},
-                "warn_days": {"type": "integer", "minimum": 0, "maximum": 3650},
+                "pfx": _d(_path, "PKCS#12 as written by Export-ExchangeCertificate"),
+                "password_env": _d(_env, "environment variable holding the PFX password (prompted if unset)"),
+                "cert": _d(_path, "PEM certificate (with key)"),
+                "key": _d(_path, "PEM private key (with cert)"),
+                "chain": _d(_path, "PEM intermediate certificates (with cert + key)"),
+                "warn_days": {"type": "integer", "minimum": 0, "maximum": 3650, "default": 30,
+                              "description": "warn when the certificate expires within this many days"},
             },
         },
         "health": {
             **_health,
-            "properties": {**_health["properties"], "services": _per_service(_health)},
+            "description": "health checks on each service's healthcheck.htm",
+            "properties": {**_health["properties"],
+                           "services": _per_service(_health, "per-service overrides of the health settings")},
         },
         "targets": {
             "type": "object", "additionalProperties": False,
+            "description": "the load balancers to render for (none listed: all of them)",
             "properties": {
-                "haproxy": {"type": "object", "additionalProperties": False,
-                            "properties": {"cert_path": {"type": "string", "format": "path"}}},
-                "nginx": {"type": "object", "additionalProperties": False,
-                          "properties": {"plus": {"type": "boolean"},
-                                         "cert_path": {"type": "string", "format": "path"},
-                                         "key_path": {"type": "string", "format": "path"}}},
-                "f5": {"type": "object", "additionalProperties": False,
-                       "properties": {"host": {"type": "string", "format": "host"},
-                                      "port": _port,
-                                      "partition": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_.-]{0,63}$"},
-                                      "username_env": _env,
-                                      "password_env": _env,
-                                      "verify_tls": {"type": "boolean"},
-                                      "ca_bundle": {"type": "string", "format": "path"}}},
+                "haproxy": {"type": "object", "additionalProperties": False, "description": "HAProxy >= 2.4",
+                            "properties": {"cert_path": _d(_path, "PEM bundle path on the HAProxy host",
+                                                           default="/etc/haproxy/certs/lbsync.pem")}},
+                "nginx": {"type": "object", "additionalProperties": False, "description": "NGINX >= 1.22",
+                          "properties": {"plus": {"type": "boolean", "default": False,
+                                                  "description": "NGINX Plus (keeps NTLM affinity with 'ntlm')"},
+                                         "cert_path": _d(_path, "certificate path on the NGINX host",
+                                                         default="/etc/nginx/certs/lbsync.crt"),
+                                         "key_path": _d(_path, "key path on the NGINX host",
+                                                        default="/etc/nginx/certs/lbsync.key")}},
+                "f5": {"type": "object", "additionalProperties": False, "description": "F5 BIG-IP",
+                       "properties": {"host": {"type": "string", "format": "host",
+                                               "description": "management address of the BIG-IP"},
+                                      "port": _d(_port, "management port", default=443),
+                                      "partition": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_.-]{0,63}$",
+                                                    "patternErrorMessage": "a BIG-IP partition name",
+                                                    "default": "Common", "description": "partition to write to"},
+                                      "username_env": _d(_env, "environment variable with the user name",
+                                                         default="F5_USER"),
+                                      "password_env": _d(_env, "environment variable with the password",
+                                                         default="F5_PASSWORD"),
+                                      "verify_tls": {"type": "boolean", "default": True,
+                                                     "description": "verify the management certificate"},
+                                      "ca_bundle": _d(_path, "CA bundle for the management certificate")}},
             },
         },
         "allow": {"type": "array", "uniqueItems": True,
-                  "items": {"type": "string", "pattern": "^[a-z0-9-]+$"},
+                  "items": {"type": "string", "pattern": "^[a-z0-9-]+$",
+                            "patternErrorMessage": "a finding code such as offload-unsupported"},
                   "description": "finding codes whose errors you accept as warnings"},
     },
 }

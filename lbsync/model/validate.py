@@ -15,6 +15,7 @@ from . import types as t
 
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, None: 1000}
 
 
@@ -71,7 +72,14 @@ _JSON_TYPES = {"string": "string", "integer": "integer", "boolean": "boolean", "
 
 
 def _show(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
     return repr(value) if not isinstance(value, str) else f"'{value}'"
+
+
+def _same(value: Any, expected: Any) -> bool:
+    """Equal and of the same type: YAML's true is not 1, 2016.0 is not 2016."""
+    return type(value) is type(expected) and value == expected
 
 
 def _format_error(fmt: str, value: Any) -> str | None:
@@ -83,8 +91,13 @@ def _format_error(fmt: str, value: Any) -> str | None:
     if fmt == "ip-address":
         return None if is_ip(value) else f"'{value}' is not a valid IP address"
     if fmt == "duration":
-        return None if parse_duration_ms(value) is not None else \
-            f"'{value}' is not a duration (use seconds, or 500ms, 5s, 2m, 1h)"
+        ms = parse_duration_ms(value)
+        if ms is None:
+            return f"'{value}' is not a duration (use seconds, or 500ms, 5s, 2m, 1h)"
+        return None if ms > 0 else f"'{value}' is not a positive duration"
+    if fmt == "env-name":  # the value may be a secret pasted by mistake: never echo it
+        return None if _ENV_NAME.match(value) else "must be the NAME of an environment variable (letters, " \
+            "digits, _) that holds the secret, not the secret itself (value not shown)"
     if fmt == "path":
         return None if value.strip() else "the path is empty"
     return None
@@ -92,18 +105,20 @@ def _format_error(fmt: str, value: Any) -> str | None:
 
 def check_schema(value: Any, schema: dict, path: tuple, marks: Marks, errors: list[LbsyncError]) -> None:
     """Interpret the subset of JSON Schema that schema.py uses."""
-    if "const" in schema and value != schema["const"]:
+    if "const" in schema and not _same(value, schema["const"]):
         errors.append(marks.error(f"must be {schema['const']!r}, not {_show(value)}", path))
         return
     if "enum" in schema:
-        if value not in schema["enum"] or isinstance(value, bool):
+        if not any(_same(value, choice) for choice in schema["enum"]):
             choices = ", ".join(str(c) for c in schema["enum"])
             hint = ""
             if isinstance(value, str):
-                close = difflib.get_close_matches(value, [str(c) for c in schema["enum"]], n=1)
+                close = [str(c) for c in schema["enum"] if str(c).lower() == value.lower()]
                 if not close:
-                    close = [str(c) for c in schema["enum"] if str(c).lower() == value.lower()]
+                    close = difflib.get_close_matches(value, [str(c) for c in schema["enum"]], n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
+                if value == "mrsproxy" and "ews" in schema["enum"]:
+                    hint = " (mrsproxy is not a service key: set exchange.mrsproxy: true and list ews)"
             errors.append(marks.error(f"{_show(value)} is not one of: {choices}{hint}", path))
         return
     types = schema.get("type")
@@ -112,22 +127,28 @@ def check_schema(value: Any, schema: dict, path: tuple, marks: Marks, errors: li
         actual = _type_name(value)
         if not any(_JSON_TYPES[ty] == actual for ty in types):
             want = " or ".join(_JSON_TYPES[ty] for ty in types)
-            errors.append(marks.error(f"expected {'a ' if want[0] not in 'aeiou' else 'an '}{want}, "
-                                      f"got {actual} {_show(value) if actual not in ('mapping', 'list') else ''}"
-                                      .rstrip(), path))
+            got = "nothing (null)" if value is None else actual if actual in ("mapping", "list") or \
+                schema.get("format") == "env-name" else f"{actual} {_show(value)}"
+            errors.append(marks.error(f"expected {'a ' if want[0] not in 'aeiou' else 'an '}{want}, got {got}",
+                                      path))
             return
     if isinstance(value, dict):
         props = schema.get("properties", {})
+        misspelt: set[str] = set()
         for key in value:
             if key not in props and schema.get("additionalProperties") is False:
-                close = difflib.get_close_matches(key, list(props), n=1, cutoff=0.6)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
-                allowed = ", ".join(props)
-                errors.append(marks.error(f"unknown key '{key}'{hint}; expected one of: {allowed}",
-                                          path + (key,), key=True))
+                free = [p for p in props if p not in value]
+                close = [p for p in free if p.lower() == key.lower()] or \
+                    difflib.get_close_matches(key, free, n=1, cutoff=0.6)
+                if close:
+                    misspelt.add(close[0])
+                    text = f"unknown key '{key}' (did you mean '{close[0]}'?)"
+                else:
+                    text = f"unknown key '{key}'; expected one of: {', '.join(props)}"
+                errors.append(marks.error(text, path + (key,), key=True))
         for req in schema.get("required", []):
-            if req not in value:
-                errors.append(marks.error(f"missing required key '{req}'", path))
+            if req not in value and req not in misspelt:  # a misspelt key is one problem, not two
+                errors.append(marks.error(f"missing required key '{req}'", path, key=True))
         for key, sub in value.items():
             if key in props:
                 check_schema(sub, props[key], path + (key,), marks, errors)
@@ -150,13 +171,18 @@ def check_schema(value: Any, schema: dict, path: tuple, marks: Marks, errors: li
             errors.append(marks.error(f"{value} is below the minimum {schema['minimum']}", path))
         if "maximum" in schema and isinstance(value, (int, float)) and value > schema["maximum"]:
             errors.append(marks.error(f"{value} is above the maximum {schema['maximum']}", path))
-        if "pattern" in schema and isinstance(value, str) and not re.search(schema["pattern"], value):
-            errors.append(marks.error(f"'{value}' does not match {schema['pattern']}", path))
+        msg = None
         if "format" in schema and isinstance(value, (str, int)):
             msg = _format_error(schema["format"], value) if isinstance(value, str) or \
                 schema["format"] == "duration" else None
             if msg:
                 errors.append(marks.error(msg, path))
+        if not msg and "minLength" in schema and isinstance(value, str) and len(value) < schema["minLength"]:
+            msg = "must not be empty"
+            errors.append(marks.error(msg, path))
+        if not msg and "pattern" in schema and isinstance(value, str) and not re.search(schema["pattern"], value):
+            errors.append(marks.error(f"'{value}' is not valid: " + schema.get(
+                "patternErrorMessage", f"it must match {schema['pattern']}"), path))
 
 
 def _resolve(base: Path, value: str | None) -> Path | None:
@@ -175,9 +201,25 @@ def _health(d: dict, base: t.HealthSettings) -> t.HealthSettings:
     )
 
 
+def _norm_addr(address: str) -> str:
+    """One spelling per address: 2001:DB8::1 and 2001:db8:0::1 are the same server."""
+    return str(ipaddress.ip_address(address)) if is_ip(address) else address.lower().rstrip(".")
+
+
 def _cross_checks(data: dict, marks: Marks, errors: list[LbsyncError]) -> None:
-    if data.get("version") not in (None, 1) and isinstance(data.get("version"), int):
-        pass  # reported earlier
+    auth = data["exchange"].get("auth", {})
+    if "rpc" in auth:
+        errors.append(marks.error("Outlook Anywhere's authentication is set with exchange.outlook_anywhere "
+                                  "(external_auth, internal_auth), not exchange.auth.rpc",
+                                  ("exchange", "auth", "rpc"), key=True))
+    for svc, methods in auth.items():
+        if "Forms" in methods and svc not in ("owa", "ecp"):
+            errors.append(marks.error(f"Forms authentication exists only on owa and ecp, not {svc}",
+                                      ("exchange", "auth", svc, methods.index("Forms"))))
+    for i, s in enumerate(data["servers"]):
+        if s.get("http_port", 80) == s.get("https_port", 443):
+            errors.append(marks.error(f"http_port and https_port are both {s.get('https_port', 443)}",
+                                      ("servers", i, "https_port" if "https_port" in s else "http_port")))
     seen: dict[str, int] = {}
     for i, s in enumerate(data["servers"]):
         name = s["name"].lower()
@@ -187,12 +229,12 @@ def _cross_checks(data: dict, marks: Marks, errors: list[LbsyncError]) -> None:
         seen[name] = i
     seen_addr: dict[tuple, int] = {}
     for i, s in enumerate(data["servers"]):
-        key = (s["address"].lower(), s.get("http_port", 80), s.get("https_port", 443))
+        key = (_norm_addr(s["address"]), s.get("http_port", 80), s.get("https_port", 443))
         if key in seen_addr:
             errors.append(marks.error(f"servers[{seen_addr[key]}] already uses address '{s['address']}' with the "
                                       "same ports", ("servers", i, "address")))
         seen_addr[key] = i
-    server_addrs = {s["address"].lower(): i for i, s in enumerate(data["servers"])}
+    server_addrs = {_norm_addr(s["address"]): i for i, s in enumerate(data["servers"])}
 
     hosts: dict[str, int] = {}
     ports: dict[int, dict[str, int]] = {}
@@ -207,8 +249,9 @@ def _cross_checks(data: dict, marks: Marks, errors: list[LbsyncError]) -> None:
         if port == 80:
             errors.append(marks.error("port 80 is the HTTP-to-HTTPS redirect listener; a namespace listens with "
                                       "TLS on another port (443)", ("namespaces", i, "port")))
-        if vip and vip.lower() in server_addrs:
-            errors.append(marks.error(f"VIP conflict: {vip} is the address of servers[{server_addrs[vip.lower()]}]",
+        if vip and _norm_addr(vip) in server_addrs:
+            j = server_addrs[_norm_addr(vip)]
+            errors.append(marks.error(f"VIP conflict: {vip} is the address of servers[{j}]",
                                       ("namespaces", i, "vip")))
         vips = ports.setdefault(port, {})
         key = str(ipaddress.ip_address(vip)) if vip else "*"
@@ -225,12 +268,13 @@ def _cross_checks(data: dict, marks: Marks, errors: list[LbsyncError]) -> None:
     cert = data.get("certificate")
     if cert is not None:
         if "pfx" in cert and ("cert" in cert or "key" in cert):
-            errors.append(marks.error("give either pfx or cert+key, not both", ("certificate",)))
+            other = "cert" if "cert" in cert else "key"
+            errors.append(marks.error("give either pfx or cert+key, not both", ("certificate", other), key=True))
         elif "pfx" not in cert:
             if "cert" not in cert or "key" not in cert:
-                errors.append(marks.error("needs pfx, or cert and key", ("certificate",)))
-            if "password_env" in cert and "key" not in cert:
-                pass
+                missing = "key" if "cert" in cert else "cert" if "key" in cert else "pfx"
+                errors.append(marks.error(f"missing '{missing}': give pfx, or cert and key", ("certificate",),
+                                          key=True))
         if "chain" in cert and "pfx" in cert:
             errors.append(marks.error("chain is read from the PFX; give chain only with cert+key",
                                       ("certificate", "chain"), key=True))
@@ -251,7 +295,7 @@ def build_model(data: Any, marks: Marks, path: Path) -> t.Model:
         raise marks.error(f"the model must be a mapping of keys (version, exchange, ...), not a {_type_name(data)}",
                           ())
     version = data.get("version")
-    if version is not None and version != 1:
+    if version is not None and not _same(version, 1):
         raise marks.error(f"unsupported schema version {_show(version)} (this lbsync reads version 1)",
                           ("version",))
     check_schema(data, SCHEMA, (), marks, errors)
