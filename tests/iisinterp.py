@@ -1,0 +1,520 @@
+"""A small interpreter for the IIS-changing commands in lbsync's Exchange scripts, run against fixture XML.
+
+No PowerShell runs here. This module reads an emitted apply/undo script, finds the region between
+`# ==== lbsync:changes begin ====` and `# ==== lbsync:changes end ====`, and executes it line by line:
+
+- `if (<guard>) {` ... `}`: the guard helpers the scripts define are evaluated with the *meaning* their
+  PowerShell bodies implement (read the current effective value, compare with the wanted one):
+  `Test-SslFlagsChange -Location L -Value V`, `Test-SslFlagsClear -Location L`,
+  `Test-OutlookAnywhereChange -SSLOffloading $b`, `Test-OabRequireSslChange -RequireSsl $b`,
+  `Test-MRSProxyChange -Enabled $b`, `Test-LbsyncMarker 'name'`.
+- IIS changes: `& $appcmd set config "<loc>" /section:... /sslFlags:... /commit:APPHOST`,
+  `& $appcmd clear config "<loc>" /section:... /commit:APPHOST`,
+  `Set-WebConfigurationProperty -PSPath 'MACHINE/WEBROOT/APPHOST' -Location L -Filter F -Name sslFlags -Value V`,
+  `Clear-WebConfiguration -PSPath 'MACHINE/WEBROOT/APPHOST' -Location L -Filter F`.
+- Exchange cmdlets, with the IIS effect Exchange gives them: `Set-OutlookAnywhere -SSLOffloading $true|$false`
+  (the Service Host writes the Rpc vdir's sslFlags None / "Ssl, Ssl128" — modelled as immediate),
+  `Set-OabVirtualDirectory -RequireSSL` (sets / clears the Ssl bits of the OAB vdir),
+  `Set-WebServicesVirtualDirectory -MRSProxyEnabled` (no sslFlags effect; recorded).
+- Bookkeeping helpers: `Assert-LastExitCode`, `Add-ChangedPool 'pool'`, `Set-LbsyncMarker 'n'`,
+  `Remove-LbsyncMarker 'n'`.
+
+Anything else inside the region, a location that is not a site/application/virtual directory of the fixture, a
+section other than system.webServer/security/access, a missing /commit:APPHOST, a bad flag, or an IIS/Exchange
+change command outside the region raises InterpreterError: a typo in a template cannot pass silently.
+
+What this proves: the literal commands an administrator reads produce, in applicationHost.config, the effective
+sslFlags the plan expects, and the guards make a second run a no-op. What it does not prove: that PowerShell
+parses the script, that the helper functions' bodies are right, or how IIS/Exchange behave beyond this model.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lbsync import sslflags
+from lbsync.audit.apphost import ACCESS_SECTION, Document, normalise
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "apphost"
+BEGIN = "# ==== lbsync:changes begin ===="
+END = "# ==== lbsync:changes end ===="
+APPHOST_PSPATH = "MACHINE/WEBROOT/APPHOST"
+RPC_IDENTITY = "Rpc (Default Web Site)"
+OAB_IDENTITY = "OAB (Default Web Site)"
+EWS_IDENTITY = "EWS (Default Web Site)"
+
+# Change commands that may only appear inside the changes region (checked on code, quoted strings removed).
+_MUTATING = re.compile(
+    r"\b(set|clear)\s+config\b|\b(Set|Clear|Add|Remove)-WebConfiguration|\bSet-ItemProperty\b|"
+    r"\bSet-OutlookAnywhere\b|\bSet-\w*VirtualDirectory\b|\bEnable-OutlookAnywhere\b|\bRemove-Item\s+IIS:",
+    re.IGNORECASE)
+
+
+class InterpreterError(Exception):
+    pass
+
+
+@dataclass
+class ExchangeState:
+    """What the Exchange cmdlets see (Active Directory side of the virtual directories)."""
+    ssl_offloading: bool = True
+    external_clients_require_ssl: bool = False
+    internal_clients_require_ssl: bool = False
+    oab_require_ssl: bool = True
+    mrsproxy_enabled: bool = False
+    markers: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Run:
+    apphost: str
+    exchange: ExchangeState
+    executed: list[str] = field(default_factory=list)     # change commands that ran, as written
+    changed_pools: list[str] = field(default_factory=list)
+
+
+def load_fixture(version: int) -> str:
+    """The applicationHost.config of a default Exchange front end: 2013, or 2016 (also stands for 2019)."""
+    name = {2013: "exchange2013", 2016: "exchange2016", 2019: "exchange2016"}.get(version)
+    if name is None:
+        raise ValueError(f"no fixture for Exchange {version}")
+    return (FIXTURES / f"{name}.applicationHost.config").read_bytes().decode("utf-8")
+
+
+def initial_exchange_state(apphost_text: str) -> ExchangeState:
+    doc = Document(apphost_text)
+    return ExchangeState(
+        ssl_offloading=doc.effective("Default Web Site/Rpc") == sslflags.NONE,
+        oab_require_ssl=sslflags.requires_ssl(doc.effective("Default Web Site/OAB")))
+
+
+def run_script(apphost_text: str, script_text: str, *, server: str | None = None) -> str:
+    """Execute the script's IIS changes against applicationHost.config text; return the new text."""
+    return run(apphost_text, script_text, server=server).apphost
+
+
+def run(apphost_text: str, script_text: str, *, server: str | None = None,
+        exchange: ExchangeState | None = None) -> Run:
+    state = Run(apphost=apphost_text, exchange=exchange or initial_exchange_state(apphost_text))
+    lines = script_text.splitlines()
+    region = _region(lines)
+    _check_outside(lines, region)
+    if region is None:
+        return state
+    start, end = region
+    stack: list[bool] = []
+    for number in range(start + 1, end):
+        raw = lines[number]
+        line = raw.strip()
+        where = f"script line {number + 1}: {line!r}"
+        if not line or line.startswith("#"):
+            continue
+        active = all(stack)
+        if line.startswith("if ") or line.startswith("if("):
+            m = re.fullmatch(r"if\s*\((.*)\)\s*\{", line)
+            if not m:
+                raise InterpreterError(f"{where}: an if must be `if (<guard>) {{` on one line")
+            stack.append(_guard(state, m.group(1).strip(), where) if active else False)
+            continue
+        if line == "}":
+            if not stack:
+                raise InterpreterError(f"{where}: unbalanced closing brace")
+            stack.pop()
+            continue
+        _command(state, line, where, server, execute=active)
+    if stack:
+        raise InterpreterError("the changes region ends inside an if block")
+    return state
+
+
+# ---- structure ---------------------------------------------------------------------------------------------
+
+def _region(lines: list[str]) -> tuple[int, int] | None:
+    begins = [i for i, s in enumerate(lines) if s.strip() == BEGIN]
+    ends = [i for i, s in enumerate(lines) if s.strip() == END]
+    if not begins and not ends:
+        return None
+    if len(begins) != 1 or len(ends) != 1 or ends[0] < begins[0]:
+        raise InterpreterError("the script must have exactly one changes region (begin ... end)")
+    return begins[0], ends[0]
+
+
+def _code_only(line: str) -> str:
+    """The line without quoted strings and without a trailing comment."""
+    out, quote = [], None
+    for ch in line:
+        if quote:
+            if ch == quote:
+                quote = None
+            continue
+        if ch in "'\"":
+            quote = ch
+            continue
+        if ch == "#":
+            break
+        out.append(ch)
+    return "".join(out)
+
+
+def _check_outside(lines: list[str], region: tuple[int, int] | None) -> None:
+    in_block_comment = False
+    for i, raw in enumerate(lines):
+        if region and region[0] <= i <= region[1]:
+            continue
+        s = raw.strip()
+        if in_block_comment:
+            if "#>" in s:
+                in_block_comment = False
+            continue
+        if s.startswith("<#"):
+            in_block_comment = "#>" not in s
+            continue
+        if _MUTATING.search(_code_only(s)):
+            raise InterpreterError(f"script line {i + 1}: a change command outside the changes region: {s!r}")
+
+
+# ---- tokens ------------------------------------------------------------------------------------------------
+
+def tokenize(line: str, where: str) -> list[str]:
+    """PowerShell-ish argument splitting: quotes group and are removed; `$`, backticks and ';' are refused
+    inside arguments (lbsync writes literal values only)."""
+    tokens: list[str] = []
+    cur: list[str] = []
+    has = False
+    quote = None
+    for ch in line:
+        if quote:
+            if ch == quote:
+                quote = None
+            elif ch in "`$" and quote == '"':
+                raise InterpreterError(f"{where}: expansion inside a double-quoted string is not allowed")
+            else:
+                cur.append(ch)
+            continue
+        if ch in "'\"":
+            quote, has = ch, True
+            continue
+        if ch.isspace():
+            if has:
+                tokens.append("".join(cur))
+                cur, has = [], False
+            continue
+        if ch in "`;|":
+            raise InterpreterError(f"{where}: '{ch}' is not allowed in a change line")
+        cur.append(ch)
+        has = True
+    if quote:
+        raise InterpreterError(f"{where}: unterminated quote")
+    if has:
+        tokens.append("".join(cur))
+    return tokens
+
+
+def _named(tokens: list[str], where: str, allowed: dict[str, str]) -> dict[str, str]:
+    """`-Name value` pairs (PowerShell parameters are case-insensitive); every parameter must be known."""
+    out: dict[str, str] = {}
+    i = 0
+    lower = {k.lower(): k for k in allowed}
+    while i < len(tokens):
+        t = tokens[i]
+        if not t.startswith("-") or t[1:].lower() not in lower:
+            raise InterpreterError(f"{where}: unexpected argument {t!r}")
+        if i + 1 >= len(tokens):
+            raise InterpreterError(f"{where}: {t} has no value")
+        key = lower[t[1:].lower()]
+        if key in out:
+            raise InterpreterError(f"{where}: {t} given twice")
+        out[key] = tokens[i + 1]
+        i += 2
+    return out
+
+
+def _bool(value: str, where: str) -> bool:
+    v = value.lower()
+    if v not in ("$true", "$false"):
+        raise InterpreterError(f"{where}: expected $true or $false, got {value!r}")
+    return v == "$true"
+
+
+def _flags(value: str, where: str) -> str:
+    try:
+        return sslflags.format(sslflags.parse(value))
+    except ValueError as exc:
+        raise InterpreterError(f"{where}: {exc}") from None
+
+
+# ---- guards ------------------------------------------------------------------------------------------------
+
+def _guard(state: Run, text: str, where: str) -> bool:
+    tokens = tokenize(text, where)
+    if not tokens:
+        raise InterpreterError(f"{where}: empty guard")
+    name, args = tokens[0], tokens[1:]
+    doc = Document(state.apphost)
+    ex = state.exchange
+    if name == "Test-SslFlagsChange":
+        a = _named(args, where, {"Location": "", "Value": ""})
+        loc = _location(doc, a["Location"], where)
+        return doc.effective(loc) != _flags(a["Value"], where)
+    if name == "Test-SslFlagsClear":
+        a = _named(args, where, {"Location": ""})
+        loc = _location(doc, a["Location"], where)
+        return doc.explicit_flags(loc) is not None
+    if name == "Test-OutlookAnywhereChange":
+        want = _bool(_named(args, where, {"SSLOffloading": ""})["SSLOffloading"], where)
+        if want:
+            return not ex.ssl_offloading
+        return ex.ssl_offloading or not (ex.external_clients_require_ssl and ex.internal_clients_require_ssl)
+    if name == "Test-OabRequireSslChange":
+        want = _bool(_named(args, where, {"RequireSsl": ""})["RequireSsl"], where)
+        return ex.oab_require_ssl != want
+    if name == "Test-MRSProxyChange":
+        want = _bool(_named(args, where, {"Enabled": ""})["Enabled"], where)
+        return ex.mrsproxy_enabled != want
+    if name == "Test-LbsyncMarker":
+        if len(args) != 1:
+            raise InterpreterError(f"{where}: Test-LbsyncMarker takes one name")
+        return args[0] in ex.markers
+    raise InterpreterError(f"{where}: unknown guard {name!r}")
+
+
+# ---- commands ----------------------------------------------------------------------------------------------
+
+def _location(doc: Document, loc: str, where: str) -> str:
+    path = normalise(loc)
+    if path.lower() not in doc.site_paths():
+        raise InterpreterError(f"{where}: {loc!r} is not a site, application or virtual directory in "
+                               f"applicationHost.config")
+    return path
+
+
+def _identity(value: str, vdir: str, server: str | None, where: str) -> None:
+    m = re.fullmatch(r"([^\\]+)\\(.+)", value)
+    if not m or m.group(2).lower() != vdir.lower():
+        raise InterpreterError(f"{where}: -Identity must be \"SERVER\\{vdir}\", got {value!r}")
+    if server is not None and m.group(1).lower() != server.lower():
+        raise InterpreterError(f"{where}: -Identity names server {m.group(1)!r}, the script is for {server!r}")
+
+
+def _command(state: Run, line: str, where: str, server: str | None, *, execute: bool) -> None:
+    tokens = tokenize(line, where)
+    head = tokens[0]
+    if head == "&":
+        action = _appcmd(state, tokens, where)
+    elif head == "Set-WebConfigurationProperty":
+        a = _named(tokens[1:], where, {"PSPath": "", "Location": "", "Filter": "", "Name": "", "Value": ""})
+        _require(a, ("PSPath", "Location", "Filter", "Name", "Value"), where)
+        _apphost_scope(a, where)
+        if a["Name"] != "sslFlags":
+            raise InterpreterError(f"{where}: -Name must be sslFlags")
+        loc = _location(Document(state.apphost), a["Location"], where)
+        value = _flags(a["Value"], where)
+        action = lambda: _set_text(state, set_access(state.apphost, loc, value))  # noqa: E731
+    elif head == "Clear-WebConfiguration":
+        a = _named(tokens[1:], where, {"PSPath": "", "Location": "", "Filter": ""})
+        _require(a, ("PSPath", "Location", "Filter"), where)
+        _apphost_scope(a, where)
+        loc = _location(Document(state.apphost), a["Location"], where)
+        action = lambda: _set_text(state, clear_access(state.apphost, loc))  # noqa: E731
+    elif head == "Set-OutlookAnywhere":
+        a = _named(tokens[1:], where, {"Identity": "", "SSLOffloading": "", "ExternalClientsRequireSsl": "",
+                                       "InternalClientsRequireSsl": ""})
+        _require(a, ("Identity", "SSLOffloading"), where)
+        _identity(a["Identity"], RPC_IDENTITY, server, where)
+        offload = _bool(a["SSLOffloading"], where)
+        ext = _bool(a["ExternalClientsRequireSsl"], where) if "ExternalClientsRequireSsl" in a else None
+        internal = _bool(a["InternalClientsRequireSsl"], where) if "InternalClientsRequireSsl" in a else None
+
+        def action() -> None:
+            ex = state.exchange
+            ex.ssl_offloading = offload
+            if ext is not None:
+                ex.external_clients_require_ssl = ext
+            if internal is not None:
+                ex.internal_clients_require_ssl = internal
+            flags = sslflags.NONE if offload else sslflags.REQUIRE_SSL
+            _set_text(state, set_access(state.apphost, "Default Web Site/Rpc", flags))
+    elif head == "Set-OabVirtualDirectory":
+        a = _named(tokens[1:], where, {"Identity": "", "RequireSSL": ""})
+        _require(a, ("Identity", "RequireSSL"), where)
+        _identity(a["Identity"], OAB_IDENTITY, server, where)
+        require = _bool(a["RequireSSL"], where)
+
+        def action() -> None:
+            state.exchange.oab_require_ssl = require
+            cur = sslflags.parse(Document(state.apphost).effective("Default Web Site/OAB"))
+            bits = sslflags.FLAGS["Ssl"] | sslflags.FLAGS["Ssl128"]
+            new = (cur | sslflags.FLAGS["Ssl"]) if require else (cur & ~bits)
+            if new != cur:
+                _set_text(state, set_access(state.apphost, "Default Web Site/OAB", sslflags.format(new)))
+    elif head == "Set-WebServicesVirtualDirectory":
+        a = _named(tokens[1:], where, {"Identity": "", "MRSProxyEnabled": ""})
+        _require(a, ("Identity", "MRSProxyEnabled"), where)
+        _identity(a["Identity"], EWS_IDENTITY, server, where)
+        enabled = _bool(a["MRSProxyEnabled"], where)
+
+        def action() -> None:
+            state.exchange.mrsproxy_enabled = enabled
+    elif head == "Assert-LastExitCode" and len(tokens) == 1:
+        return
+    elif head == "Add-ChangedPool" and len(tokens) == 2:
+        if execute and tokens[1] not in state.changed_pools:
+            state.changed_pools.append(tokens[1])
+        return
+    elif head in ("Set-LbsyncMarker", "Remove-LbsyncMarker") and len(tokens) == 2:
+        if execute:
+            (state.exchange.markers.add if head == "Set-LbsyncMarker" else state.exchange.markers.discard)(tokens[1])
+        return
+    else:
+        raise InterpreterError(f"{where}: not a command this interpreter understands")
+    if execute:
+        action()
+        state.executed.append(line)
+
+
+def _require(a: dict, names: tuple[str, ...], where: str) -> None:
+    missing = [n for n in names if n not in a]
+    if missing:
+        raise InterpreterError(f"{where}: missing -{', -'.join(missing)}")
+
+
+def _apphost_scope(a: dict, where: str) -> None:
+    if a["PSPath"] != APPHOST_PSPATH:
+        raise InterpreterError(f"{where}: -PSPath must be {APPHOST_PSPATH!r} (applicationHost.config)")
+    if a["Filter"].strip("/").lower() != ACCESS_SECTION.lower():
+        raise InterpreterError(f"{where}: -Filter must be {ACCESS_SECTION!r}")
+
+
+def _appcmd(state: Run, tokens: list[str], where: str):
+    if len(tokens) < 4 or tokens[1] != "$appcmd":
+        raise InterpreterError(f"{where}: expected `& $appcmd set|clear config \"<location>\" ...`")
+    verb = tokens[2].lower()
+    if verb not in ("set", "clear") or tokens[3].lower() != "config" or len(tokens) < 5:
+        raise InterpreterError(f"{where}: only `appcmd set config` and `appcmd clear config` are understood")
+    loc = _location(Document(state.apphost), tokens[4], where)
+    opts: dict[str, str] = {}
+    for t in tokens[5:]:
+        m = re.fullmatch(r"[/-]([A-Za-z.]+):(.*)", t)
+        if not m:
+            raise InterpreterError(f"{where}: unexpected appcmd argument {t!r}")
+        key = m.group(1).lower()
+        if key in opts:
+            raise InterpreterError(f"{where}: /{m.group(1)} given twice")
+        opts[key] = m.group(2)
+    section = opts.pop("section", None)
+    if section is None or section.lower() not in ("access", ACCESS_SECTION.lower()):
+        raise InterpreterError(f"{where}: /section must be access or {ACCESS_SECTION}")
+    if opts.pop("commit", "").lower() != "apphost":
+        raise InterpreterError(f"{where}: /commit:APPHOST is required (else appcmd writes to a web.config)")
+    if verb == "set":
+        if set(opts) != {"sslflags"}:
+            raise InterpreterError(f"{where}: appcmd set config must set exactly /sslFlags, got {sorted(opts)}")
+        value = _flags(opts["sslflags"], where)
+        return lambda: _set_text(state, set_access(state.apphost, loc, value))
+    if opts:
+        raise InterpreterError(f"{where}: unexpected appcmd options {sorted(opts)}")
+    return lambda: _set_text(state, clear_access(state.apphost, loc))
+
+
+def _set_text(state: Run, text: str) -> None:
+    state.apphost = text
+
+
+# ---- editing applicationHost.config in place ---------------------------------------------------------------
+
+def _newline(text: str) -> str:
+    return "\r\n" if "\r\n" in text else "\n"
+
+
+def _indent_of(text: str, offset: int) -> str:
+    line_start = text.rfind("\n", 0, offset) + 1
+    m = re.match(r"[ \t]*", text[line_start:offset])
+    return m.group(0) if m else ""
+
+
+def set_access(text: str, location: str, flags: str) -> str:
+    """Set sslFlags of a location as appcmd /commit:APPHOST does: in its <location> tag, creating what is
+    missing; every other byte stays as it was."""
+    doc = Document(text)
+    nl = _newline(text)
+    want = normalise(location).lower()
+    tags = [el for path, el in doc.locations() if path.lower() == want]
+    with_access = [el for el in tags if el.find("system.webServer", "security", "access") is not None]
+    if with_access:
+        acc = with_access[-1].find("system.webServer", "security", "access")
+        if "sslFlags" in acc.attrs:
+            a, b = acc.attr_spans["sslFlags"]
+            return text[:a] + flags + text[b:]
+        pos = acc.start + len("<access")
+        return text[:pos] + f' sslFlags="{flags}"' + text[pos:]
+    for names, block in ((("system.webServer", "security"), ["<access sslFlags=\"{f}\" />"]),
+                         (("system.webServer",), ["<security>", "    <access sslFlags=\"{f}\" />", "</security>"]),
+                         ((), ["<system.webServer>", "    <security>", "        <access sslFlags=\"{f}\" />",
+                               "    </security>", "</system.webServer>"])):
+        for el in tags:
+            holder = el.find(*names) if names else el
+            if holder is None:
+                continue
+            ind = _indent_of(text, holder.start) + "    "
+            body = "".join(nl + ind + part.format(f=flags) for part in block)
+            if holder.self_closing:
+                open_tag = text[holder.start:holder.end].rstrip("/> \t") + ">"
+                close = nl + _indent_of(text, holder.start) + f"</{holder.name}>"
+                return text[:holder.start] + open_tag + body + close + text[holder.end:]
+            return text[:holder.start_tag_end] + body + text[holder.start_tag_end:]
+    # No <location> for this path yet: IIS appends one at the end of the file.
+    close = doc.root.end - len("</configuration>")
+    ind = "    "
+    block = [f'<location path="{normalise(location)}">', "    <system.webServer>", "        <security>",
+             f'            <access sslFlags="{flags}" />', "        </security>", "    </system.webServer>",
+             "</location>"]
+    line_start = text.rfind("\n", 0, close) + 1
+    insert = "".join(ind + part + nl for part in block)
+    return text[:line_start] + insert + text[line_start:]
+
+
+def clear_access(text: str, location: str) -> str:
+    """Remove the location's own <access> (appcmd clear config / Clear-WebConfiguration): it inherits again.
+    Containers left empty are removed, as IIS does when it saves."""
+    want = normalise(location).lower()
+    while True:
+        found = _first(text, want, lambda el: el.find("system.webServer", "security", "access"))
+        if found is None:
+            break
+        text = _remove_element(text, found)
+    while True:
+        empty = _first(text, want, _empty_container)
+        if empty is None:
+            return text
+        text = _remove_element(text, empty)
+
+
+def _first(text: str, want: str, pick):
+    for path, el in Document(text).locations():
+        if path.lower() == want:
+            node = pick(el)
+            if node is not None:
+                return node
+    return None
+
+
+def _empty_container(location):
+    for names in (("system.webServer", "security"), ("system.webServer",), ()):
+        node = location.find(*names) if names else location
+        if node is not None and not node.children and not (set(node.attrs) - {"path", "overrideMode"}):
+            return node
+    return None
+
+
+def _remove_element(text: str, el) -> str:
+    start = text.rfind("\n", 0, el.start) + 1
+    if text[start:el.start].strip():
+        start = el.start
+    end = el.end
+    if text.startswith("\r\n", end):
+        end += 2
+    elif text.startswith("\n", end):
+        end += 1
+    return text[:start] + text[end:]
