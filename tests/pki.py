@@ -157,3 +157,55 @@ def make_pki(names: list[str] | None = None, *, ips: list[str] | None = None) ->
     inter = make_ca("lbsync test intermediate", issuer=root)
     leaf = make_leaf(inter, names, ips=ips if ips is not None else ["127.0.0.1"])
     return Pki(root, inter, leaf)
+
+
+# --- additions for the certificate tests (tests/test_cert*.py) ---------------------------------------------------
+
+_KEYS: dict = {}
+
+
+def shared_key(kind: str = "rsa", size: int = 2048, slot: int = 0):
+    """A key generated once per process per (kind, size, slot): RSA generation is slow."""
+    k = (kind, size, slot)
+    if k not in _KEYS:
+        _KEYS[k] = new_key(kind, size)
+    return _KEYS[k]
+
+
+def resign(cert: x509.Certificate, issuer: Issued, hash_alg) -> x509.Certificate:
+    """The same certificate re-signed with a hash cryptography no longer signs with (SHA-1, MD5).
+
+    The issuer must have an RSA key; the certificate must have been signed sha256WithRSAEncryption by it.
+    The signature algorithm OID is swapped in place (same length), then the TBS is signed with hash_alg.
+    """
+    from cryptography.hazmat.primitives.asymmetric import padding
+    oid_sha256 = bytes.fromhex("06092a864886f70d01010b")
+    last = {"sha1": 0x05, "md5": 0x04}[hash_alg.name]
+    der = cert.public_bytes(serialization.Encoding.DER)
+    der = der.replace(oid_sha256, oid_sha256[:-1] + bytes([last]))
+    tbs = x509.load_der_x509_certificate(der).tbs_certificate_bytes
+    sig = issuer.key.sign(tbs, padding.PKCS1v15(), hash_alg)
+    return x509.load_der_x509_certificate(der[:-len(sig)] + sig)
+
+
+def openssl_pfx(leaf: Issued, chain: list[Issued], password: str, folder: Path, *,
+                certpbe: str = "PBE-SHA1-RC2-40", keypbe: str = "PBE-SHA1-3DES") -> Path:
+    """A PFX written by the openssl command line (for encryptions cryptography cannot write, e.g. RC2-40 as
+    older Windows exports). Needs the `openssl` binary (OpenSSL 3 with -legacy)."""
+    import os
+    import shutil
+    import subprocess
+    exe = shutil.which("openssl")
+    assert exe, "the openssl command line is needed to write an RC2-40 PFX"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "rc2-leaf.pem").write_bytes(leaf.cert_pem())
+    (folder / "rc2-leaf.key").write_bytes(leaf.key_pem())
+    (folder / "rc2-chain.pem").write_bytes(b"".join(c.cert_pem() for c in chain))
+    out = folder / "rc2.pfx"
+    subprocess.run([exe, "pkcs12", "-export", "-legacy", "-certpbe", certpbe, "-keypbe", keypbe,
+                    "-macalg", "sha1", "-in", str(folder / "rc2-leaf.pem"), "-inkey", str(folder / "rc2-leaf.key"),
+                    "-certfile", str(folder / "rc2-chain.pem"), "-out", str(out), "-passout", "env:LBSYNC_T_PW"],
+                   check=True, capture_output=True, env={**os.environ, "LBSYNC_T_PW": password})
+    for name in ("rc2-leaf.pem", "rc2-leaf.key", "rc2-chain.pem"):
+        (folder / name).unlink()
+    return out

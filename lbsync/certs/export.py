@@ -1,0 +1,67 @@
+"""Write the certificate in the shapes the load balancers read, at the paths their rendered configs use.
+
+    haproxy  DIR/haproxy/lbsync.pem                    leaf, chain, key (one file)       mode 0600
+    nginx    DIR/nginx/lbsync.crt (leaf + chain)       DIR/nginx/lbsync.key              key 0600
+    f5       DIR/f5/lbsync.crt, DIR/f5/lbsync-chain.crt, DIR/f5/lbsync.key               key 0600
+
+The exported chain is ordered from the leaf's issuer upwards and leaves out self-signed roots (clients have
+them; sending them only costs bytes). The key is written unencrypted PKCS#8 PEM (what HAProxy, NGINX and
+BIG-IP read), atomically, mode 0600, and never printed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import LbsyncError
+from ..render.writer import Output, write_all
+from .load import Bundle, spki
+
+FORMATS = ("haproxy", "nginx", "f5")
+KEY_MODE = 0o600
+
+
+def ordered_chain(bundle: Bundle) -> tuple[list, list]:
+    """(chain to send, dropped): walk issuers from the leaf; self-signed roots and unrelated certs dropped."""
+    remaining = list(bundle.chain)
+    out, current = [], bundle.leaf
+    while True:
+        nxt = next((c for c in remaining if c.subject == current.issuer and c.subject != c.issuer), None)
+        if nxt is None:
+            break
+        out.append(nxt)
+        remaining.remove(nxt)
+        current = nxt
+    return out, remaining
+
+
+def export_files(bundle: Bundle, fmt: str) -> tuple[dict[str, Output], list]:
+    """The files for one format (relative paths) and the chain certificates left out."""
+    from cryptography.hazmat.primitives import serialization
+    if fmt not in FORMATS:
+        raise LbsyncError(f"unknown export format '{fmt}' (expected one of: {', '.join(FORMATS)})")
+    if bundle.key is None:
+        raise LbsyncError("has no private key: nothing a load balancer could present", file=bundle.source)
+    if spki(bundle.key.public_key()) != spki(bundle.leaf.public_key()):
+        raise LbsyncError("the private key does not belong to the certificate; refusing to export",
+                          file=bundle.source)
+    pem = serialization.Encoding.PEM
+    leaf = bundle.leaf.public_bytes(pem)
+    chain, dropped = ordered_chain(bundle)
+    chain_pem = b"".join(c.public_bytes(pem) for c in chain)
+    key = bundle.key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    if fmt == "haproxy":
+        files = {"haproxy/lbsync.pem": Output(leaf + chain_pem + key, KEY_MODE)}
+    elif fmt == "nginx":
+        files = {"nginx/lbsync.crt": Output(leaf + chain_pem), "nginx/lbsync.key": Output(key, KEY_MODE)}
+    else:
+        files = {"f5/lbsync.crt": Output(leaf), "f5/lbsync.key": Output(key, KEY_MODE)}
+        if chain:
+            files["f5/lbsync-chain.crt"] = Output(chain_pem)
+    return files, dropped
+
+
+def export_bundle(bundle: Bundle, fmt: str, outdir: str | Path) -> tuple[list[Path], list]:
+    """Write the files (atomically; key material 0600). Returns (paths written, chain certificates left out)."""
+    files, dropped = export_files(bundle, fmt)
+    return write_all(outdir, files), dropped

@@ -1,0 +1,28 @@
+"""The readable `cert check` view (a rich table); --json uses Report.as_json()."""
+
+from __future__ import annotations
+
+_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
+
+
+def print_report(report, console=None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+    if console is None:
+        import shutil
+        console = Console(soft_wrap=False, width=max(shutil.get_terminal_size((160, 40)).columns, 100))
+    console.print(Text(f"{report.subject}  (sha256 {report.fingerprint_sha256}; Exchange thumbprint "
+                       f"{report.thumbprint})"))
+    table = Table(title=f"certificate check: {report.source}", title_justify="left")
+    table.add_column("check", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("message", overflow="fold")
+    for c in report.checks:
+        table.add_row(c.id, Text(c.status, style=_STYLE.get(c.status, "")), Text(c.message))
+    console.print(table)
+    fails = sum(c.status == "fail" for c in report.checks)
+    warns = sum(c.status == "warn" for c in report.checks)
+    verdict = "FAILED" if fails else "ok"
+    console.print(Text(f"{verdict}: {fails} fail, {warns} warn, {len(report.checks) - fails - warns} ok",
+                       style=_STYLE["fail" if fails else "warn" if warns else "ok"]))
