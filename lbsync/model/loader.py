@@ -85,7 +85,13 @@ def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> LbsyncError:
 
 def load_yaml(text: str, file: str) -> tuple[Any, Marks]:
     marks = Marks(file)
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # the reader refuses control characters right here
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise LbsyncError(f"the model contains a control character (U+{exc.character:04X}) YAML does not allow",
+                          file=file, line=line, col=col) from None
     budget = [MAX_NODES]
     try:
         try:
