@@ -39,7 +39,10 @@ def load_plan(model_path: str, allow: tuple[str, ...] = ()):
     from .plan import build_plan
     for code in allow:
         if code not in CODES:
-            raise LbsyncError(f"--allow: unknown finding code '{code}'")
+            import difflib
+            close = difflib.get_close_matches(code, list(CODES), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise LbsyncError(f"--allow: unknown finding code '{code}'{hint}")
         if not CODES[code].allowable:
             raise LbsyncError(f"--allow: '{code}' cannot be allowed: {CODES[code].summary}")
     return build_plan(load_model(model_path), allow=allow)
@@ -108,7 +111,7 @@ def main() -> None:
 def validate(model: str, allow: tuple[str, ...]) -> None:
     """Check the model and the rules; print findings."""
     plan = load_plan(model, allow)
-    print_findings(plan)
+    print_findings(plan, levels=("warning",))
     refuse_on_errors(plan, plan.blocking())
     n = len(plan.services)
     click.echo(f"{model}: valid — {len(plan.namespaces)} namespace(s), {len(plan.model.servers)} server(s), "
@@ -193,11 +196,16 @@ def init(profile, list_, output, force) -> None:
         raise LbsyncError("init needs --profile NAME (see 'lbsync init --list')")
     text = profile_text(profile)
     out = Path(output)
+    if out.is_dir():
+        raise LbsyncError("is a folder; give the model's file name with -o", file=str(out))
     if out.exists() and not force:
-        raise LbsyncError("exists; pass --force to overwrite", file=str(out))
+        raise LbsyncError("the file exists; pass --force to overwrite it", file=str(out))
     from .render.writer import atomic_write
-    atomic_write(out, text)
-    click.echo(f"wrote {out} from profile {profile}")
+    try:
+        atomic_write(out, text)
+    except OSError as exc:
+        raise LbsyncError(f"cannot write: {exc.strerror}", file=str(out)) from None
+    click.echo(f"wrote {out} from profile {profile}; check it with 'lbsync validate {out}'")
 
 
 # Command groups that live in their own modules (each imports only click at module level).

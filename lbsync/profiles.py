@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 from .errors import LbsyncError
 from .resources import profiles_dir
 
@@ -18,8 +20,9 @@ def list_profiles() -> list[tuple[str, str]]:
 
 
 def profile_text(name: str) -> str:
-    path = profiles_dir() / f"{name}.yaml"
-    if not path.is_file():
-        names = ", ".join(n for n, _ in list_profiles())
-        raise LbsyncError(f"no profile '{name}' (available: {names})")
-    return path.read_text(encoding="utf-8")
+    names = [n for n, _ in list_profiles()]
+    if name not in names:  # only bundled names: never a path
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise LbsyncError(f"no profile '{name}' ({hint}available: {', '.join(names)})")
+    return (profiles_dir() / f"{name}.yaml").read_text(encoding="utf-8")
