@@ -204,3 +204,16 @@ def test_leaf_of_compare_files(pki, pki_files, tmp_path):
     pfx = tmp_path / "x.pfx"
     pfx.write_bytes(pki.pfx(PW))
     assert leaf_of_file(pfx, pw()) == pki.leaf.cert
+
+
+def test_interactive_prompt_is_hidden_and_on_stderr(pki, tmp_path):
+    from click.testing import CliRunner
+    path = tmp_path / "mail.pfx"
+    path.write_bytes(pki.pfx(PW))
+    runner = CliRunner()
+    with runner.isolation(input=PW.decode() + "\n") as (out, err, *_):
+        bundle = load_bundle(pfx=path, password=PasswordSource("LBSYNC_T_NOT_SET", interactive=True))
+        shown_out, shown_err = out.getvalue(), err.getvalue()
+    assert bundle.leaf == pki.leaf.cert
+    assert f"Password for {path}" in shown_err.decode() and shown_out == b""
+    assert PW not in shown_out + shown_err
