@@ -260,3 +260,19 @@ def test_chain_uses_only_covered_names(ca):
     report = run_checks(bundle, names=NAMES, trust=Trust([root.cert], "t"), at=NOW)
     assert report.get("san-coverage").status == "fail" and report.get("chain").status == "ok"
     assert "for mail.contoso.com" in report.get("chain").message
+
+
+def test_self_signed_certificate(ca):
+    """Exchange's own self-signed certificate: named as such; trusted explicitly, the verifier's reason is readable."""
+    from cryptography import x509 as x
+    key = shared_key()
+    name = x.Name([x.NameAttribute(x.oid.NameOID.COMMON_NAME, "EX01")])
+    cert = (x.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(7).not_valid_before(NOW - dt.timedelta(days=1)).not_valid_after(NOW + dt.timedelta(days=90))
+            .add_extension(x.SubjectAlternativeName([x.DNSName("mail.contoso.com")]), critical=False)
+            .sign(key, hashes.SHA256()))
+    item = check_chain(cert, [], [ca[0].cert], "t", ["mail.contoso.com"], NOW)
+    assert item.status == "fail" and item.message.startswith("self-signed certificate 'CN=EX01', not in the trust")
+    item = check_chain(cert, [], [cert], "t", ["mail.contoso.com"], NOW)
+    assert item.status == "fail"
+    assert "authorityKeyIdentifier (2.5.29.35): Certificate is missing required extension" in item.message

@@ -191,6 +191,9 @@ def find_path(leaf, chain: list, trust: list) -> tuple[list, str | None]:
             return path, None                                        # the current one is itself trusted
         nxt = next((c for c in chain if c not in path and _issued_by(current, c)), None)
         if nxt is None:
+            if current.subject == current.issuer and current is leaf:
+                return path, (f"self-signed certificate '{subject(current)}', not in the trust store: clients do "
+                              "not trust it (use a CA-issued certificate, or give it with --ca-bundle)")
             if current.subject == current.issuer:
                 return path, (f"untrusted root: '{subject(current)}' is in the chain but not in the trust store")
             if current is leaf:
@@ -208,8 +211,15 @@ def find_path(leaf, chain: list, trust: list) -> tuple[list, str | None]:
 _NOISE = re.compile(r"\s*\(encountered processing <Certificate\(.*$", re.S)
 
 
+_EXTENSIONS = {"2.5.29.14": "subjectKeyIdentifier", "2.5.29.15": "keyUsage", "2.5.29.17": "subjectAltName",
+               "2.5.29.19": "basicConstraints", "2.5.29.35": "authorityKeyIdentifier",
+               "2.5.29.37": "extendedKeyUsage", "2.5.29.32": "certificatePolicies", "2.5.29.30": "nameConstraints"}
+
+
 def _clean(exc: Exception) -> str:
     text = _NOISE.sub("", str(exc)).replace("validation failed: ", "")
+    for oid, name in _EXTENSIONS.items():
+        text = text.replace(f"{oid}:", f"{name} ({oid}):")
     text = text.replace("candidates exhausted: ", "")
     if "not valid at validation time" in text:
         return "a certificate is not valid at the checked time (see expiry)"

@@ -46,7 +46,8 @@ def fetch_certificate(address: str, port: int, sni: str | None, timeout: float =
     ctx.verify_mode = ssl.CERT_NONE          # reading the presented certificate only; compared afterwards
     try:
         ctx.set_ciphers("DEFAULT:@SECLEVEL=0")   # still read the certificate of a weakly configured endpoint
-    except ssl.SSLError:  # pragma: no cover - depends on the OpenSSL build
+        ctx.minimum_version = ssl.TLSVersion.TLSv1         # an old Exchange 2013 endpoint still shows its certificate
+    except (ssl.SSLError, ValueError):  # pragma: no cover - depends on the OpenSSL build
         pass
     server_hostname = sni if sni and not is_ip(sni) else None
     try:
