@@ -37,6 +37,7 @@ def fetch_certificate(address: str, port: int, sni: str | None, timeout: float =
     """The leaf certificate (x509.Certificate) presented at address:port for this SNI name (None: no SNI)."""
     import socket
     import ssl
+    import warnings
 
     from cryptography import x509
 
@@ -46,7 +47,9 @@ def fetch_certificate(address: str, port: int, sni: str | None, timeout: float =
     ctx.verify_mode = ssl.CERT_NONE          # reading the presented certificate only; compared afterwards
     try:
         ctx.set_ciphers("DEFAULT:@SECLEVEL=0")   # still read the certificate of a weakly configured endpoint
-        ctx.minimum_version = ssl.TLSVersion.TLSv1         # an old Exchange 2013 endpoint still shows its certificate
+        with warnings.catch_warnings():              # deprecated, and still what an old endpoint speaks
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1     # an old Exchange 2013 endpoint still shows its certificate
     except (ssl.SSLError, ValueError):  # pragma: no cover - depends on the OpenSSL build
         pass
     server_hostname = sni if sni and not is_ip(sni) else None
