@@ -124,9 +124,9 @@ def check(ctx, model, pfx, cert, key, chain, password_env, ca_bundle, at, names,
 @click.pass_context
 def export(ctx, model, pfx, cert, key, chain, password_env, fmt, outdir) -> None:
     """Write the certificate and key for a load balancer (key files mode 0600, written atomically)."""
-    from .certs.export import export_bundle
+    from .certs.export import export_bundle, model_names
     src = Source(ctx, model, pfx, cert, key, chain, password_env)
-    written, dropped = export_bundle(src.bundle, fmt, outdir)
+    written, dropped = export_bundle(src.bundle, fmt, outdir, model_names(src.plan.model if src.plan else None))
     for c in dropped:
         click.echo(f"note: left out of the chain: '{c.subject.rfc4514_string()}' "
                    f"({'self-signed root' if c.subject == c.issuer else 'not on the path from the leaf'})",

@@ -344,3 +344,17 @@ def test_render_passes_the_gate_with_a_good_certificate(tmp_path, test_pki):
     assert result.exit_code == 0, result.stderr
     assert "certificate check failed" not in result.stderr
     assert "/etc/haproxy/certs/lbsync.pem" in (out / "haproxy" / "haproxy.cfg").read_text()
+
+
+def test_export_follows_the_model_cert_paths(tmp_path, test_pki):
+    model = write_model(tmp_path, test_pki)
+    model.write_text(model.read_text().replace(
+        "  haproxy: {cert_path: /etc/haproxy/certs/lbsync.pem}",
+        "  haproxy: {cert_path: /etc/haproxy/certs/mail.pem}\n"
+        "  nginx: {cert_path: /etc/nginx/ssl/mail-full.crt, key_path: /etc/nginx/ssl/mail.key}"))
+    out = tmp_path / "out"
+    assert run(["cert", "export", str(model), "--format", "haproxy", "-o", str(out)]).exit_code == 0
+    assert run(["cert", "export", str(model), "--format", "nginx", "-o", str(out)]).exit_code == 0
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == [
+        "haproxy/mail.pem", "nginx/mail-full.crt", "nginx/mail.key"]
+    assert _mode(out / "haproxy" / "mail.pem") == 0o600 and _mode(out / "nginx" / "mail.key") == 0o600

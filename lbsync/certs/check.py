@@ -95,7 +95,7 @@ def parse_at(text: str | None) -> dt.datetime:
     return when.replace(tzinfo=dt.timezone.utc) if when.tzinfo is None else when.astimezone(dt.timezone.utc)
 
 
-def run_checks(bundle: Bundle, *, names: list[str], names_hint: str = "", trust: Trust, at: dt.datetime,
+def run_checks(bundle: Bundle, *, names: list[str], names_hint: str = "pass --name HOST", trust: Trust, at: dt.datetime,
                warn_days: int = 30, observed: list | None = None, extended_protection: bool = False) -> Report:
     from .compare import check_consistency
     leaf, chain = bundle.leaf, bundle.chain

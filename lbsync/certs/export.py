@@ -4,6 +4,9 @@
     nginx    DIR/nginx/lbsync.crt (leaf + chain)       DIR/nginx/lbsync.key              key 0600
     f5       DIR/f5/lbsync.crt, DIR/f5/lbsync-chain.crt, DIR/f5/lbsync.key               key 0600
 
+When a model sets targets.haproxy.cert_path or targets.nginx.cert_path/key_path, the file names follow
+their basenames, so the rendered configurations and the exported files always agree.
+
 The exported chain is ordered from the leaf's issuer upwards and leaves out self-signed roots (clients have
 them; sending them only costs bytes). The key is written unencrypted PKCS#8 PEM (what HAProxy, NGINX and
 BIG-IP read), atomically, mode 0600, and never printed.
@@ -35,8 +38,20 @@ def ordered_chain(bundle: Bundle) -> tuple[list, list]:
     return out, remaining
 
 
-def export_files(bundle: Bundle, fmt: str) -> tuple[dict[str, Output], list]:
-    """The files for one format (relative paths) and the chain certificates left out."""
+def model_names(model) -> dict[str, str]:
+    """File names taken from the model's targets (cert_path / key_path basenames) when it sets them."""
+    if model is None:
+        return {}
+    t = model.targets
+    return {"haproxy/lbsync.pem": f"haproxy/{Path(t.haproxy.cert_path).name}",
+            "nginx/lbsync.crt": f"nginx/{Path(t.nginx.cert_path).name}",
+            "nginx/lbsync.key": f"nginx/{Path(t.nginx.key_path).name}"}
+
+
+def export_files(bundle: Bundle, fmt: str, names: dict[str, str] | None = None) -> tuple[dict[str, Output], list]:
+    """The files for one format (relative paths) and the chain certificates left out.
+
+    names maps a default relative path to another (see model_names)."""
     from cryptography.hazmat.primitives import serialization
     if fmt not in FORMATS:
         raise LbsyncError(f"unknown export format '{fmt}' (expected one of: {', '.join(FORMATS)})")
@@ -58,10 +73,15 @@ def export_files(bundle: Bundle, fmt: str) -> tuple[dict[str, Output], list]:
         files = {"f5/lbsync.crt": Output(leaf), "f5/lbsync.key": Output(key, KEY_MODE)}
         if chain:
             files["f5/lbsync-chain.crt"] = Output(chain_pem)
-    return files, dropped
+    names = names or {}
+    renamed = {names.get(rel, rel): out for rel, out in files.items()}
+    if len(renamed) != len(files):
+        raise LbsyncError(f"{fmt}: the certificate and the key would be written to the same file name")
+    return renamed, dropped
 
 
-def export_bundle(bundle: Bundle, fmt: str, outdir: str | Path) -> tuple[list[Path], list]:
+def export_bundle(bundle: Bundle, fmt: str, outdir: str | Path,
+                  names: dict[str, str] | None = None) -> tuple[list[Path], list]:
     """Write the files (atomically; key material 0600). Returns (paths written, chain certificates left out)."""
-    files, dropped = export_files(bundle, fmt)
+    files, dropped = export_files(bundle, fmt, names)
     return write_all(outdir, files), dropped

@@ -181,7 +181,7 @@ def load_pfx(path: str | Path, password: PasswordSource) -> Bundle:
     except DerError:
         info = None
     loaded = None
-    if info is not None and info.mac_verifies(None):   # no password at all (possible, though not from Exchange)
+    if info is not None and info.mac_verifies(None) is not False:   # no password (possible, not from Exchange)
         loaded = _try_pfx(pkcs12, data, None) or _try_pfx(pkcs12, data, b"")
     if loaded is None:
         secret = password.get(what)
