@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import os
 import stat
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -358,3 +357,23 @@ def test_export_follows_the_model_cert_paths(tmp_path, test_pki):
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == [
         "haproxy/mail.pem", "nginx/mail-full.crt", "nginx/mail.key"]
     assert _mode(out / "haproxy" / "mail.pem") == 0o600 and _mode(out / "nginx" / "mail.key") == 0o600
+
+
+def test_check_model_certificate_library_entry(tmp_path, test_pki):
+    """What render/f5 apply (precheck) and probe call: the model's certificate, names and trust."""
+    from lbsync.certs.check import check_model_certificate
+    from lbsync.certs.load import PasswordSource
+    from lbsync.cli import load_plan
+    model = write_model(tmp_path, test_pki)
+    plan = load_plan(str(model))
+    files = test_pki.write(tmp_path / "pem")
+    report = check_model_certificate(plan, password=PasswordSource(value=PW.encode(), interactive=False),
+                                     compare=[str(files["fullchain"])])
+    assert report.ok and report.fingerprint_sha256 == test_pki.leaf.fingerprint
+    assert report.get("consistency").status == "ok" and "(trust: " in report.get("chain").message
+    assert str(tmp_path / "ca.pem") in report.get("chain").message          # the model's tls.server_ca
+    other_root = make_ca("another root")
+    (tmp_path / "other.pem").write_bytes(other_root.cert_pem())
+    report = check_model_certificate(plan, password=PasswordSource(value=PW.encode(), interactive=False),
+                                     ca_bundle=tmp_path / "other.pem")
+    assert not report.ok and report.get("chain").status == "fail"

@@ -95,8 +95,9 @@ def parse_at(text: str | None) -> dt.datetime:
     return when.replace(tzinfo=dt.timezone.utc) if when.tzinfo is None else when.astimezone(dt.timezone.utc)
 
 
-def run_checks(bundle: Bundle, *, names: list[str], names_hint: str = "pass --name HOST", trust: Trust, at: dt.datetime,
-               warn_days: int = 30, observed: list | None = None, extended_protection: bool = False) -> Report:
+def run_checks(bundle: Bundle, *, names: list[str], names_hint: str = "pass --name HOST", trust: Trust,
+               at: dt.datetime, warn_days: int = 30, observed: list | None = None,
+               extended_protection: bool = False) -> Report:
     from .compare import check_consistency
     leaf, chain = bundle.leaf, bundle.chain
     load_status = "warn" if any(s == "warn" for s, _ in bundle.notes) else "ok"
@@ -125,13 +126,15 @@ def check_model_certificate(plan, *, password: PasswordSource | None = None, at:
     system store. Raises LbsyncError when the certificate cannot be loaded.
     """
     model = plan.model
+    if model.certificate is None:
+        raise LbsyncError("the model has no certificate: section", file=str(model.path))
+    password = password or PasswordSource(model.certificate.password_env)
     bundle = load_model_bundle(model, password)
     trust = trust_for(model, ca_bundle)
     observed = []
     if compare:
         from .compare import collect
-        cpw = password or PasswordSource(model.certificate.password_env)
-        observed = collect(list(compare), [ns.host for ns in plan.namespaces], cpw)
+        observed = collect(list(compare), [ns.host for ns in plan.namespaces], password)
     return run_checks(bundle, names=names_from_plan(plan), trust=trust, at=at or parse_at(None),
                       warn_days=model.certificate.warn_days, observed=observed,
                       extended_protection=plan.exchange.extended_protection)
