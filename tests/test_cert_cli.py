@@ -377,3 +377,15 @@ def test_check_model_certificate_library_entry(tmp_path, test_pki):
     report = check_model_certificate(plan, password=PasswordSource(value=PW.encode(), interactive=False),
                                      ca_bundle=tmp_path / "other.pem")
     assert not report.ok and report.get("chain").status == "fail"
+
+
+def test_no_gate_without_extended_protection(tmp_path, test_pki):
+    model = write_model(tmp_path, test_pki, internal="exchange.contoso.local")   # would fail san-coverage
+    model.write_text(model.read_text().replace("  cu: 14\n", "  cu: 14\n  extended_protection: false\n"))
+    from lbsync.certs.precheck import needs_precheck
+    from lbsync.cli import load_plan
+    assert not needs_precheck(load_plan(str(model)))
+    out = tmp_path / "out"
+    result = run(["render", str(model), "--target", "haproxy", "-o", str(out)], env={ENV: "wrong"})
+    assert result.exit_code == 0, result.stderr
+    assert (out / "haproxy" / "haproxy.cfg").exists()
