@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lbsync import sslflags
-from lbsync.audit.apphost import ACCESS_SECTION, Document, normalise
+from lbsync.audit.apphost import ACCESS_SECTION, normalise
+from lbsync.audit.apphost import Document as _Document
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "apphost"
 BEGIN = "# ==== lbsync:changes begin ===="
@@ -50,6 +51,19 @@ _MUTATING = re.compile(
     r"\b(set|clear)\s+config\b|\b(Set|Clear|Add|Remove)-WebConfiguration|\bSet-ItemProperty\b|"
     r"\bSet-OutlookAnywhere\b|\bSet-\w*VirtualDirectory\b|\bEnable-OutlookAnywhere\b|\bRemove-Item\s+IIS:",
     re.IGNORECASE)
+
+
+_PARSED: dict[str, _Document] = {}
+
+
+def Document(text: str) -> _Document:  # noqa: N802 - a cached stand-in for apphost.Document
+    """Parsed documents by text (the interpreter re-reads the same text many times; documents are not mutated)."""
+    doc = _PARSED.get(text)
+    if doc is None:
+        if len(_PARSED) > 256:
+            _PARSED.clear()
+        doc = _PARSED[text] = _Document(text)
+    return doc
 
 
 class InterpreterError(Exception):

@@ -83,6 +83,7 @@ class Document:
             pos = 1
         stack: list[Element] = []
         root: Element | None = None
+        line, counted = 1, 0          # line number of offset `counted`, advanced incrementally (O(n) overall)
         while True:
             lt = text.find("<", pos)
             if lt < 0:
@@ -140,8 +141,9 @@ class Document:
                 grp = 2 if am.group(2) is not None else 3
                 attrs[aname] = _unescape(am.group(grp))
                 spans[aname] = (base + am.start(grp), base + am.end(grp))
+            line, counted = line + text.count("\n", counted, lt), lt
             el = Element(name=name, attrs=attrs, attr_spans=spans, start=lt, start_tag_end=m.end(),
-                         self_closing=bool(selfclose), line=_line_at(text, lt),
+                         self_closing=bool(selfclose), line=line,
                          parent=stack[-1] if stack else None)
             if stack:
                 stack[-1].children.append(el)

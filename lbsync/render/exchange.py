@@ -1,0 +1,178 @@
+"""The Exchange side: per server apply / undo / verify PowerShell scripts and the README section.
+
+Everything the scripts do comes from `plan.exchange`; this module only puts the plan's decisions in the order the
+scripts run them (steps), and the templates under templates/exchange/ write them out, one literal command per
+IIS location, in the chosen flavour (appcmd or WebAdministration).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from .. import __version__, catalog
+from ..plan import Plan, slug
+from .env import environment, render_template
+from .writer import Output
+
+FLAVOURS = ("appcmd", "webadministration")
+MRSPROXY_MARKER = "mrsproxy-enabled-by-lbsync"
+BACK_END_HTTPS_PORT = 444   # how verify finds the back-end site without naming it
+
+
+@dataclass(frozen=True)
+class IisStep:
+    action: str            # "set": write sslFlags on the location | "clear": remove its own <access> (inherit)
+    location: str          # "Default Web Site/owa"
+    value: str             # the effective sslFlags after the step
+    app_pool: str
+    service: str
+    note: str              # one comment line for the administrator
+
+
+def _fixed_value(service: str, location: str) -> bool:
+    """Locations that keep their own value in every mode (owa/Calendar is None whatever the mode)."""
+    return any(loc.full == location and not loc.follows_mode for loc in catalog.SERVICES[service].locations)
+
+
+def _mode_note(plan: Plan, service: str, location: str, value: str) -> str:
+    title = catalog.SERVICES[service].title
+    if _fixed_value(service, location):
+        return f"{title}: {location} keeps Exchange's default {value} in every mode"
+    mode = plan.exchange.modes[service]
+    reason = {"offload": "the load balancer sends plain HTTP to port 80, so SSL must not be required",
+              "bridge": "the load balancer re-encrypts to port 443, so SSL stays required",
+              "passthrough": "clients' TLS passes through to port 443, so SSL stays required"}[mode]
+    return f"{title} ({mode}): {reason}"
+
+
+def apply_steps(plan: Plan) -> list[IisStep]:
+    """One step per location set by appcmd/Set-WebConfigurationProperty, in the plan's order (Rpc excluded)."""
+    ex = plan.exchange
+    steps = []
+    for loc in ex.appcmd_locations:
+        svc = ex.location_service[loc]
+        steps.append(IisStep("set", loc, ex.locations[loc], ex.location_pool[loc], svc,
+                             _mode_note(plan, svc, loc, ex.locations[loc])))
+    return steps
+
+
+def undo_steps(plan: Plan) -> list[IisStep]:
+    """Back to Exchange's defaults: explicit defaults are written back, inherited ones are cleared so the
+    location inherits the site root again (exactly what a fresh installation has)."""
+    ex = plan.exchange
+    steps = []
+    for loc in ex.appcmd_locations:
+        svc = ex.location_service[loc]
+        default = ex.defaults[loc]
+        if ex.default_explicit[loc]:
+            steps.append(IisStep("set", loc, default, ex.location_pool[loc], svc,
+                                 f"{catalog.SERVICES[svc].title}: Exchange's default for {loc} is {default}"))
+        else:
+            steps.append(IisStep("clear", loc, default, ex.location_pool[loc], svc,
+                                 f"{catalog.SERVICES[svc].title}: by default {loc} has no sslFlags of its own "
+                                 f"and inherits the site root's ({default})"))
+    return steps
+
+
+def _server_label(name: str) -> str:
+    return slug(name)
+
+
+def _identity(server: str, key: str) -> str:
+    return f"{server}\\{catalog.IDENTITY[key]}"
+
+
+def _ps(value: str) -> str:
+    """A PowerShell single-quoted string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _appcmd_flags(value: str) -> str:
+    """appcmd's spelling: None, or "Ssl,Ssl128" quoted (no spaces, so PowerShell passes it as one argument)."""
+    compact = value.replace(" ", "")
+    return compact if "," not in compact else f'"{compact}"'
+
+
+def _ps_bool(value: bool) -> str:
+    return "$true" if value else "$false"
+
+
+def expected_state(plan: Plan) -> dict:
+    """What verify compares with: effective sslFlags of every managed location (Rpc included, as the Service
+    Host writes it), the site roots lbsync never touches, and the Exchange settings lbsync manages."""
+    ex = plan.exchange
+    oa = ex.outlook_anywhere.ssl_offloading
+    return {
+        "locations": dict(ex.locations),
+        "site_root": catalog.SITE_ROOT_FLAGS,
+        "back_end_root": catalog.BACK_END_DEFAULT_FLAGS[""],
+        "outlook_anywhere": None if oa is None else {
+            "SSLOffloading": oa,
+            # Microsoft: with SSLOffloading $false, internal and external clients must be told to use SSL
+            **({} if oa else {"ExternalClientsRequireSsl": True, "InternalClientsRequireSsl": True})},
+        "oab": None if ex.oab_require_ssl is None else {"RequireSSL": ex.oab_require_ssl},
+        "ews": {"MRSProxyEnabled": True} if ex.mrsproxy_enabled else None,
+    }
+
+
+def _context(plan: Plan, options, server) -> dict:
+    ex = plan.exchange
+    flavour = getattr(options, "flavour", "appcmd") or "appcmd"
+    if flavour not in FLAVOURS:
+        from ..errors import LbsyncError
+        raise LbsyncError(f"unknown Exchange script flavour '{flavour}' (expected one of: {', '.join(FLAVOURS)})")
+    return {
+        "version": __version__, "model_file": plan.model.path.name, "flavour": flavour,
+        "server": server.name, "server_short": server.name.split(".")[0],
+        "exchange_version": ex.version, "cu": ex.cu,
+        "apply_steps": apply_steps(plan), "undo_steps": undo_steps(plan),
+        "oa_offloading": ex.outlook_anywhere.ssl_offloading,
+        "oa_identity": _identity(server.name, "rpc"),
+        "oab_require_ssl": ex.oab_require_ssl, "oab_identity": _identity(server.name, "oab"),
+        "oab_pool": ex.location_pool.get(f"{catalog.SITE}/OAB", ""),
+        "mrsproxy": ex.mrsproxy_enabled, "ews_identity": _identity(server.name, "ews"),
+        "mrsproxy_marker": MRSPROXY_MARKER,
+        "oa_default": catalog.OUTLOOK_ANYWHERE_DEFAULT_SSL_OFFLOADING,
+        "oab_default": catalog.OAB_DEFAULT_REQUIRE_SSL,
+        "expected": expected_state(plan),
+        "expected_json": json.dumps(expected_state(plan), indent=4),
+        "back_end_port": BACK_END_HTTPS_PORT,
+        "site": catalog.SITE,
+    }
+
+
+def _filters(env) -> None:
+    env.filters["ps"] = _ps
+    env.filters["appcmd_flags"] = _appcmd_flags
+    env.filters["ps_bool"] = _ps_bool
+
+
+def render(plan: Plan, options) -> dict[str, Output]:
+    env = environment(getattr(options, "templates", None))
+    _filters(env)
+    files: dict[str, Output] = {}
+    for server in plan.exchange.servers:
+        ctx = _context(plan, options, server)
+        label = _server_label(server.name)
+        for kind in ("apply", "undo", "verify"):
+            text = render_template(env, f"exchange/{kind}.ps1.j2", kind=kind, **ctx)
+            files[f"exchange/{kind}-{label}.ps1"] = Output(_crlf(text))
+    return files
+
+
+def _crlf(text: str) -> str:
+    """Windows line endings (the scripts are run and read on Windows), UTF-8 with a BOM so that Windows
+    PowerShell 5.1 reads any non-ASCII character correctly."""
+    return "\ufeff" + text.replace("\r\n", "\n").replace("\n", "\r\n")
+
+
+def readme(plan: Plan, options) -> str:
+    env = environment(getattr(options, "templates", None))
+    _filters(env)
+    ex = plan.exchange
+    ctx = _context(plan, options, ex.servers[0])
+    return render_template(env, "exchange/README.txt.j2", servers=[s.name for s in ex.servers],
+                           labels=[_server_label(s.name) for s in ex.servers], plan=plan,
+                           offload=[s for s, m in ex.modes.items() if m == "offload"],
+                           **{k: v for k, v in ctx.items() if k not in ("server",)})
