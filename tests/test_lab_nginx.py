@@ -1,0 +1,128 @@
+"""End to end through a real NGINX (open source, with the stream module): generated lbsync.conf /
+lbsync-stream.conf in front of simulated Exchange servers. NTLM is not carried by NGINX open source, so the lab
+models use Basic on the vdirs that would accept NTLM (the nginx-ntlm rule refuses anything else)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from lab import client
+from lab.fixtures import lab, start_lb  # noqa: F401 - fixtures
+
+SOURCE = "127.0.0.98"
+
+
+def probe_path(svc) -> str:
+    return svc.paths[0].upper() + "/lab.aspx"
+
+
+@pytest.fixture(scope="module", params=["offload", "bridge", "passthrough"])
+def running(request, lab, pki_files, tmp_path_factory):  # noqa: F811
+    r = start_lb(lab, pki_files, tmp_path_factory, "nginx", request.param)
+    r.scenario = request.param
+    yield r
+    r.lb.stop()
+
+
+def test_stream_config_only_with_a_passthrough_namespace(running):
+    names = set(running.lb.files)
+    assert "nginx/lbsync.conf" in names
+    assert ("nginx/lbsync-stream.conf" in names) == (running.scenario == "passthrough")
+
+
+def test_every_service_reaches_the_servers_over_the_right_scheme(running):
+    seen = set()
+    for svc in running.plan.services:
+        reply = client.get(running.port, svc.namespace, probe_path(svc), running.ca, source=SOURCE)
+        assert reply.status == 200, (svc.service, reply.status, reply.body[:200])
+        info = reply.json
+        assert info["scheme"] == ("http" if svc.mode == "offload" else "https"), (svc.service, info)
+        assert info["host"] == svc.namespace
+        if svc.mode == "passthrough":
+            assert info["sni"] == svc.namespace and info["x_forwarded_for"] is None
+        else:
+            # through the stream splitter too (passthrough scenario): PROXY protocol kept the client address
+            assert info["x_forwarded_for"] == SOURCE, info
+            assert info["x_forwarded_proto"] == "https"
+            if svc.mode == "bridge":
+                assert info["sni"] == svc.namespace  # proxy_ssl_server_name on + proxy_ssl_name
+        seen.add(svc.mode)
+    expected = {"offload": {"offload", "bridge"}, "bridge": {"bridge"}, "passthrough": {"bridge", "passthrough"}}
+    assert seen == expected[running.scenario]
+
+
+def test_requests_are_balanced_across_servers(running):
+    for svc in running.plan.services:
+        if svc.service not in ("owa", "ews", "rpc"):
+            continue
+        servers = {client.get(running.port, svc.namespace, probe_path(svc), running.ca).json["server"]
+                   for _ in range(8)}
+        assert servers == {"EX01", "EX02"}, (svc.service, servers)
+
+
+@pytest.mark.parametrize("running", ["offload"], indirect=True)
+def test_mrsproxy_is_reencrypted_even_when_ews_is_offloaded(running):
+    ews = client.get(running.port, "mail.contoso.com", "/ews/exchange.asmx", running.ca).json
+    mrs = client.get(running.port, "mail.contoso.com", "/EWS/MRSProxy.svc", running.ca).json
+    assert ews["scheme"] == "http" and ews["ssl_flags"] == "None"
+    assert mrs["scheme"] == "https" and mrs["sni"] == "mail.contoso.com"
+
+
+def test_port_80_redirects_to_https_and_root_to_owa(running):
+    with client.Client(running.lb.redirect_port, "mail.contoso.com", tls=False) as c:
+        r = c.get("/owa/?x=1")
+    assert r.status == 301
+    assert r.header("Location") == f"https://mail.contoso.com:{running.port}/owa/?x=1"
+    r = client.get(running.port, "mail.contoso.com", "/", running.ca)
+    assert r.status == 302 and r.header("Location").endswith("/owa/")
+
+
+def test_unknown_host_or_path_gets_404_not_a_random_pool(running):
+    assert client.get(running.port, "mail.contoso.com", "/nothing-here", running.ca).status == 404
+    assert client.get(running.port, "mail.contoso.com", "/owafoo", running.ca).status == 404
+    assert client.get(running.port, "autodiscover.contoso.com", "/owa/", running.ca).status == 404
+    assert client.get(running.port, "localhost", "/owa/", running.ca).status == 404
+
+
+def test_rpc_in_data_streams_without_waiting_for_the_1gb_body(running):
+    host = "outlook.contoso.com" if running.scenario == "passthrough" else "mail.contoso.com"
+    t0 = time.monotonic()
+    status, info, sent = client.rpc_in_data(running.port, host, running.ca, send_bytes=4 << 20)
+    assert status == 200  # client_max_body_size >= 2G accepted the 1 GB announcement
+    assert info["content_length"] == 1 << 30 and info["received"] >= 2 << 20
+    assert sent < info["content_length"]
+    assert time.monotonic() - t0 < 10
+
+
+def test_rpc_out_data_streams_the_response(running):
+    host = "outlook.contoso.com" if running.scenario == "passthrough" else "mail.contoso.com"
+    status, headers, got = client.rpc_out_data(running.port, host, running.ca, want=256 << 10)
+    assert status == 200 and int(headers["content-length"]) == 1 << 30
+    assert got >= 256 << 10
+
+
+def test_disagreeing_pair_gives_403_4(lab, pki_files, tmp_path_factory):  # noqa: F811
+    r = start_lb(lab, pki_files, tmp_path_factory, "nginx", "offload", iis="default")
+    try:
+        for path in ("/owa/", "/EWS/Exchange.asmx", "/OAB/x/oab.xml", "/Autodiscover/Autodiscover.xml"):
+            reply = client.get(r.port, "mail.contoso.com" if "Auto" not in path else "autodiscover.contoso.com",
+                               path, r.ca)
+            assert reply.status == 403, (path, reply.status)
+            assert b"403.4" in reply.body
+    finally:
+        r.lb.stop()
+
+
+def test_passive_health_routes_around_a_server_that_stops_accepting(lab, pki_files, tmp_path_factory):  # noqa: F811
+    r = start_lb(lab, pki_files, tmp_path_factory, "nginx", "bridge")
+    try:
+        lab["EX01"].stop()
+        replies = [client.get(r.port, "mail.contoso.com", "/owa/", r.ca) for _ in range(6)]
+        assert [x.status for x in replies] == [200] * 6  # proxy_next_upstream: the client never sees the error
+        assert {x.json["server"] for x in replies} == {"EX02"}
+        lab["EX01"].start()
+    finally:
+        lab["EX01"].start()
+        r.lb.stop()
