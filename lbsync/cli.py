@@ -174,10 +174,25 @@ def render(model, allow, target, outdir, templates, flavour, diff, check) -> Non
 
 
 @main.command()
-def schema() -> None:
-    """Print the JSON Schema of lbsync.yaml (for editors: yaml-language-server)."""
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write the schema to this file (UTF-8) instead of printing it; PowerShell 5.1's '>' would "
+                   "write UTF-16.")
+def schema(output) -> None:
+    """Print the JSON Schema of lbsync.yaml (for editors: yaml-language-server).
+
+    Put '# yaml-language-server: $schema=lbsync.schema.json' on the first line of lbsync.yaml.
+    """
     from .model.schema import SCHEMA
-    click.echo(json.dumps(SCHEMA, indent=2))
+    text = json.dumps(SCHEMA, indent=2) + "\n"
+    if not output:
+        click.echo(text, nl=False)
+        return
+    from .render.writer import atomic_write
+    try:
+        atomic_write(Path(output), text)
+    except OSError as exc:
+        raise LbsyncError(f"cannot write: {exc.strerror}", file=output) from None
+    click.echo(f"wrote {output}")
 
 
 @main.command()

@@ -26,7 +26,9 @@ class LbsyncError(Exception):
                 if self.col is not None:
                     where += f":{self.col}"
             where += ": "
-        text = f"{where}error: {self.message}"
+        # one line per problem, whatever a quoted value holds (a YAML block scalar, a pasted line break)
+        message = self.message.replace("\r", "\\r").replace("\n", "\\n")
+        text = f"{where}error: {message}"
         if self.key:
             text += f", at {self.key}"
         return text

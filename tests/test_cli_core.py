@@ -285,3 +285,19 @@ def test_version_and_help():
     assert proc.returncode == 0
     for command in ("validate", "plan", "render", "schema", "init"):
         assert command in proc.stdout
+
+
+def test_schema_to_a_file_is_utf8_and_the_same_document(tmp_path):
+    out = tmp_path / "lbsync.schema.json"
+    proc = lbsync("schema", "-o", out)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"wrote {out}"
+    raw = out.read_bytes()
+    assert not raw.startswith((b"\xff\xfe", b"\xef\xbb\xbf"))
+    assert json.loads(raw.decode("utf-8")) == json.loads(lbsync("schema").stdout)
+
+
+def test_modeline_does_not_disturb_the_model(tmp_path):
+    """The yaml-language-server modeline is a comment: lbsync reads the model as before."""
+    path = write_model(tmp_path, model_dict(2013, "offload"))
+    path.write_text("# yaml-language-server: $schema=lbsync.schema.json\n" + path.read_text())
+    assert lbsync("validate", path).returncode == 0

@@ -275,3 +275,8 @@ def test_random_documents_never_crash(data):
         load_model_text(yaml.safe_dump(data), "m.yaml")
     except LbsyncError as exc:
         assert all(": error: " in line for line in str(exc).splitlines())
+
+
+def test_a_value_with_line_breaks_stays_on_one_line():
+    text = MINIMAL.replace("  - host: mail.contoso.com", "  - host: |\n      a.contoso.com\n      b.contoso.com")
+    refuse(text, r"'a.contoso.com\nb.contoso.com\n' is not a valid DNS host name", 8, "namespaces[0].host")
