@@ -1,0 +1,46 @@
+"""What the device has (the "have" side): the objects lbsync owns, read through iControl REST.
+
+Ownership: an object is lbsync's when it is in the model's partition and its name starts with PREFIX; nothing
+else is read into the diff, so nothing else can be modified or deleted.
+"""
+
+from __future__ import annotations
+
+from .desired import KIND_ORDER, PREFIX
+
+EXPAND = {"ltm/pool", "ltm/virtual"}
+DROP = {"kind", "selfLink", "generation", "fullPath", "name", "partition"}
+
+
+def normalise(kind: str, obj: dict) -> dict:
+    """Device JSON -> the attribute form desired.py uses (subcollections inline, full paths for profiles)."""
+    out = {k: v for k, v in obj.items() if k not in DROP and not k.endswith("Reference")}
+    if kind == "ltm/pool":
+        items = obj.get("membersReference", {}).get("items", [])
+        out["members"] = [{k: v for k, v in i.items() if k not in DROP or k == "name"} for i in items]
+    if kind == "ltm/virtual":
+        items = obj.get("profilesReference", {}).get("items", [])
+        out["profiles"] = [{"name": i.get("fullPath") or f"/{i['partition']}/{i['name']}",
+                            "context": i.get("context", "all")} for i in items]
+        out.setdefault("rules", [])
+    if isinstance(out.get("monitor"), str):
+        out["monitor"] = out["monitor"].strip()
+    return out
+
+
+def read_owned(conn, partition: str, *, kinds=None, file_partition: str | None = None,
+               progress=lambda text: None) -> dict[tuple[str, str], dict]:
+    """{(kind, full path): attributes} for every lbsync-owned object of these kinds."""
+    have: dict[tuple[str, str], dict] = {}
+    progress(f"reading what lbsync owns in /{partition}")
+    for kind in kinds or KIND_ORDER:
+        part = file_partition if (file_partition and kind.startswith("sys/file/")) else partition
+        params = {"$filter": f"partition eq {part}"}
+        if kind in EXPAND:
+            params["expandSubcollections"] = "true"
+        body = conn.get(f"/mgmt/tm/{kind}", params=params) or {}
+        for item in body.get("items", []):
+            if item.get("partition") != part or not item.get("name", "").startswith(PREFIX):
+                continue
+            have[(kind, f"/{part}/{item['name']}")] = normalise(kind, item)
+    return have

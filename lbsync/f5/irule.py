@@ -1,0 +1,42 @@
+"""The routing iRule of one L7 virtual: data from the Plan, layout in templates/f5/route.irule.j2."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..render.env import environment, render_template
+
+TEMPLATE = "f5/route.irule.j2"
+
+
+@dataclass(frozen=True)
+class Route:
+    prefix: str          # lower-case path prefix (matched case-insensitively)
+    service: str
+    pool: str            # full path of the pool
+    ssl: str | None      # server-ssl profile full path (bridged), None (offloaded: server-side TLS disabled)
+    timeout: int         # client-side idle timeout, seconds
+
+
+@dataclass(frozen=True)
+class HostRoutes:
+    host: str
+    routes: list[Route]
+    root_redirect: str | None
+
+
+def routes_of(ns, pools: dict[str, str], serverssl: dict[str, str]) -> HostRoutes:
+    routes = [Route(prefix, s.service, pools[s.pool], serverssl[ns.host] if s.scheme == "https" else None,
+                    s.timeout_s)
+              for s in ns.routes for prefix in s.paths]
+    routes.sort(key=lambda r: -len(r.prefix))  # longest prefix first (/ews/mrsproxy.svc before /ews)
+    return HostRoutes(ns.host, routes, ns.root_redirect)
+
+
+def route_rule(namespaces, pools: dict[str, str], serverssl: dict[str, str], *,
+               has_serverssl: bool) -> tuple[str, list[str]]:
+    """The iRule text and the full paths it references (pools, server-ssl profiles)."""
+    hosts = [routes_of(ns, pools, serverssl) for ns in namespaces]
+    text = render_template(environment(), TEMPLATE, hosts=hosts, has_serverssl=has_serverssl)
+    refs = [r.pool for h in hosts for r in h.routes] + [r.ssl for h in hosts for r in h.routes if r.ssl]
+    return text, list(dict.fromkeys(refs))
