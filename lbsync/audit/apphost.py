@@ -123,7 +123,8 @@ class Document:
                 if attr_text.strip() or selfclose:
                     raise self.error(f"malformed end tag </{name}>", lt)
                 if not stack or stack[-1].name != name:
-                    expected = f"</{stack[-1].name}>" if stack else "nothing"
+                    expected = (f"</{stack[-1].name}> for the <{stack[-1].name}> of line {stack[-1].line}"
+                                if stack else "nothing")
                     raise self.error(f"unexpected </{name}> (expected {expected})", lt)
                 el = stack.pop()
                 el.end = m.end()
