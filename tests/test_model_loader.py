@@ -280,3 +280,32 @@ def test_random_documents_never_crash(data):
 def test_a_value_with_line_breaks_stays_on_one_line():
     text = MINIMAL.replace("  - host: mail.contoso.com", "  - host: |\n      a.contoso.com\n      b.contoso.com")
     refuse(text, r"'a.contoso.com\nb.contoso.com\n' is not a valid DNS host name", 8, "namespaces[0].host")
+
+
+# --- YAML 1.2 core types, as the editor (yaml-language-server) reads them --------------------------------------
+
+def test_yes_is_not_a_boolean():
+    refuse(MINIMAL.replace("  version: 2016", "  version: 2016\n  mrsproxy: yes"),
+           "expected a boolean, got string 'yes' (write true or false)", 4, "exchange.mrsproxy")
+
+
+def test_a_server_named_no_is_a_name():
+    m = load_model_text(MINIMAL.replace("name: EX01", "name: NO"), "m.yaml")
+    assert m.servers[0].name == "NO"
+
+
+def test_sexagesimal_and_leading_zero_numbers_are_not_yaml11():
+    refuse(MINIMAL + "health:\n  fall: 1:30\n", "expected an integer, got string '1:30'", 11, "health.fall")
+    m = load_model_text(MINIMAL.replace("    services: [owa, ecp]", "    port: 0443\n    services: [owa, ecp]"),
+                        "m.yaml")
+    assert m.namespaces[0].port == 443  # decimal, not YAML 1.1 octal (291)
+
+
+def test_hex_and_octal_integers():
+    m = load_model_text(MINIMAL + "health:\n  fall: 0x5\n  rise: 0o3\n", "m.yaml")
+    assert (m.health.fall, m.health.rise) == (5, 3)
+
+
+def test_dates_stay_strings():
+    refuse(MINIMAL.replace("  version: 2016", "  version: 2016\n  cu: 2019-01-01"),
+           "expected an integer, got string '2019-01-01'", 4, "exchange.cu")

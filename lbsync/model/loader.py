@@ -2,15 +2,53 @@
 
 PyYAML keeps the last of two duplicate keys silently; this loader walks the composed node tree itself, so a
 duplicate key is an error with its line, and every value's position is known for later messages.
+
+Plain scalars are typed as YAML 1.2 (the core schema) reads them, as editors do (yaml-language-server
+defaults to 1.2): only true/false are booleans (`yes`, `no`, `on`, `off` stay strings — a server named NO is a
+name), integers are decimal, 0o octal or 0x hex (no 1:30 sexagesimal, no 0-prefixed octal), and dates are
+strings. So the editor and `lbsync validate` give the same verdict on the same file.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import re
+
 import yaml
 
 from ..errors import LbsyncError
+
+
+class _Core12Loader(yaml.SafeLoader):
+    """SafeLoader with the YAML 1.2 core schema's implicit types instead of YAML 1.1's."""
+
+    def construct_yaml_int(self, node):
+        text = self.construct_scalar(node)
+        sign = -1 if text.startswith("-") else 1
+        digits = text.lstrip("+-")
+        if digits.startswith("0x"):
+            return int(digits[2:], 16)
+        if digits.startswith("0o"):
+            return int(digits[2:], 8)
+        return sign * int(digits, 10)
+
+
+_Core12Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in (
+        "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
+        "tag:yaml.org,2002:timestamp")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Core12Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                    list("tTfF"))
+_Core12Loader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
+                                    list("-+0123456789"))
+_Core12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+               r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+.0123456789"))
+_Core12Loader.add_constructor("tag:yaml.org,2002:int", _Core12Loader.construct_yaml_int)
 
 Path = tuple  # of str keys and int indexes
 
@@ -86,7 +124,7 @@ def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> LbsyncError:
 def load_yaml(text: str, file: str) -> tuple[Any, Marks]:
     marks = Marks(file)
     try:
-        loader = yaml.SafeLoader(text)  # the reader refuses control characters right here
+        loader = _Core12Loader(text)  # the reader refuses control characters right here
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1

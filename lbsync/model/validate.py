@@ -129,7 +129,9 @@ def check_schema(value: Any, schema: dict, path: tuple, marks: Marks, errors: li
             want = " or ".join(_JSON_TYPES[ty] for ty in types)
             got = "nothing (null)" if value is None else actual if actual in ("mapping", "list") or \
                 schema.get("format") == "env-name" else f"{actual} {_show(value)}"
-            errors.append(marks.error(f"expected {'a ' if want[0] not in 'aeiou' else 'an '}{want}, got {got}",
+            hint = " (write true or false)" if want == "boolean" and isinstance(value, str) and \
+                value.lower() in ("yes", "no", "on", "off", "y", "n") else ""
+            errors.append(marks.error(f"expected {'a ' if want[0] not in 'aeiou' else 'an '}{want}, got {got}{hint}",
                                       path))
             return
     if isinstance(value, dict):
