@@ -26,6 +26,11 @@ def balance(svc) -> str:
     return "leastconn" if svc.streaming or svc.mode == "passthrough" else "roundrobin"
 
 
+def tls_version(name: str) -> str:
+    """OpenSSL/NGINX spelling (TLSv1) -> HAProxy's ssl-min-ver spelling (TLSv1.0)."""
+    return "TLSv1.0" if name == "TLSv1" else name
+
+
 def backend_name(svc) -> str:
     return svc.pool
 
@@ -46,7 +51,7 @@ def context(plan, options) -> dict:
     lsts = lbview.listeners(plan)
     return {
         "plan": plan, "version": __version__, "model_name": plan.model.path.name,
-        "tls": tls, "guideline": GUIDELINE,
+        "tls": tls, "guideline": GUIDELINE, "min_version": tls_version(tls.min_version),
         "cert_path": plan.model.targets.haproxy.cert_path,
         "listeners": lsts,
         "redirects": lbview.redirect_listeners(plan),

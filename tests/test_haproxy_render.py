@@ -1,0 +1,206 @@
+"""haproxy/haproxy.cfg: `haproxy -c` accepts every generated configuration, and each important fact is there."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+import yaml
+
+from lab import scenarios
+from lbsync import tlsprofiles
+from lbsync.model import load_model
+from lbsync.plan import build_plan
+from lbsync.render import RenderOptions, haproxy
+
+VARIATIONS = scenarios.variations()
+
+
+def render(model_path, **extra):
+    plan = build_plan(load_model(model_path))
+    text = haproxy.render(plan, RenderOptions(extra=extra))[haproxy.CONFIG].content
+    return plan, text
+
+
+def sections(cfg: str) -> dict[str, list[str]]:
+    """'backend owa_mail.contoso.com' -> its directive lines (comments dropped)."""
+    out: dict[str, list[str]] = {}
+    current = None
+    for line in cfg.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if not line[0].isspace():
+            current = line.strip()
+            out[current] = []
+        elif current:
+            out[current].append(line.strip())
+    return out
+
+
+def directives(cfg: str) -> list[str]:
+    return [ln.strip() for ln in cfg.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+
+
+@pytest.fixture(scope="module")
+def made(pki_files, tmp_path_factory):
+    """name -> (model path, plan, config text) for every variation, realised for HAProxy."""
+    out = {}
+    for name, model in VARIATIONS.items():
+        path = scenarios.write(tmp_path_factory.mktemp(f"hp-{name}"),
+                               scenarios.realise(model, "haproxy", pki_files))
+        plan, text = render(path, stats_socket=str(path.parent / "admin.sock"))
+        out[name] = (path, plan, text)
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(VARIATIONS))
+def test_haproxy_accepts_every_generated_config(made, name):
+    path, plan, text = made[name]
+    cfg = path.parent / "haproxy.cfg"
+    cfg.write_text(text)
+    proc = subprocess.run(["haproxy", "-c", "-f", str(cfg)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Configuration file is valid" in proc.stdout + proc.stderr
+
+
+def test_one_backend_per_pool_with_every_server_and_its_health_check(made):
+    _, plan, text = made["lab-offload"]
+    secs = sections(text)
+    for svc in plan.services:
+        lines = secs[f"backend {svc.pool}"]
+        assert f"http-check send meth GET uri {svc.health.path} ver HTTP/1.1 hdr Host {svc.namespace}" in lines
+        assert "http-check expect status 200" in lines and "option httpchk" in lines
+        assert "default-server inter 200ms fall 2 rise 2" in lines
+        servers = [ln for ln in lines if ln.startswith("server ")]
+        assert [ln.split()[1] for ln in servers] == ["EX01", "EX02"]
+        if svc.mode == "offload":
+            assert servers[0] == "server EX01 127.0.0.11:80 check"
+        else:
+            assert servers[0] == (f"server EX01 127.0.0.11:443 check ssl verify required ca-file {plan.server_ca} "
+                                  f"sni str({svc.namespace}) check-ssl check-sni {svc.namespace}")
+        assert f"timeout server {svc.timeout_s}s" in lines
+
+
+def test_mrsproxy_is_bridged_and_routed_before_ews(made):
+    _, plan, text = made["lab-offload"]
+    secs = sections(text)
+    mrs = secs["backend mrsproxy_mail.contoso.com"]
+    assert any(" ssl verify required " in ln for ln in mrs)
+    assert not any(" ssl " in ln for ln in secs["backend ews_mail.contoso.com"])
+    front = secs[next(k for k in secs if k.startswith("frontend https_"))]
+    uses = [ln for ln in front if ln.startswith("use_backend")]
+    assert uses.index("use_backend mrsproxy_mail.contoso.com if ns0 ns0_mrsproxy") < \
+        uses.index("use_backend ews_mail.contoso.com if ns0 ns0_ews")
+    assert "acl ns0_mrsproxy path_beg -i /ews/mrsproxy.svc/" in front
+    assert "acl ns0_ews path -i /ews" in front
+
+
+def test_ntlm_safe_and_streaming_settings(made):
+    for name, (_, plan, text) in made.items():
+        lines = directives(text)
+        assert "option http-server-close" not in lines, name
+        assert not any(ln.startswith("http-reuse") and ln != "http-reuse safe" for ln in lines), name
+        assert not any(ln.startswith("balance") and ln not in ("balance roundrobin", "balance leastconn")
+                       for ln in lines), name
+        assert not any("http-buffer-request" in ln for ln in lines), name
+        assert not any(ln.startswith(("cookie", "stick", "appsession")) for ln in lines), name
+        assert "retries 3" in lines and "option redispatch" in lines
+        assert "h1-case-adjust www-authenticate WWW-Authenticate" in lines
+    _, plan, text = made["lab-offload"]
+    secs = sections(text)
+    front = secs[next(k for k in secs if k.startswith("frontend https_"))]
+    assert "option forwardfor" in front and "http-request set-header X-Forwarded-Proto https" in front
+    assert "option h1-case-adjust-bogus-client" in front
+    assert int(re.search(r"timeout server (\d+)s", "\n".join(secs["backend eas_mail.contoso.com"])).group(1)) >= 3600
+    for key in ("rpc", "mapi"):
+        assert int(re.search(r"timeout server (\d+)s", "\n".join(secs[f"backend {key}_mail.contoso.com"]))
+                   .group(1)) >= 3600
+    # the frontend's client timeout covers the longest service it carries
+    assert f"timeout client {max(s.timeout_s for s in plan.services)}s" in front
+
+
+@pytest.mark.parametrize("name,profile", [("lab-bridge", "intermediate"), ("tls-modern", "modern"),
+                                          ("tls-compat", "compat")])
+def test_tls_profile(made, name, profile):
+    _, _, text = made[name]
+    p = tlsprofiles.PROFILES[profile]
+    glob = sections(text)["global"]
+    assert f"ssl-default-bind-ciphersuites {p.ciphersuite_string}" in glob
+    opts = next(ln for ln in glob if ln.startswith("ssl-default-bind-options"))
+    assert f"ssl-min-ver {haproxy.tls_version(p.min_version)}" in opts and "no-tls-tickets" in opts
+    ciphers = [ln for ln in glob if ln.startswith("ssl-default-bind-ciphers ")]
+    assert ciphers == ([f"ssl-default-bind-ciphers {p.cipher_string}"] if p.ciphers else [])
+
+
+def test_compat_min_version_in_haproxy_spelling(made):
+    assert "ssl-min-ver TLSv1.0 " in made["tls-compat"][2]
+
+
+def test_intermediate_is_mozillas_list():
+    p = tlsprofiles.PROFILES["intermediate"]
+    assert p.versions == ("TLSv1.2", "TLSv1.3")
+    assert p.ciphers[0] == "ECDHE-ECDSA-AES128-GCM-SHA256" and "DHE-RSA-CHACHA20-POLY1305" in p.ciphers
+    assert not any("SHA" == c.split("-")[-1] or "CBC" in c for c in p.ciphers)  # AEAD only
+    assert tlsprofiles.PROFILES["modern"].ciphers == ()
+    assert "DES-CBC3-SHA" in tlsprofiles.PROFILES["compat"].ciphers
+
+
+def test_verify_off_is_loud(made):
+    _, _, text = made["verify-off"]
+    assert "verify none" in text and "verify required" not in text
+    assert "WARNING: tls.verify_server is false" in text
+
+
+def test_passthrough_shares_the_port_through_an_sni_splitter(made):
+    _, plan, text = made["passthrough-shared"]
+    secs = sections(text)
+    tcp = secs[next(k for k in secs if k.startswith("frontend tls_"))]
+    assert "mode tcp" in tcp and "tcp-request content accept if { req.ssl_hello_type 1 }" in tcp
+    assert "use_backend tcp_outlook.contoso.com if { req.ssl_sni -i outlook.contoso.com }" in tcp
+    l7 = next(k for k in secs if k.startswith("backend l7_"))
+    assert re.fullmatch(r"server l7 abns@lbsync_\S+ send-proxy-v2", secs[l7][-1])
+    https = secs[next(k for k in secs if k.startswith("frontend https_"))]
+    assert re.fullmatch(r"bind abns@lbsync_\S+ accept-proxy ssl crt \S+ alpn http/1.1", https[1])
+    backend = secs["backend tcp_outlook.contoso.com"]
+    assert "mode tcp" in backend and not any(ln.startswith("server") and " ssl " in ln for ln in backend)
+    # the L4 pool is still health checked on rpc's health URL over TLS with SNI
+    assert "http-check send meth GET uri /rpc/healthcheck.htm ver HTTP/1.1 hdr Host outlook.contoso.com" in backend
+    _, _, alone = made["passthrough-alone"]
+    sa = sections(alone)
+    lone = [k for k in sa if k.startswith("frontend tls_")]
+    assert len(lone) == 1 and "tcp-request content reject" in sa[lone[0]]
+
+
+def test_comments_name_the_model_entries(made):
+    path, plan, text = made["lab-offload"]
+    lines = path.read_text().splitlines()
+    line_of_mail = next(i for i, ln in enumerate(lines, 1) if "host: mail.contoso.com" in ln)
+    assert f"namespaces[0] mail.contoso.com (lbsync.yaml:{line_of_mail})" in text
+    line_default = next(i for i, ln in enumerate(lines, 1) if ln.strip().startswith("default: offload"))
+    assert f"mode offload from tls.default (lbsync.yaml:{line_default})" in text
+    assert "exchange.mrsproxy (lbsync.yaml:" in text
+
+
+def test_redirect_and_certificate(made, pki_files):
+    _, plan, text = made["lab-offload"]
+    secs = sections(text)
+    front = secs[next(k for k in secs if k.startswith("frontend https_"))]
+    assert front[1].startswith("bind 127.0.0.1:") and f"ssl crt {pki_files['combined']}" in front[1]
+    redirect = secs["frontend http_127_0_0_1_80"]
+    port = plan.namespaces[0].port
+    assert (f"http-request redirect prefix https://mail.contoso.com:{port} code 301 if "
+            "{ req.hdr(host),field(1,:) -i mail.contoso.com }") in redirect
+
+
+def test_ipv6_server_literal_is_bracketed(made):
+    _, _, text = made["ipv6-server"]
+    assert "server EX01 [::1]:4431 check ssl" in text
+
+
+def test_profile_renders_with_documentation_addresses_unchanged(profiles_dir):
+    plan, text = render(profiles_dir / "exchange2016-bridge.yaml")
+    assert "bind 203.0.113.10:443 ssl crt /etc/haproxy/certs/lbsync.pem alpn http/1.1" in text
+    assert "bind 203.0.113.10:80" in text
+    assert "server EX02 192.0.2.12:443 check ssl verify required" in text
+    assert yaml.safe_load((profiles_dir / "exchange2016-bridge.yaml").read_text())["tls"]["default"] == "bridge"
