@@ -81,11 +81,22 @@ def _run(argv: list[str], cwd: Path) -> tuple[int, str]:
     return proc.returncode, (proc.stdout + proc.stderr).strip()
 
 
-def _reject(program: str, output: str) -> LbsyncError:
+def _reject(program: str, output: str, checked: dict[str, Path]) -> LbsyncError:
+    """One line: the program's first complaints, with the checked copies' paths turned back into the rendered
+    files' names and the offending line quoted."""
     lines = [ln for ln in output.splitlines() if ln.strip()]
-    important = [ln for ln in lines if re.search(r"\[(ALERT|emerg)\]|error|invalid", ln, re.I)] or lines
+    important = [ln for ln in lines if re.search(r"\[(ALERT|emerg)\]|error|invalid|unknown", ln, re.I)] or lines
     summary = " | ".join(important[:3]) or "no output"
-    return LbsyncError(f"{program} rejected the generated configuration: {summary}")
+    quoted = ""
+    for rel, path in checked.items():
+        m = re.search(re.escape(str(path)) + r"[:\[](\d+)", summary)
+        if m and not quoted:
+            number = int(m.group(1))
+            text = path.read_text().splitlines()
+            if 0 < number <= len(text):
+                quoted = f" — {rel} line {number}: {text[number - 1].strip()}"
+        summary = summary.replace(str(path), rel)
+    return LbsyncError(f"{program} rejected the generated configuration: {summary}{quoted}")
 
 
 def check_haproxy(plan, files: dict, work: Path) -> str:
@@ -103,7 +114,7 @@ def check_haproxy(plan, files: dict, work: Path) -> str:
     cfg.write_text(text)
     rc, out = _run([binary, "-c", "-f", str(cfg)], work)
     if rc != 0:
-        raise _reject("haproxy -c", out)
+        raise _reject("haproxy -c", out, {CONFIG: cfg})
     return "haproxy -c: configuration valid" + (f" ({'; '.join(notes)})" if notes else "")
 
 
@@ -183,7 +194,7 @@ def check_nginx(plan, files: dict, work: Path) -> str:
                             extra_main="user root;" if os.geteuid() == 0 else "")
     rc, out = _run([binary, "-t", "-q", "-c", str(wrapper), "-p", str(work), "-e", "stderr"], work)
     if rc != 0:
-        raise _reject("nginx -t", out)
+        raise _reject("nginx -t", out, written)
     return "nginx -t: configuration valid" + (f" ({'; '.join(notes)})" if notes else "")
 
 

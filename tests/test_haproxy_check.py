@@ -1,0 +1,60 @@
+"""`lbsync render --check` with the real haproxy: verdict, rejection (exit 2, nothing written), binary missing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from lbsync.render.check import check_files
+
+
+def run_cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "lbsync.cli", *args], capture_output=True, text=True, timeout=120,
+                          env=env)
+
+
+def test_check_passes_and_writes(profiles_dir, tmp_path):
+    out = tmp_path / "out"
+    proc = run_cli("render", str(profiles_dir / "outlook-anywhere-passthrough.yaml"), "--target", "haproxy",
+                   "--check", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "check: haproxy -c: configuration valid" in proc.stderr
+    # the certificate only exists on the load balancer: the check says it used a placeholder
+    assert "/etc/haproxy/certs/lbsync.pem is not on this machine" in proc.stderr
+    assert (out / "haproxy" / "haproxy.cfg").is_file()
+
+
+def test_a_config_haproxy_rejects_exits_2_and_writes_nothing(profiles_dir, tmp_path):
+    from lbsync.resources import templates_dir
+    override = tmp_path / "tpl" / "haproxy"
+    override.mkdir(parents=True)
+    text = (templates_dir() / "haproxy" / "haproxy.cfg.j2").read_text()
+    (override / "haproxy.cfg.j2").write_text(text.replace("option redispatch", "option redispatch-everything"))
+    out = tmp_path / "out"
+    proc = run_cli("render", str(profiles_dir / "exchange2016-bridge.yaml"), "--target", "haproxy", "--check",
+                   "--templates", str(tmp_path / "tpl"), "-o", str(out))
+    assert proc.returncode == 2
+    assert "haproxy -c rejected the generated configuration" in proc.stderr
+    assert "redispatch-everything" in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
+def test_missing_binary_is_reported_not_an_error(profiles_dir, tmp_path):
+    env = dict(os.environ, PATH="/nonexistent")
+    out = tmp_path / "out"
+    proc = run_cli("render", str(profiles_dir / "exchange2016-bridge.yaml"), "--target", "haproxy", "--check",
+                   "-o", str(out), env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "haproxy is not installed here: haproxy/haproxy.cfg was NOT checked" in proc.stderr
+    assert (out / "haproxy" / "haproxy.cfg").is_file()
+
+
+def test_check_files_returns_the_verdicts(profiles_dir):
+    from lbsync.model import load_model
+    from lbsync.plan import build_plan
+    from lbsync.render import RenderOptions, render_targets
+    plan = build_plan(load_model(profiles_dir / "exchange2013-offload.yaml"))
+    files = render_targets(plan, ["haproxy"], RenderOptions())
+    verdicts = check_files(plan, files, ["haproxy", "exchange"])
+    assert len(verdicts) == 1 and verdicts[0].startswith("haproxy -c: configuration valid")
