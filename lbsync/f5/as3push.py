@@ -70,8 +70,9 @@ def apply_as3(conn, plan, desired, material, *, force: bool = False, progress=la
     if not result.pending:
         return result
     check_safety(objects, force=force)
-    installed = install_files(conn, files, progress)
+    installed: list[Change] = []
     try:
+        install_files(conn, files, progress, installed)
         if any(c.action != "unchanged" for c in objects):
             progress(f"posting the AS3 declaration for tenant {tenant}")
             task = conn.write("POST", DECLARE + "?async=true", json=wanted)

@@ -56,10 +56,11 @@ def check_safety(changes: list[Change], *, force: bool) -> None:
                           "partition, then re-run with --force")
 
 
-def install_files(conn, changes: list[Change], progress) -> list[Change]:
-    """Install missing/different certificate and key files (outside the transaction). Returns those installed."""
+def install_files(conn, changes: list[Change], progress, done: list[Change] | None = None) -> list[Change]:
+    """Install missing/different certificate and key files (outside the transaction). Each installed file is
+    appended to `done` as soon as the device has it, so a failure part-way can remove what was added."""
     from .upload import install
-    done: list[Change] = []
+    done = [] if done is None else done
     todo = [c for c in changes if c.crypto and c.action in ("create", "modify")]
     for i, c in enumerate(todo, start=1):
         if c.file.content is None:
@@ -100,7 +101,7 @@ def apply(conn, desired: Desired, *, force: bool = False, retries: int = 2, back
                 if not pending:
                     return result
                 check_safety(changes, force=force)
-                installed += install_files(conn, changes, progress)
+                install_files(conn, changes, progress, installed)
                 objects = [c for c in pending if not (c.crypto and c.action != "delete")]
                 if objects:
                     run_transaction(conn, objects, progress)

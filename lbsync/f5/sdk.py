@@ -7,6 +7,7 @@ that the imperative method is unavailable (use --method as3, which needs only re
 from __future__ import annotations
 
 import sys
+import warnings
 
 from ..errors import LbsyncError
 from .connection import DeviceError, Retryable
@@ -65,6 +66,12 @@ def _device_error(exc) -> DeviceError:
 def run_transaction(conn, changes, progress=lambda text: None) -> None:
     """Queue every create/modify/delete of `changes` (already in apply order) and commit them atomically."""
     require()
+    with warnings.catch_warnings():  # f5-sdk's own distutils LooseVersion deprecation noise
+        warnings.simplefilter("ignore", DeprecationWarning)
+        _transaction(conn, changes, progress)
+
+
+def _transaction(conn, changes, progress) -> None:
     import requests
     from f5.bigip import ManagementRoot
     from f5.bigip.contexts import TransactionContextManager

@@ -49,7 +49,7 @@ def as3_validator():
 
 @dataclass
 class Fault:
-    method: str | None = None       # match this HTTP method (None: any)
+    method: str | None = None       # match this HTTP method (None: any, "WRITE": any but GET)
     path: str | None = None         # match when this regex is found in the path (None: any)
     in_transaction: bool | None = None  # match only requests with (True) / without (False) a coordination id
     nth: int = 1                    # trigger on the nth matching request
@@ -61,7 +61,9 @@ class Fault:
     def matches(self, method: str, path: str, txid: str | None) -> bool:
         if self.fired:
             return False
-        if self.method and self.method != method:
+        if self.method == "WRITE" and method == "GET":
+            return False
+        if self.method and self.method not in ("WRITE", method):
             return False
         if self.path and not re.search(self.path, path):
             return False
@@ -193,6 +195,11 @@ def _handler(emu: Emulator):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "f5emu"
+        wbufsize = 1 << 16  # headers and body leave in one write (flushed after each request)
+
+        def setup(self):
+            super().setup()
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def log_message(self, *args):  # quiet
             pass
