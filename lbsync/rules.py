@@ -42,7 +42,7 @@ def evaluate(model: Model, plan, allow: tuple[str, ...] = ()) -> list[Finding]:
                 + (" (render and f5 apply check the model's certificate first; prove it on the servers with "
                    "'lbsync cert check --compare')" if model.certificate else
                    " — the model has no certificate: section, so lbsync cannot check it; add one"),
-                ("exchange",))
+                ("exchange", "extended_protection") if ex.extended_protection_given else ("exchange", "cu"))
     elif ex.version == 2019 and ex.cu is None and not ex.extended_protection_given:
         add("info", "ep-unknown-cu",
             "Exchange 2019 without exchange.cu: Extended Protection is assumed off; it is on by default from CU14 "

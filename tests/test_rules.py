@@ -241,3 +241,9 @@ def test_codes_are_stable():
                           "mrsproxy-without-ews", "nginx-ntlm", "nginx-negotiate", "passthrough-mixed",
                           "passthrough-l4", "server-verify-disabled", "server-ca-system", "mapi-unsupported",
                           "oa-hostname-not-namespace", "ep-unknown-cu"}
+
+
+def test_ep_finding_points_at_what_turned_ep_on():
+    assert finding(plan_of(model_dict(2019, "bridge", cu=14)), "ep-same-certificate").where == ("exchange", "cu")
+    data = model_dict(2016, "bridge", extended_protection=True)
+    assert finding(plan_of(data), "ep-same-certificate").where == ("exchange", "extended_protection")
