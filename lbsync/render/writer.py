@@ -64,7 +64,7 @@ def diff_all(outdir: str | Path, files: dict[str, Output]) -> str:
             if old != new:
                 chunks.append(f"--- {target}\n+++ {target}\n(key material differs; not shown)\n")
             continue
-        old_text = target.read_text(encoding="utf-8", errors="replace") if target.exists() else ""
+        old_text = target.read_bytes().decode("utf-8", "replace") if target.exists() else ""  # keep CRLF as is
         new_text = out.content if isinstance(out.content, str) else out.content.decode("utf-8", "replace")
         chunks.extend(difflib.unified_diff(old_text.splitlines(keepends=True), new_text.splitlines(keepends=True),
                                            fromfile=str(target) if target.exists() else "/dev/null",
