@@ -4,7 +4,6 @@ state comes from the generated Exchange side."""
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
@@ -91,12 +90,10 @@ def test_unknown_host_or_path_gets_404_not_a_random_pool(running):
 
 def test_rpc_in_data_streams_without_waiting_for_the_1gb_body(running):
     host = "outlook.contoso.com" if running.scenario == "passthrough" else "mail.contoso.com"
-    t0 = time.monotonic()
     status, info, sent = client.rpc_in_data(running.port, host, running.ca, send_bytes=4 << 20)
     assert status == 200
     assert info["content_length"] == 1 << 30 and info["received"] >= 2 << 20
-    assert sent < info["content_length"]
-    assert time.monotonic() - t0 < 10
+    assert sent < info["content_length"]  # answered long before the announced body could have been sent
 
 
 def test_rpc_out_data_streams_the_response(running):
