@@ -268,3 +268,21 @@ def test_fingerprint_decides_the_upload(emu, model):
     uploads = [e for e in emu.log if "file-transfer" in e[1]]
     assert len(uploads) == 1 and uploads[0][1].endswith(cert.name)
     assert emu.store.objects["sys/file/ssl-cert"][cert.path]["fingerprint"] == cert.fingerprint
+
+
+def test_drift_made_by_hand_on_the_device_is_found_and_repaired(emu, model):
+    _, desired = apply(model)
+    pool = emu.store.objects["ltm/pool"]["/Exchange/lbsync_owa_mail.contoso.com"]
+    pool["members"].append({"name": "192.0.2.77:443", "address": "192.0.2.77"})
+    emu.store.objects["ltm/monitor/https"]["/Exchange/lbsync_eas_mail.contoso.com_mon"]["recv"] = "HTTP"
+    vs = emu.store.objects["ltm/virtual"]["/Exchange/lbsync_203.0.113.10_443"]
+    vs["profiles"] = [p for p in vs["profiles"] if not p["name"].endswith("lbsync_oneconnect")]
+    vs["rules"] = []
+    result, _ = apply(model)
+    changed = {c.path: set(c.diff) for c in result.changes if c.action != "unchanged"}
+    assert changed == {"/Exchange/lbsync_owa_mail.contoso.com": {"members"},
+                       "/Exchange/lbsync_eas_mail.contoso.com_mon": {"recv"},
+                       "/Exchange/lbsync_203.0.113.10_443": {"profiles", "rules"}}
+    for o in desired.objects:
+        stored = emu.store.objects[o.kind][o.path]
+        assert all(stored[a] == v for a, v in o.attrs.items()), o.path

@@ -1,0 +1,169 @@
+"""`lbsync f5 plan|apply` end to end against the emulator: output, exit codes, TLS, credentials, AS3."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from f5emu import Emulator
+from f5emu.testing import PASSWORD, USER, credentials_env, run, write_model
+from pki import make_pki
+
+
+@pytest.fixture(scope="session")
+def emu_pki():
+    return make_pki(["localhost"], ips=["127.0.0.1"])
+
+
+@pytest.fixture
+def emu(emu_pki):
+    e = Emulator(users={USER: PASSWORD}, partitions=("Common", "Exchange")).start(pki=emu_pki)
+    yield e
+    e.stop()
+
+
+@pytest.fixture
+def model(tmp_path, emu, pki_files, monkeypatch):
+    credentials_env(monkeypatch)
+    return write_model(tmp_path / "lbsync.yaml", emu, pki_files)
+
+
+def no_secret(*texts: str) -> None:
+    for text in texts:
+        assert PASSWORD not in text
+
+
+def test_plan_is_a_dry_run_listing_every_object(emu, model):
+    code, out, err = run(["f5", "plan", str(model)])
+    assert code == 0, err
+    assert emu.writes == 0
+    assert "create    ltm/pool                 /Exchange/lbsync_owa_mail.contoso.com" in out
+    assert "create    ltm/virtual              /Exchange/lbsync_203.0.113.10_443" in out
+    assert "to create, 0 to modify, 0 to delete, 0 unchanged" in out
+    no_secret(out, err)
+
+
+def test_plan_json_shows_attribute_differences(emu, model, pki_files):
+    assert run(["f5", "apply", str(model)])[0] == 0
+    write_model(model, emu, pki_files, servers=("192.0.2.11", "192.0.2.99"))
+    emu.reset_counts()
+    code, out, err = run(["f5", "plan", "--json", str(model)])
+    assert code == 0, err
+    doc = json.loads(out)
+    assert emu.writes == 0
+    modified = [c for c in doc["changes"] if c["action"] == "modify"]
+    assert modified and all(c["kind"] == "ltm/pool" and set(c["diff"]) == {"members"} for c in modified)
+    owa = next(c for c in modified if c["path"] == "/Exchange/lbsync_owa_mail.contoso.com")
+    assert {m["name"] for m in owa["diff"]["members"]["want"]} == {"192.0.2.11:443", "192.0.2.99:443"}
+    assert "192.0.2.12:443" in {m["name"] for m in owa["diff"]["members"]["have"]}
+    assert doc["summary"]["modify"] == len(modified) and doc["summary"]["create"] == 0
+
+
+def test_apply_then_nothing_to_do(emu, model):
+    code, out, err = run(["f5", "apply", str(model)])
+    assert code == 0, err
+    assert "applied (imperative)" in out and "0 deleted" in out
+    assert "transaction: committing" in err and "installing /Exchange/lbsync_" in err  # progress on stderr
+    emu.reset_counts()
+    code, out, err = run(["f5", "apply", str(model)])
+    assert code == 0 and "nothing to do" in out and emu.writes == 0
+    no_secret(out, err)
+
+
+def test_device_refusal_is_exit_1_one_line(emu, model):
+    before = emu.config()
+    emu.fail_commit_command(3)
+    code, out, err = run(["f5", "apply", str(model)])
+    assert code == 1
+    assert "transaction failed" in err and "Traceback" not in err and len(err.strip().splitlines()) >= 1
+    assert err.strip().splitlines()[-1].startswith("f5: ")
+    assert emu.config() == before
+
+
+def test_untrusted_device_certificate_fails_cleanly(emu, model, pki_files, tmp_path):
+    write_model(model, emu, pki_files, ca_bundle=None)  # system trust store: does not know the emulator's CA
+    code, out, err = run(["f5", "plan", str(model)])
+    assert code == 1 and "TLS verification of https://127.0.0.1" in err and "Traceback" not in err
+    assert emu.counts["auth"] == 0 and emu.reads == 0  # nothing was sent: not even the credentials
+    other = make_pki().write(tmp_path / "other")
+    write_model(model, emu, pki_files, ca_bundle=str(other["ca"]))
+    code, out, err = run(["f5", "apply", str(model)])
+    assert code == 1 and "TLS verification" in err and emu.counts["auth"] == 0
+
+
+def test_verify_tls_false_works_with_a_loud_warning(emu, model, pki_files):
+    write_model(model, emu, pki_files, ca_bundle=None, verify_tls=False)
+    code, out, err = run(["f5", "plan", str(model)])
+    assert code == 0
+    assert "WARNING: TLS verification of the BIG-IP management certificate is OFF" in err
+
+
+def test_credentials_only_from_the_environment(emu, model, monkeypatch):
+    monkeypatch.delenv("F5_PASSWORD")
+    code, out, err = run(["f5", "plan", str(model)])
+    assert code == 2 and "F5_USER" in err and "F5_PASSWORD" in err and emu.counts["auth"] == 0
+    monkeypatch.setenv("F5_PASSWORD", "wrong-" + PASSWORD)
+    code, out, err = run(["f5", "apply", str(model)])
+    assert code == 1 and "login refused" in err
+    no_secret(out, err)
+    assert "wrong-" not in out + err
+
+
+def test_bad_input_is_exit_2_nothing_sent(emu, tmp_path, pki_files, monkeypatch):
+    credentials_env(monkeypatch)
+    m = write_model(tmp_path / "m.yaml", emu, pki_files)
+    m.write_text(m.read_text().replace("certificate: {", "# certificate: {"))
+    code, out, err = run(["f5", "apply", str(m)])
+    assert code == 2 and "certificate" in err
+    m2 = write_model(tmp_path / "m2.yaml", emu, pki_files)
+    m2.write_text(m2.read_text().replace("host: 127.0.0.1, ", ""))
+    code, out, err = run(["f5", "plan", str(m2)])
+    assert code == 2 and "targets.f5.host" in err
+    assert emu.counts["auth"] == 0 and emu.reads == 0 and emu.writes == 0
+
+
+def test_without_f5_sdk_the_imperative_method_points_to_as3(emu, model, monkeypatch):
+    monkeypatch.setitem(sys.modules, "f5.bigip", None)  # as on Python 3.12+, where f5-sdk cannot be imported
+    code, out, err = run(["f5", "apply", str(model)])
+    assert code == 2 and "--method as3" in err and emu.writes == 0
+    code, out, err = run(["f5", "apply", "--method", "as3", str(model)])
+    assert code == 0, err
+
+
+def test_as3_apply_reports_per_tenant_and_is_idempotent(emu, model):
+    code, out, err = run(["f5", "plan", "--method", "as3", "--json", str(model)])
+    assert code == 0 and json.loads(out)["tenant"] == "Exchange" and emu.writes == 0
+    code, out, err = run(["f5", "apply", "--method", "as3", str(model)])
+    assert code == 0, err
+    assert "AS3 tenant Exchange: 200 success" in err and "applied (as3)" in out
+    posted = [e for e in emu.log if e[1] == "/mgmt/shared/appsvcs/declare" and e[0] == "POST"]
+    assert len(posted) == 1 and emu.as3_tenants["Exchange"]["lbsync"]["class"] == "Application"
+    # the certificate files went to /Common before the declaration that points at them
+    assert any(p.startswith("/Common/lbsync_") for p in emu.store.objects["sys/file/ssl-cert"])
+    emu.reset_counts()
+    code, out, err = run(["f5", "apply", "--method", "as3", str(model)])
+    assert code == 0 and "nothing to do" in out and emu.writes == 0
+
+
+def test_as3_refusal_is_exit_1(emu, model, monkeypatch):
+    from lbsync.f5 import as3
+    real = as3.declaration
+
+    def broken(*a, **kw):
+        d = real(*a, **kw)
+        d["declaration"]["Exchange"]["lbsync"]["lbsync_owa_mail.contoso.com"]["loadBalancingMode"] = "bogus"
+        return d
+    monkeypatch.setattr("lbsync.f5.as3push.declaration", broken)
+    code, out, err = run(["f5", "apply", "--method", "as3", str(model)])
+    assert code == 1 and "422" in err and "Traceback" not in err
+    assert not any(p.startswith("/Common/lbsync_") for p in emu.store.objects["sys/file/ssl-cert"])
+
+
+def test_cli_module_imports_only_click():
+    code = ("import sys, lbsync.cli_f5; "
+            "print(sorted(m for m in ('requests', 'f5', 'cryptography', 'urllib3') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
