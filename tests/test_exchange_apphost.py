@@ -168,3 +168,53 @@ def test_element_spans_cover_the_exact_text():
         chunk = text[el.start:el.end]
         assert chunk.startswith("<location path=") and chunk.endswith("</location>")
         assert text.count("\n", 0, el.start) + 1 == el.line
+
+
+# ---- property: the reader agrees with an oracle computed from the data the file was written from ---------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from lbsync import sslflags  # noqa: E402
+
+SEGMENTS = ["owa", "ecp", "EWS", "OAB", "Calendar", "oma", "mapi", "Rpc"]
+NAMES = ["Ssl", "SslNegotiateCert", "SslRequireCert", "SslMapCert", "Ssl128"]
+
+
+@st.composite
+def spelled_flags(draw):
+    names = draw(st.lists(st.sampled_from(NAMES), unique=True, max_size=4))
+    bits = sum(sslflags.FLAGS[n] for n in names)
+    style = draw(st.sampled_from(["names", "number", "lower", "upper"]))
+    if style == "number" or not names:
+        text = str(bits) if style == "number" or draw(st.booleans()) else "None"
+    else:
+        words = [n.lower() if style == "lower" else n.upper() if style == "upper" else n for n in names]
+        text = draw(st.sampled_from([",", ", ", " , ", ",  "])).join(draw(st.permutations(words)))
+    return bits, text
+
+
+@settings(max_examples=60, deadline=None)
+@given(paths=st.lists(st.lists(st.sampled_from(SEGMENTS), max_size=3).map(lambda s: "/".join(["Site", *s])),
+                      unique_by=str.lower, max_size=8),
+       data=st.data(), global_flags=st.one_of(st.none(), spelled_flags()), crlf=st.booleans(), bom=st.booleans())
+def test_effective_flags_match_an_oracle(paths, data, global_flags, crlf, bom):
+    written = {}
+    body = ""
+    for path in paths:
+        flags = data.draw(st.one_of(st.none(), spelled_flags()))
+        written[path.lower()] = flags[0] if flags else None
+        shown = data.draw(st.sampled_from([path, path.upper(), path.lower(), path + "/"]))
+        body += loc(shown, flags[1] if flags else None)
+    text = wrap(body, global_flags=global_flags[1] if global_flags else None, nl="\r\n" if crlf else "\n", bom=bom)
+    queries = sorted({p for p in paths} | {"Site/owa/x/y", "Site", "Other"})
+
+    def oracle(query: str) -> str:
+        parts = query.lower().split("/")
+        for i in range(len(parts), 0, -1):
+            bits = written.get("/".join(parts[:i]))
+            if bits is not None:
+                return sslflags.format(bits)
+        return sslflags.format(global_flags[0]) if global_flags else "None"
+
+    assert effective_flags(text, queries) == {q: oracle(q) for q in queries}

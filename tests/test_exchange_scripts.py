@@ -357,3 +357,35 @@ def test_undo_clears_inherited_defaults_and_rewrites_explicit_ones(tmp_path):
     wa = rendered(plan, "webadministration")["exchange/undo-EX01.ps1"]
     assert "Clear-WebConfiguration -PSPath 'MACHINE/WEBROOT/APPHOST' -Location 'Default Web Site/ecp' " \
            "-Filter 'system.webServer/security/access'" in wa
+
+
+# ---- any combination of services and modes -------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+L7_SERVICES = ("owa", "ecp", "ews", "eas", "oab", "mapi", "rpc")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(version=st.sampled_from([2013, 2016, 2019]),
+       services=st.lists(st.sampled_from(L7_SERVICES), min_size=1, max_size=7, unique=True),
+       modes=st.dictionaries(st.sampled_from(L7_SERVICES + ("autodiscover",)), st.sampled_from(["offload", "bridge"])),
+       default=st.sampled_from(["offload", "bridge"]), mrsproxy=st.booleans(),
+       flavour=st.sampled_from(FLAVOURS))
+def test_any_model_applies_undoes_and_is_idempotent(tmp_path_factory, version, services, modes, default, mrsproxy,
+                                                    flavour):
+    tmp = tmp_path_factory.mktemp("m")
+    plan = plan_for(tmp, model_yaml(version, default, overrides=modes or None, mrsproxy=mrsproxy and "ews" in services,
+                                    services=tuple(services)))
+    ex = plan.exchange
+    files = rendered(plan, flavour)
+    apphost = iisinterp.load_fixture(version)
+    applied = iisinterp.run(apphost, files["exchange/apply-EX02.ps1"], server="EX02")
+    assert effective_flags(applied.apphost, list(ex.locations)) == ex.locations
+    again = iisinterp.run(applied.apphost, files["exchange/apply-EX02.ps1"], server="EX02", exchange=applied.exchange)
+    assert again.executed == []
+    undone = iisinterp.run(applied.apphost, files["exchange/undo-EX02.ps1"], server="EX02", exchange=applied.exchange)
+    assert effective_flags(undone.apphost, list(ex.locations)) == ex.defaults
+    managed = set(ex.locations)
+    assert untouched_parts(undone.apphost, managed) == untouched_parts(apphost, managed)
