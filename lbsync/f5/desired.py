@@ -128,9 +128,13 @@ def order(objects: list[F5Object]) -> list[F5Object]:
 
 def fingerprint(pem: bytes) -> str:
     """BIG-IP's form of a certificate fingerprint: SHA256/AB:CD:... of the first certificate in a PEM."""
+    import warnings
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
-    cert = x509.load_pem_x509_certificates(pem)[0]
+    with warnings.catch_warnings():  # system bundles hold old roots (e.g. non-positive serials): still certificates
+        warnings.simplefilter("ignore")
+        cert = x509.load_pem_x509_certificates(pem)[0]
     digest = cert.fingerprint(hashes.SHA256()).hex().upper()
     return "SHA256/" + ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
 
