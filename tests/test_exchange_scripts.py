@@ -389,3 +389,21 @@ def test_any_model_applies_undoes_and_is_idempotent(tmp_path_factory, version, s
     assert effective_flags(undone.apphost, list(ex.locations)) == ex.defaults
     managed = set(ex.locations)
     assert untouched_parts(undone.apphost, managed) == untouched_parts(apphost, managed)
+
+
+@pytest.mark.parametrize("profile", ["outlook-anywhere-passthrough", "exchange2019-extended-protection",
+                                     "exchange2013-offload", "exchange2016-bridge"])
+def test_every_bundled_profile_applies_and_undoes(profiles_dir, profile):
+    path = profiles_dir / f"{profile}.yaml"
+    plan = build_plan(load_model_text(path.read_text(encoding="utf-8"), path))
+    ex = plan.exchange
+    for flavour in FLAVOURS:
+        files = rendered(plan, flavour)
+        apphost = iisinterp.load_fixture(ex.version)
+        applied = iisinterp.run(apphost, files["exchange/apply-EX01.ps1"], server="EX01")
+        assert effective_flags(applied.apphost, list(ex.locations)) == ex.locations
+        undone = iisinterp.run(applied.apphost, files["exchange/undo-EX01.ps1"], server="EX01",
+                               exchange=applied.exchange)
+        assert effective_flags(undone.apphost, list(ex.locations)) == ex.defaults
+    if profile == "outlook-anywhere-passthrough":   # TLS reaches the server untouched: /Rpc must require SSL
+        assert ex.locations[RPC] == "Ssl, Ssl128" and ex.outlook_anywhere.ssl_offloading is False
