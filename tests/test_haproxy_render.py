@@ -146,6 +146,11 @@ def test_intermediate_is_mozillas_list():
     assert "DES-CBC3-SHA" in tlsprofiles.PROFILES["compat"].ciphers
 
 
+def test_global_drops_privileges(made):
+    glob = sections(made["lab-bridge"][2])["global"]
+    assert "chroot /var/lib/haproxy" in glob and "user haproxy" in glob and "group haproxy" in glob
+
+
 def test_verify_off_is_loud(made):
     _, _, text = made["verify-off"]
     assert "verify none" in text and "verify required" not in text

@@ -34,6 +34,13 @@ def test_lab_iis_state_is_what_the_plan_expects(running, lab):
             assert server.flags[loc] == flags, (server.name, loc)
 
 
+def test_haproxy_runs_unprivileged(running):
+    import pwd
+    status = open(f"/proc/{running.lb.proc.pid}/status").read()
+    uid = int(next(ln for ln in status.splitlines() if ln.startswith("Uid:")).split()[1])
+    assert uid == pwd.getpwnam("haproxy").pw_uid
+
+
 def test_every_service_reaches_the_servers_over_the_right_scheme(running):
     seen = set()
     for svc in running.plan.services:
