@@ -26,12 +26,11 @@ class LbsyncError(Exception):
                 if self.col is not None:
                     where += f":{self.col}"
             where += ": "
-        # one line per problem, whatever a quoted value holds (a YAML block scalar, a pasted line break)
-        message = self.message.replace("\r", "\\r").replace("\n", "\\n")
-        text = f"{where}error: {message}"
+        text = f"{where}error: {self.message}"
         if self.key:
             text += f", at {self.key}"
-        return text
+        # one line per problem, whatever a value or key holds (a YAML block scalar, a pasted form feed, ...)
+        return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
 class ModelErrors(LbsyncError):

@@ -309,3 +309,9 @@ def test_hex_and_octal_integers():
 def test_dates_stay_strings():
     refuse(MINIMAL.replace("  version: 2016", "  version: 2016\n  cu: 2019-01-01"),
            "expected an integer, got string '2019-01-01'", 4, "exchange.cu")
+
+
+def test_odd_characters_in_keys_and_values_stay_on_one_line():
+    err = refuse(MINIMAL + '"bad\\fkey": 1\n', r"unknown key 'bad\x0ckey'", 10, r"bad\x0ckey")
+    assert "\x0c" not in str(err)
+    refuse(MINIMAL.replace("version: 1\n", 'version: "\\u2028"\n', 1), r"unsupported schema version '\u2028'", 1)
