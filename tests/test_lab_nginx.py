@@ -123,3 +123,16 @@ def test_passive_health_routes_around_a_server_that_stops_accepting(lab, pki_fil
     finally:
         lab["EX01"].start()
         r.lb.stop()
+
+
+def test_why_the_nginx_ntlm_rule_exists(lab, pki_files, tmp_path_factory):  # noqa: F811
+    """Forced past the rule (--allow nginx-ntlm), NGINX open source really breaks NTLM: its upstream keepalive
+    pool does not keep a client's server connection, so the third leg lands on another connection."""
+    r = start_lb(lab, pki_files, tmp_path_factory, "nginx", "bridge", basic_auth=False, allow=("nginx-ntlm",))
+    try:
+        assert "NTLM handshakes WILL fail" in r.lb.files["nginx/lbsync.conf"].content
+        thirds = [client.ntlm_handshake(r.port, "mail.contoso.com", "/EWS/Exchange.asmx", r.ca)[2].status
+                  for _ in range(10)]
+        assert thirds.count(401) >= 5, thirds
+    finally:
+        r.lb.stop()

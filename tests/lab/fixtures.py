@@ -32,14 +32,15 @@ class Running:
         self.iis_source = iis_source
 
 
-def start_lb(lab, pki_files, tmp_path_factory, target: str, scenario: str, *, iis: str = "applied", **model_kw):
+def start_lb(lab, pki_files, tmp_path_factory, target: str, scenario: str, *, iis: str = "applied",
+             allow: tuple[str, ...] = (), **model_kw):
     """Render + start `target` for `scenario`; the servers get the IIS state `applied` (apply-SERVER.ps1 run on
     the fixture) or `default` (the untouched fixture). The caller stops it (lb.stop)."""
     from .iis import default_state
     port = free_port()
     work = tmp_path_factory.mktemp(f"{target}-{scenario}")
     model = write_model(work, model_text(lab, pki_files, scenario=scenario, port=port, target=target, **model_kw))
-    lb = WRAPPERS[target](model, work / target)
+    lb = WRAPPERS[target](model, work / target, allow=allow)
     source = "fixture"
     for server in lab.servers:
         if iis == "applied":
