@@ -87,6 +87,7 @@ class Run:
     exchange: ExchangeState
     executed: list[str] = field(default_factory=list)     # change commands that ran, as written
     changed_pools: list[str] = field(default_factory=list)
+    whatif: bool = False
 
 
 def load_fixture(version: int) -> str:
@@ -110,8 +111,10 @@ def run_script(apphost_text: str, script_text: str, *, server: str | None = None
 
 
 def run(apphost_text: str, script_text: str, *, server: str | None = None,
-        exchange: ExchangeState | None = None) -> Run:
-    state = Run(apphost=apphost_text, exchange=exchange or initial_exchange_state(apphost_text))
+        exchange: ExchangeState | None = None, whatif: bool = False) -> Run:
+    """Execute the changes region. whatif=True models `-WhatIf`: the change guards ask ShouldProcess, which
+    declines, so they are false; Test-LbsyncMarker only reads; Remove-LbsyncMarker asks ShouldProcess too."""
+    state = Run(apphost=apphost_text, exchange=exchange or initial_exchange_state(apphost_text), whatif=whatif)
     lines = script_text.splitlines()
     region = _region(lines)
     _check_outside(lines, region)
@@ -261,7 +264,7 @@ def _flags(value: str, where: str) -> str:
 
 # ---- guards ------------------------------------------------------------------------------------------------
 
-def _guard(state: Run, text: str, where: str) -> bool:
+def _read_guard(state: Run, text: str, where: str) -> bool:
     tokens = tokenize(text, where)
     if not tokens:
         raise InterpreterError(f"{where}: empty guard")
@@ -292,6 +295,14 @@ def _guard(state: Run, text: str, where: str) -> bool:
             raise InterpreterError(f"{where}: Test-LbsyncMarker takes one name")
         return args[0] in ex.markers
     raise InterpreterError(f"{where}: unknown guard {name!r}")
+
+
+def _guard(state: Run, text: str, where: str) -> bool:
+    """A change guard is true when the value differs AND ShouldProcess agrees (never under -WhatIf)."""
+    result = _read_guard(state, text, where)
+    if state.whatif and not text.startswith("Test-LbsyncMarker"):
+        return False
+    return result
 
 
 # ---- commands ----------------------------------------------------------------------------------------------
@@ -378,7 +389,7 @@ def _command(state: Run, line: str, where: str, server: str | None, *, execute: 
             state.changed_pools.append(tokens[1])
         return
     elif head in ("Set-LbsyncMarker", "Remove-LbsyncMarker") and len(tokens) == 2:
-        if execute:
+        if execute and not (state.whatif and head == "Remove-LbsyncMarker"):
             (state.exchange.markers.add if head == "Set-LbsyncMarker" else state.exchange.markers.discard)(tokens[1])
         return
     else:

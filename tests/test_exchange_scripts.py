@@ -407,3 +407,28 @@ def test_every_bundled_profile_applies_and_undoes(profiles_dir, profile):
         assert effective_flags(undone.apphost, list(ex.locations)) == ex.defaults
     if profile == "outlook-anywhere-passthrough":   # TLS reaches the server untouched: /Rpc must require SSL
         assert ex.locations[RPC] == "Ssl, Ssl128" and ex.outlook_anywhere.ssl_offloading is False
+
+
+def test_whatif_changes_nothing_every_change_sits_behind_a_shouldprocess_guard(case):
+    plan, flavour, files, apphost = case
+    applied = iisinterp.run(apphost, files["exchange/apply-EX01.ps1"], server="EX01")
+    for text, kind, state in ((apphost, "apply", None), (applied.apphost, "undo", applied.exchange)):
+        before = None if state is None else (state.ssl_offloading, state.oab_require_ssl, state.mrsproxy_enabled,
+                                             set(state.markers))
+        dry = iisinterp.run(text, files[f"exchange/{kind}-EX01.ps1"], server="EX01", whatif=True,
+                            exchange=None if state is None else iisinterp.ExchangeState(**vars(state)))
+        assert dry.executed == [] and dry.changed_pools == [] and dry.apphost == text
+        if before is not None:
+            ex = dry.exchange
+            assert (ex.ssl_offloading, ex.oab_require_ssl, ex.mrsproxy_enabled, ex.markers) == before
+
+
+def test_an_unguarded_change_would_run_under_whatif(tmp_path):
+    """The -WhatIf test above can fail: a change written outside its guard runs even with -WhatIf."""
+    plan = plan_for(tmp_path, model_yaml(2013, "offload"))
+    text = rendered(plan, "appcmd")["exchange/apply-EX01.ps1"]
+    unguarded = text.replace("# ==== lbsync:changes begin ====",
+                             "# ==== lbsync:changes begin ====\r\n    & $appcmd set config \"Default Web Site/ecp\" "
+                             "/section:access /sslFlags:None /commit:APPHOST")
+    dry = iisinterp.run(iisinterp.load_fixture(2013), unguarded, whatif=True)
+    assert len(dry.executed) == 1
