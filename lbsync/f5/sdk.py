@@ -82,12 +82,14 @@ def _transaction(conn, changes, progress) -> None:
     try:
         root = ManagementRoot(s.host, "lbsync", "-", port=s.port, token_to_use=conn.token, verify=s.verify,
                               timeout=s.timeout)
-        # f5-sdk modifies and deletes loaded resources: load them before the transaction (reads).
-        loaded = {}
-        for c in changes:
-            if c.action in ("modify", "delete"):
-                part, name = c.path.strip("/").split("/", 1)
-                loaded[(c.kind, c.path)] = _resource(root, c.kind).load(name=name, partition=part)
+        # f5-sdk modifies and deletes loaded resources: load them (reads, concurrently) before the transaction.
+        from concurrent.futures import ThreadPoolExecutor
+
+        def load(c):
+            part, name = c.path.strip("/").split("/", 1)
+            return (c.kind, c.path), _resource(root, c.kind).load(name=name, partition=part)
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            loaded = dict(pool.map(load, [c for c in changes if c.action in ("modify", "delete")]))
         progress(f"transaction: queueing {len(changes)} change(s)")
         with TransactionContextManager(root.tm.transactions.transaction) as api:
             for c in changes:
