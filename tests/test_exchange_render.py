@@ -261,3 +261,14 @@ def test_evidence_a_server_would_write_after_apply_is_valid_and_in_sync(plan2013
     assert evidence["back_end"]["sslFlags"] == expected["back_end_root"]
     assert evidence["outlook_anywhere"]["SSLOffloading"] is expected["outlook_anywhere"]["SSLOffloading"]
     assert evidence["oab"] == expected["oab"] and evidence["ews"] == expected["ews"]
+
+
+@pytest.mark.parametrize("bad", ["Default Web Site", "Default Web Site/", "Exchange Back End/owa",
+                                 "Default Web Site/../Exchange Back End", "Other Site/owa"])
+def test_the_renderer_refuses_to_change_the_site_root_or_the_back_end(plan2013, bad, monkeypatch):
+    from lbsync.errors import LbsyncError
+    locations = list(plan2013.exchange.appcmd_locations) + [bad]
+    monkeypatch.setattr(plan2013.exchange, "appcmd_locations", locations)
+    monkeypatch.setitem(plan2013.exchange.location_service, bad, "owa")
+    with pytest.raises(LbsyncError, match="refusing to write a script"):
+        exrender.render(plan2013, RenderOptions())

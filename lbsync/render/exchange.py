@@ -46,11 +46,22 @@ def _mode_note(plan: Plan, service: str, location: str, value: str) -> str:
     return f"{title} ({mode}): {reason}"
 
 
+def _writable(location: str) -> str:
+    """The scripts change only locations under Default Web Site: never the site root, never the back-end site."""
+    prefix = catalog.SITE + "/"
+    if (not location.startswith(prefix) or not location[len(prefix):].strip("/")
+            or catalog.BACK_END_SITE.lower() in location.lower()):
+        from ..errors import LbsyncError
+        raise LbsyncError(f"refusing to write a script that changes '{location}': only locations under "
+                          f"'{prefix}' (not the site root) may be changed")
+    return location
+
+
 def apply_steps(plan: Plan) -> list[IisStep]:
     """One step per location set by appcmd/Set-WebConfigurationProperty, in the plan's order (Rpc excluded)."""
     ex = plan.exchange
     steps = []
-    for loc in ex.appcmd_locations:
+    for loc in map(_writable, ex.appcmd_locations):
         svc = ex.location_service[loc]
         steps.append(IisStep("set", loc, ex.locations[loc], ex.location_pool[loc], svc,
                              _mode_note(plan, svc, loc, ex.locations[loc])))
@@ -62,7 +73,7 @@ def undo_steps(plan: Plan) -> list[IisStep]:
     location inherits the site root again (exactly what a fresh installation has)."""
     ex = plan.exchange
     steps = []
-    for loc in ex.appcmd_locations:
+    for loc in map(_writable, ex.appcmd_locations):
         svc = ex.location_service[loc]
         default = ex.defaults[loc]
         if ex.default_explicit[loc]:
