@@ -160,6 +160,7 @@ def test_uploads_need_a_consistent_content_range_and_install_needs_a_pem(emu, s,
     assert key_as_cert.status_code == 400
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # f5-sdk's own use of distutils' LooseVersion
 def test_f5_sdk_talks_to_it_unmodified(emu):
     from f5.bigip import ManagementRoot
     root = ManagementRoot("127.0.0.1", USER, PASSWORD, port=emu.port, token=True, verify=str(emu.ca_file))
