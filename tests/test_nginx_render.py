@@ -148,7 +148,8 @@ def test_passthrough_shares_the_port_through_ssl_preread_and_proxy_protocol(made
     stream, http = files[nginx.STREAM_CONF], files[nginx.HTTP_CONF]
     assert "ssl_preread on;" in stream and "proxy_protocol on;" in stream
     m = re.search(r"map \$ssl_preread_server_name \$(\w+) \{\n(.*?)\n\}", stream, re.S)
-    entries = dict(ln.strip().rstrip(";").split(None, 1) for ln in m.group(2).splitlines() if ln.strip() != "hostnames;")
+    entries = dict(ln.strip().rstrip(";").split(None, 1) for ln in m.group(2).splitlines()
+                   if ln.strip() != "hostnames;")
     relay, l7 = entries["outlook.contoso.com"], entries["default"]
     assert relay.startswith("unix:") and l7.startswith("unix:") and relay != l7
     # the relay drops the PROXY header before the untouched TLS goes to the servers

@@ -21,6 +21,15 @@ from lbsync.render.check import free_port, nginx_wrapper, stream_module
 from lbsync.render.writer import write_all
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM if the test process dies, so no load balancer outlives the tests."""
+    import ctypes
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 def wait_port(host: str, port: int, timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -53,7 +62,8 @@ class _Process:
             raise RuntimeError(f"{self.binary} is not installed (the lab needs it)")
         self._logfh = open(self.log, "wb")
         self.proc = subprocess.Popen(self.argv(), stdout=self._logfh, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+                                     stdin=subprocess.DEVNULL, start_new_session=True,
+                                     preexec_fn=_die_with_parent)
         try:
             for port in self.ports + [self.redirect_port]:
                 self._wait(port, timeout)
