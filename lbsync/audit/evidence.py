@@ -1,0 +1,393 @@
+"""Read what is deployed on each Exchange server: applicationHost.config, the verify JSON, Get-OutlookAnywhere JSON.
+
+Every reader returns a `ServerEvidence` (what one server showed); the drift module compares it with the Plan.
+Files may come as Windows writes them: UTF-8 with or without a BOM, UTF-16 LE/BE with a BOM (what Windows
+PowerShell 5.1's `>` writes), CRLF. Unreadable input is an LbsyncError naming the file (and the line when known).
+
+Evidence folder (`--evidence DIR`), as the generated verify scripts and a copy step leave it:
+
+    DIR/verify-SERVER.json                 written by exchange/verify-SERVER.ps1 (all settings of SERVER)
+    DIR/SERVER/verify-SERVER.json          (the same, in a folder per server)
+    DIR/SERVER/applicationHost.config      copy of %windir%\\System32\\inetsrv\\config\\applicationHost.config
+    DIR/SERVER/outlook-anywhere.json       Get-OutlookAnywhere -Server SERVER | ConvertTo-Json > ...
+    DIR/outlook-anywhere.json              Get-OutlookAnywhere | ConvertTo-Json > ...  (every server at once)
+
+SERVER is the model's server name (case-insensitive). Other files are ignored; a verify-X.json or a folder holding
+evidence files for a server the model does not have is bad input.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import catalog, sslflags
+from ..errors import LbsyncError
+
+OA_SSL_OFFLOADING = "Outlook Anywhere: SSLOffloading"
+OA_EXTERNAL_SSL = "Outlook Anywhere: ExternalClientsRequireSsl"
+OA_INTERNAL_SSL = "Outlook Anywhere: InternalClientsRequireSsl"
+OA_EXTERNAL_HOST = "Outlook Anywhere: ExternalHostname"
+OA_INTERNAL_HOST = "Outlook Anywhere: InternalHostname"
+OAB_REQUIRE_SSL = "OAB: RequireSSL"
+EWS_MRSPROXY = "EWS: MRSProxyEnabled"
+
+VERIFY_NAME = re.compile(r"^verify-(.+)\.json$", re.IGNORECASE)
+APPHOST_NAME = "applicationhost.config"
+OA_NAME = "outlook-anywhere.json"
+
+
+@dataclass
+class ServerEvidence:
+    """What one server showed. None everywhere means: not in the evidence given."""
+
+    server: str                                   # the model's server name
+    sources: list[str] = field(default_factory=list)
+    locations: dict[str, str] | None = None       # managed location -> effective sslFlags (canonical)
+    location_source: str | None = None            # "apphost" | "verify"
+    others: dict[str, str] | None = None          # other Default Web Site locations (lower-case) -> flags
+    other_names: dict[str, str] = field(default_factory=dict)   # lower-case -> display path
+    site_root: str | None = None
+    back_end: dict[str, str] | None = None        # back-end site path -> effective sslFlags
+    settings: dict[str, object] = field(default_factory=dict)   # OA / OAB / EWS items -> value
+
+    @property
+    def empty(self) -> bool:
+        return (self.locations is None and self.site_root is None and self.back_end is None
+                and not self.settings and self.others is None)
+
+
+# ---- bytes -> text ------------------------------------------------------------------------------------------
+
+def decode(data: bytes, file: str) -> str:
+    """Text of a file as Windows tools write it: BOM-led UTF-8/UTF-16, BOM-less UTF-16 (NUL bytes), UTF-8,
+    else the Windows ANSI code page (cp1252)."""
+    try:
+        if data.startswith(codecs.BOM_UTF8):
+            return data[3:].decode("utf-8")
+        if data.startswith(codecs.BOM_UTF16_LE):
+            return data[2:].decode("utf-16-le")
+        if data.startswith(codecs.BOM_UTF16_BE):
+            return data[2:].decode("utf-16-be")
+        head = data[:400]
+        if head and head.count(b"\x00") * 3 >= len(head):
+            even_nuls = head[0::2].count(b"\x00")
+            return data.decode("utf-16-be" if even_nuls > len(head) // 4 else "utf-16-le")
+    except UnicodeDecodeError as exc:
+        raise LbsyncError(f"cannot decode the file: {exc.reason} at byte {exc.start}", file=file) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def read_text(path: str | Path) -> str:
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except IsADirectoryError:
+        raise LbsyncError("is a folder, expected a file", file=str(p)) from None
+    except OSError as exc:
+        raise LbsyncError(f"cannot read: {exc.strerror or exc}", file=str(p)) from None
+    if not data.strip():
+        raise LbsyncError("the file is empty", file=str(p))
+    return decode(data, str(p))
+
+
+# ---- server names ---------------------------------------------------------------------------------------------
+
+def resolve_server(name: str, servers: list[str], what: str) -> str:
+    """The model's server for a name given on the command line or in a file (case-insensitive; a short name
+    matches an FQDN and the other way round)."""
+    from ..plan import slug
+    want = name.strip().lower()
+    for s in servers:
+        if s.lower() == want or slug(s).lower() == want:
+            return s
+    short = want.split(".")[0]
+    matches = [s for s in servers if s.lower().split(".")[0] == short]
+    if len(matches) == 1:
+        return matches[0]
+    raise LbsyncError(f"{what}: unknown server '{name}' (the model's servers: {', '.join(servers)})")
+
+
+def split_spec(spec: str, option: str) -> tuple[str, str]:
+    server, sep, path = spec.partition("=")
+    if not sep or not server.strip() or not path:
+        raise LbsyncError(f"{option} expects SERVER=FILE, got '{spec}'")
+    return server.strip(), path
+
+
+# ---- applicationHost.config -----------------------------------------------------------------------------------
+
+def read_apphost(ev: ServerEvidence, path: str | Path, managed: list[str]) -> None:
+    """Effective sslFlags of the managed locations, the site root, every other Default Web Site location and the
+    back-end site (its root and the counterparts of the managed locations), inheritance resolved."""
+    from .apphost import Document
+    text = read_text(path)
+    doc = Document(text, file=str(path))
+    paths = doc.site_paths()
+    explicit = {p.lower(): p for p, _ in doc.locations()}
+    present = set(paths) | set(explicit)
+    ev.sources.append(str(path))
+    ev.locations = {loc: doc.effective(loc) for loc in managed if loc.lower() in present}
+    ev.location_source = "apphost"
+    site = catalog.SITE.lower()
+    ev.site_root = doc.effective(catalog.SITE) if site in present else None
+    managed_lower = {m.lower() for m in managed}
+    others: dict[str, str] = {}
+    for p in sorted(present):
+        if p.startswith(site + "/") and p not in managed_lower:
+            others[p] = doc.effective(explicit.get(p, p))
+            ev.other_names.setdefault(p, explicit.get(p, p))
+    ev.others = others
+    back = catalog.BACK_END_SITE.lower()
+    if back in present:
+        tops = list(dict.fromkeys(m.split("/", 1)[1].split("/")[0] for m in managed if "/" in m))
+        back_end = {catalog.BACK_END_SITE: doc.effective(catalog.BACK_END_SITE)}
+        for rel in tops:
+            full = f"{catalog.BACK_END_SITE}/{rel}"
+            if full.lower() in present:
+                back_end[full] = doc.effective(full)
+        ev.back_end = back_end
+
+
+# ---- JSON -----------------------------------------------------------------------------------------------------
+
+def load_json(path: str | Path):
+    text = read_text(path)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LbsyncError(f"not valid JSON: {exc.msg}", file=str(path), line=exc.lineno, col=exc.colno) from None
+
+
+def _bool(value, file: str, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "$true", "false", "$false"):
+        return value.strip().lower().lstrip("$") == "true"
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise LbsyncError(f"expected true or false, got {json.dumps(value)}", file=file, key=key)
+
+
+def _text(value) -> str | None:
+    """A PowerShell value as text: a string, or an object serialised with its parts (Hostname, ADObjectId)."""
+    if value is None or isinstance(value, str):
+        return value or None
+    if isinstance(value, dict):
+        for key in ("HostnameString", "Name", "ToString", "DisplayName"):
+            if isinstance(value.get(key), str) and value[key]:
+                return value[key]
+        return None
+    return str(value)
+
+
+def _flags(value, file: str, key: str) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise LbsyncError(f"expected sslFlags text, got {json.dumps(value)}", file=file, key=key)
+    try:
+        return sslflags.canonical(value)
+    except ValueError as exc:
+        raise LbsyncError(str(exc), file=file, key=key) from None
+
+
+def is_verify(doc) -> bool:
+    return isinstance(doc, dict) and "lbsync_verify" in doc
+
+
+def read_verify(ev: ServerEvidence, doc: dict, file: str, servers: list[str]) -> None:
+    """The JSON `verify-SERVER.ps1` writes (docs/verify-json.md, format lbsync_verify 1)."""
+    if doc.get("lbsync_verify") != 1:
+        raise LbsyncError(f"unsupported verify JSON format {json.dumps(doc.get('lbsync_verify'))} (expected 1)",
+                          file=file, key="lbsync_verify")
+    named = doc.get("server")
+    if isinstance(named, str) and named and resolve_server(named, servers, file) != ev.server:
+        raise LbsyncError(f"the evidence is for server {named}, not {ev.server}", file=file, key="server")
+    ev.sources.append(file)
+    locs = doc.get("locations")
+    if isinstance(locs, dict) and ev.location_source != "apphost":
+        ev.locations = {k: _flags(v, file, f"locations.{k}") for k, v in locs.items() if v is not None}
+        ev.location_source = "verify"
+    root = doc.get("site_root")
+    if isinstance(root, dict) and root.get("sslFlags") is not None and ev.site_root is None:
+        ev.site_root = _flags(root["sslFlags"], file, "site_root.sslFlags")
+    back = doc.get("back_end")
+    if isinstance(back, dict) and back.get("sslFlags") is not None and ev.back_end is None:
+        ev.back_end = {str(back.get("site") or catalog.BACK_END_SITE): _flags(back["sslFlags"], file,
+                                                                              "back_end.sslFlags")}
+    oa = doc.get("outlook_anywhere")
+    if isinstance(oa, dict):
+        _read_oa_fields(ev, oa, file, "outlook_anywhere.")
+    oab = doc.get("oab")
+    if isinstance(oab, dict) and "RequireSSL" in oab:
+        ev.settings[OAB_REQUIRE_SSL] = _bool(oab["RequireSSL"], file, "oab.RequireSSL")
+    ews = doc.get("ews")
+    if isinstance(ews, dict) and "MRSProxyEnabled" in ews:
+        ev.settings[EWS_MRSPROXY] = _bool(ews["MRSProxyEnabled"], file, "ews.MRSProxyEnabled")
+
+
+def _read_oa_fields(ev: ServerEvidence, obj: dict, file: str, prefix: str = "") -> None:
+    if "SSLOffloading" not in obj:
+        raise LbsyncError("no SSLOffloading field: not Outlook Anywhere evidence", file=file, key=prefix + "SSLOffloading")
+    ev.settings[OA_SSL_OFFLOADING] = _bool(obj["SSLOffloading"], file, prefix + "SSLOffloading")
+    for key, item in (("ExternalClientsRequireSsl", OA_EXTERNAL_SSL), ("InternalClientsRequireSsl", OA_INTERNAL_SSL)):
+        if obj.get(key) is not None:
+            ev.settings[item] = _bool(obj[key], file, prefix + key)
+    for key, item in (("ExternalHostname", OA_EXTERNAL_HOST), ("InternalHostname", OA_INTERNAL_HOST)):
+        if key in obj:
+            value = _text(obj[key])
+            ev.settings[item] = value.lower() if value else None
+
+
+def oa_server(obj: dict) -> str | None:
+    """The server an Outlook Anywhere object belongs to: ServerName, Server, or the Identity 'EX01\\Rpc (...)'
+    (a string, or an object with a DistinguishedName '...,CN=Protocols,CN=EX01,CN=Servers,...')."""
+    for key in ("ServerName", "Server"):
+        name = _text(obj.get(key))
+        if name:
+            return name
+    ident = obj.get("Identity")
+    if isinstance(ident, str) and "\\" in ident:
+        return ident.split("\\", 1)[0]
+    if isinstance(ident, dict):
+        dn = ident.get("DistinguishedName")
+        if isinstance(dn, str):
+            m = re.search(r"CN=Protocols,CN=([^,]+),CN=Servers", dn, re.IGNORECASE)
+            if m:
+                return m.group(1)
+        text = _text(ident)
+        if text and "\\" in text:
+            return text.split("\\", 1)[0]
+    return None
+
+
+def oa_entries(doc, file: str, servers: list[str]) -> list[tuple[str | None, dict]]:
+    """Get-OutlookAnywhere | ConvertTo-Json: one object or an array; (model server or None, object)."""
+    items = doc if isinstance(doc, list) else [doc]
+    out = []
+    for i, obj in enumerate(items):
+        if not isinstance(obj, dict) or "SSLOffloading" not in obj:
+            raise LbsyncError("neither the verify JSON (lbsync_verify) nor Get-OutlookAnywhere output "
+                              "(objects with SSLOffloading)", file=file, key=f"[{i}]" if isinstance(doc, list) else None)
+        name = oa_server(obj)
+        out.append((resolve_server(name, servers, file) if name else None, obj))
+    return out
+
+
+def read_oa_for(ev: ServerEvidence, doc, file: str, servers: list[str]) -> None:
+    """Outlook Anywhere evidence for one server: verify JSON, or Get-OutlookAnywhere output (its entry)."""
+    if is_verify(doc):
+        read_verify(ev, doc, file, servers)
+        return
+    entries = oa_entries(doc, file, servers)
+    mine = [obj for name, obj in entries if name == ev.server]
+    if not mine:
+        unnamed = [obj for name, obj in entries if name is None]
+        if len(entries) == 1 and unnamed:
+            mine = unnamed
+        else:
+            named = sorted({n for n, _ in entries if n})
+            raise LbsyncError(f"no Outlook Anywhere entry for server {ev.server} (it has: {', '.join(named) or 'none'})",
+                              file=file)
+    if len(mine) > 1:
+        raise LbsyncError(f"several Outlook Anywhere entries for server {ev.server}", file=file)
+    ev.sources.append(file)
+    _read_oa_fields(ev, mine[0], file)
+
+
+# ---- collecting -----------------------------------------------------------------------------------------------
+
+@dataclass
+class Inputs:
+    """Which file of which kind for which server, before reading."""
+    apphost: dict[str, str] = field(default_factory=dict)
+    outlook_anywhere: dict[str, list[str]] = field(default_factory=dict)
+    verify: dict[str, list[str]] = field(default_factory=dict)
+    oa_all: list[str] = field(default_factory=list)      # Get-OutlookAnywhere for every server
+
+
+def scan_folder(folder: str | Path, servers: list[str]) -> Inputs:
+    """The evidence folder layout (see the module docstring)."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise LbsyncError("--evidence: not a folder", file=str(root))
+    inputs = Inputs()
+
+    def verify_file(p: Path) -> None:
+        m = VERIFY_NAME.match(p.name)
+        server = resolve_server(m.group(1), servers, str(p))
+        inputs.verify.setdefault(server, []).append(str(p))
+
+    for entry in sorted(root.iterdir()):
+        if entry.is_file():
+            if VERIFY_NAME.match(entry.name):
+                verify_file(entry)
+            elif entry.name.lower() == OA_NAME:
+                inputs.oa_all.append(str(entry))
+        elif entry.is_dir():
+            files = {f.name.lower(): f for f in entry.iterdir() if f.is_file()}
+            relevant = [f for n, f in files.items() if n in (APPHOST_NAME, OA_NAME) or VERIFY_NAME.match(f.name)]
+            if not relevant:
+                continue
+            server = resolve_server(entry.name, servers, str(entry))
+            if APPHOST_NAME in files:
+                inputs.apphost[server] = str(files[APPHOST_NAME])
+            if OA_NAME in files:
+                inputs.outlook_anywhere.setdefault(server, []).append(str(files[OA_NAME]))
+            for f in relevant:
+                if VERIFY_NAME.match(f.name):
+                    verify_file(f)
+    if not (inputs.apphost or inputs.outlook_anywhere or inputs.verify or inputs.oa_all):
+        raise LbsyncError("--evidence: no evidence files in the folder (expected verify-SERVER.json, "
+                          "SERVER/applicationHost.config, SERVER/outlook-anywhere.json or outlook-anywhere.json)",
+                          file=str(root))
+    return inputs
+
+
+def collect(plan, *, apphost: list[str] = (), outlook_anywhere: list[str] = (),
+            evidence_dir: str | None = None) -> dict[str, ServerEvidence]:
+    """Evidence per model server (every server gets an entry; an empty one when nothing was given for it)."""
+    servers = [s.name for s in plan.exchange.servers]
+    managed = list(plan.exchange.locations)
+    inputs = scan_folder(evidence_dir, servers) if evidence_dir else Inputs()
+    given_apphost: dict[str, str] = {}
+    for spec in apphost:
+        name, path = split_spec(spec, "--apphost")
+        server = resolve_server(name, servers, "--apphost")
+        if server in given_apphost:
+            raise LbsyncError(f"--apphost: server {server} given twice")
+        given_apphost[server] = path
+    inputs.apphost.update(given_apphost)   # given on the command line: replaces the folder's for that server
+    given_oa: dict[str, str] = {}
+    for spec in outlook_anywhere:
+        name, path = split_spec(spec, "--outlook-anywhere")
+        server = resolve_server(name, servers, "--outlook-anywhere")
+        if server in given_oa:
+            raise LbsyncError(f"--outlook-anywhere: server {server} given twice")
+        given_oa[server] = path
+    for server, path in given_oa.items():   # given on the command line: replaces the folder's for that server
+        inputs.outlook_anywhere[server] = [path]
+    out = {s: ServerEvidence(s) for s in servers}
+    for server, path in inputs.apphost.items():
+        read_apphost(out[server], path, managed)
+    for server, paths in inputs.verify.items():
+        for path in paths:
+            read_verify(out[server], load_json(path), path, servers)
+    for path in inputs.oa_all:
+        for name, obj in oa_entries(load_json(path), path, servers):
+            if name is None:
+                raise LbsyncError("an Outlook Anywhere entry names no server (Identity/Server)", file=path)
+            if name not in inputs.outlook_anywhere:
+                out[name].sources.append(path)
+                _read_oa_fields(out[name], obj, path)
+    for server, paths in inputs.outlook_anywhere.items():
+        for path in paths:
+            read_oa_for(out[server], load_json(path), path, servers)
+    return out

@@ -1,0 +1,106 @@
+"""The remediation script: lbsync's own apply script, rendered from a copy of the plan restricted to what drifted.
+
+For each server with repairable drift, `plan.exchange` is narrowed with dataclasses.replace — that server only,
+only its drifted IIS locations, Outlook Anywhere / OAB / MRSProxy only where they drifted — and handed to the
+Exchange renderer, so the guards, the backup, -WhatIf and the app-pool recycling are exactly those of apply.
+What lbsync never changes (the site root, the back-end site, settings it does not manage) and what is missing
+from the evidence is not repaired: it is listed for a person to look at.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from .. import catalog
+from .drift import SSL_CODES, Drift, Report
+from .evidence import EWS_MRSPROXY, OA_EXTERNAL_SSL, OA_INTERNAL_SSL, OA_SSL_OFFLOADING, OAB_REQUIRE_SSL
+
+RPC_LOCATION = f"{catalog.SITE}/Rpc"
+OA_ITEMS = (OA_SSL_OFFLOADING, OA_EXTERNAL_SSL, OA_INTERNAL_SSL)
+
+
+def repairable(plan, d: Drift) -> bool:
+    ex = plan.exchange
+    if d.code in SSL_CODES:
+        return d.location in ex.appcmd_locations or (d.location == RPC_LOCATION
+                                                     and ex.outlook_anywhere.ssl_offloading is not None)
+    return d.location in OA_ITEMS + (OAB_REQUIRE_SSL, EWS_MRSPROXY) and d.code != "location-missing"
+
+
+def restricted_plan(plan, server: str, drift: list[Drift]):
+    """A copy of the plan that applies exactly these drift items on this one server."""
+    ex = plan.exchange
+    items = {d.location for d in drift if repairable(plan, d)}
+    oa = ex.outlook_anywhere
+    fix_oa = bool(items & set(OA_ITEMS)) or RPC_LOCATION in items
+    exchange = dataclasses.replace(
+        ex,
+        servers=tuple(s for s in ex.servers if s.name == server),
+        appcmd_locations=[loc for loc in ex.appcmd_locations if loc in items],
+        outlook_anywhere=dataclasses.replace(oa, ssl_offloading=oa.ssl_offloading if fix_oa else None),
+        oab_require_ssl=ex.oab_require_ssl if OAB_REQUIRE_SSL in items else None,
+        mrsproxy_enabled=ex.mrsproxy_enabled if EWS_MRSPROXY in items else False,
+    )
+    return dataclasses.replace(plan, exchange=exchange)
+
+
+def script_path(base: str | Path, server: str) -> Path:
+    """fix.ps1 -> fix-EX01.ps1 (one script per server: each runs on its own server, as apply does)."""
+    from ..plan import slug
+    base = Path(base)
+    suffix = base.suffix or ".ps1"
+    return base.with_name(f"{base.stem if base.suffix else base.name}-{slug(server)}{suffix}")
+
+
+def fix_scripts(plan, report: Report, *, base: str | Path = "fix.ps1", flavour: str = "appcmd",
+                templates=None) -> tuple[dict[str, str], list[Drift]]:
+    """(server -> script text, drift items the scripts do not repair). `base` names the scripts (script_path)."""
+    from ..plan import slug
+    from ..render import RenderOptions
+    from ..render import exchange as exrender
+    scripts: dict[str, str] = {}
+    for server in (s.name for s in plan.exchange.servers):
+        mine = [d for d in report.for_server(server) if repairable(plan, d)]
+        if not mine:
+            continue
+        narrowed = restricted_plan(plan, server, mine)
+        files = exrender.render(narrowed, RenderOptions(templates=templates, flavour=flavour))
+        text = files[f"exchange/apply-{slug(server)}.ps1"].content
+        # the help block's example names the file this is written to
+        text = text.replace(f".\\apply-{slug(server)}.ps1", f".\\{script_path(base, server).name}")
+        scripts[server] = _with_header(text, server, mine)
+    unrepaired = [d for d in report.drift if not repairable(plan, d)]
+    return scripts, unrepaired
+
+
+def _with_header(text: str, server: str, items: list[Drift]) -> str:
+    """Comment lines before the script's help block: what this fix repairs (comments only, so the help block and
+    param() still lead the script as PowerShell requires)."""
+    bom = "\ufeff" if text.startswith("\ufeff") else ""
+    body = text[len(bom):]
+    nl = "\r\n" if "\r\n" in body else "\n"
+    lines = [f"# lbsync audit fix for {server}: repairs {len(items)} drifted item(s) and nothing else;",
+             "# the same guards, backup, -WhatIf and recycling as apply. Run it on that server, then verify again."]
+    lines += [f"#   {d.location}: {_show(d.actual)} -> {_show(d.expected)}  [{d.code}]" for d in items]
+    return bom + nl.join(lines) + nl + body
+
+
+def _show(value) -> str:
+    if isinstance(value, bool):
+        return "$true" if value else "$false"
+    return "(missing)" if value is None else str(value)
+
+
+def write_fix_scripts(base: str | Path, scripts: dict[str, str]) -> list[Path]:
+    from ..errors import LbsyncError
+    from ..render.writer import atomic_write
+    written = []
+    for server, text in scripts.items():
+        path = script_path(base, server)
+        try:
+            atomic_write(path, text)
+        except OSError as exc:
+            raise LbsyncError(f"cannot write: {exc.strerror}", file=str(path)) from None
+        written.append(path)
+    return written

@@ -1,0 +1,229 @@
+"""`lbsync probe`: check the deployment on the wire, from the Plan.
+
+Through the VIP, per namespace (connect to vip:port — the namespace's host name when it has no vip — with SNI and
+Host = the namespace): the certificate served is the model's (SHA-256 fingerprint), and each service's health URL
+answers 200 OK. On each server directly: offloaded services answer on HTTP (health 200, their locations do not
+refuse plain HTTP), bridged/passthrough ones on HTTPS (health 200, the shared certificate) and still refuse plain
+HTTP on their locations (IIS 403.4 SSL required). Every request has a bounded timeout; redirects are followed only
+within the namespace (at most 3), never off it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+from .. import catalog, sslflags
+
+MAX_REDIRECTS = 3
+BODY_LIMIT = 64 * 1024
+
+
+@dataclass
+class Check:
+    scope: str          # "vip" | "server"
+    target: str         # namespace (vip) or server name
+    check: str          # certificate | health | http-accepted | http-refused
+    subject: str        # what was checked: a service, a location, an endpoint
+    ok: bool
+    detail: str
+
+    def as_json(self) -> dict:
+        return {"scope": self.scope, "target": self.target, "check": self.check, "subject": self.subject,
+                "status": "ok" if self.ok else "fail", "detail": self.detail}
+
+
+@dataclass
+class ProbeReport:
+    checks: list[Check]
+    reference: str | None          # the SHA-256 fingerprint certificates are compared with
+    reference_source: str
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def as_json(self) -> dict:
+        return {"ok": self.ok, "certificate": {"fingerprint_sha256": self.reference, "source": self.reference_source},
+                "checks": [c.as_json() for c in self.checks]}
+
+
+def _host_port(address: str, port: int) -> str:
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+class _Http:
+    """requests sessions per (scheme, address, port, SNI): the URL names the address, Host and SNI the namespace."""
+
+    def __init__(self, timeout: float):
+        self.timeout = timeout
+        self.sessions: dict = {}
+
+    def session(self, scheme: str, sni: str | None):
+        import requests
+        from requests.adapters import HTTPAdapter
+
+        class SniAdapter(HTTPAdapter):
+            def init_poolmanager(self, *args, **kwargs):
+                if sni:
+                    kwargs["server_hostname"] = sni
+                super().init_poolmanager(*args, **kwargs)
+
+        key = (scheme, sni)
+        if key not in self.sessions:
+            s = requests.Session()
+            s.trust_env = False                      # no proxies from the environment: straight to the address
+            s.mount("https://", SniAdapter(max_retries=0))
+            s.mount("http://", HTTPAdapter(max_retries=0))
+            self.sessions[key] = s
+        return self.sessions[key]
+
+    def get(self, scheme: str, address: str, port: int, host: str, path: str, *,
+            follow: bool = False) -> tuple[int | None, str, str]:
+        """(status or None, detail, body start). Follows redirects only within `host` when asked."""
+        import warnings
+
+        import requests
+        session = self.session(scheme, host if scheme == "https" else None)
+        url = f"{scheme}://{_host_port(address, port)}{path}"
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")    # unverified TLS on purpose: certificates are compared by fingerprint
+                    resp = session.get(url, headers={"Host": host, "User-Agent": "lbsync-probe"},
+                                       timeout=(self.timeout, self.timeout), allow_redirects=False, verify=False,
+                                       stream=True)
+                    try:
+                        body = resp.raw.read(BODY_LIMIT, decode_content=True) or b""
+                    finally:
+                        resp.close()
+            except requests.exceptions.Timeout:
+                return None, f"no answer within {self.timeout:g}s", ""
+            except requests.exceptions.SSLError as exc:
+                return None, f"TLS failed: {_short(exc)}", ""
+            except requests.exceptions.ConnectionError as exc:
+                return None, f"cannot connect: {_short(exc)}", ""
+            except requests.exceptions.RequestException as exc:
+                return None, f"request failed: {_short(exc)}", ""
+            text = body.decode("utf-8", "replace")
+            if follow and resp.is_redirect:
+                location = resp.headers.get("Location", "")
+                target = urlsplit(urljoin(f"{scheme}://{host}{path}", location))
+                if (target.hostname or "").lower() != host.lower() or target.scheme != scheme:
+                    return resp.status_code, f"redirects off the namespace to {location} (not followed)", text
+                path = target.path + (f"?{target.query}" if target.query else "")
+                url = f"{scheme}://{_host_port(address, port)}{path}"
+                continue
+            return resp.status_code, f"{resp.status_code} {resp.reason or ''}".strip(), text
+        return None, f"more than {MAX_REDIRECTS} redirects", ""
+
+    def close(self) -> None:
+        for s in self.sessions.values():
+            s.close()
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc.args[0] if exc.args else exc)
+    for marker in ("Connection refused", "timed out", "Name or service not known", "No route to host",
+                   "Connection reset", "certificate", "EOF"):
+        if marker.lower() in text.lower():
+            return marker
+    return text[:160]
+
+
+def _fingerprint(cert) -> str:
+    from cryptography.hazmat.primitives import hashes
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
+def _cert_check(scope: str, target: str, address: str, port: int, sni: str, reference: str | None,
+                timeout: float) -> tuple[Check, str | None]:
+    from ..certs.live import fetch_certificate
+    from ..errors import LbsyncError
+    where = f"{_host_port(address, port)} SNI {sni}"
+    try:
+        cert = fetch_certificate(address, port, sni, timeout)
+    except LbsyncError as exc:
+        return Check(scope, target, "certificate", where, False, exc.message), None
+    fp = _fingerprint(cert)
+    if reference is None or fp == reference:
+        return Check(scope, target, "certificate", where, True, f"SHA-256 {fp[:16]}…"), fp
+    return Check(scope, target, "certificate", where, False,
+                 f"a different certificate: SHA-256 {fp[:16]}…, expected {reference[:16]}…"), fp
+
+
+def _refused(status: int | None, body: str) -> bool:
+    """IIS refuses plain HTTP on a location that requires SSL with 403 (substatus 4, 'SSL required')."""
+    return status == 403
+
+
+def run_probe(plan, *, timeout: float = 5.0, reference: str | None = None,
+              reference_source: str = "the model's certificate") -> ProbeReport:
+    http = _Http(timeout)
+    checks: list[Check] = []
+    try:
+        # through the VIP, per namespace
+        for ns in plan.namespaces:
+            address = ns.vip if ns.vip and ns.vip not in ("0.0.0.0", "::", "*") else ns.host
+            check, fp = _cert_check("vip", ns.host, address, ns.port, ns.host, reference, timeout)
+            if reference is None and fp:
+                reference, reference_source = fp, f"the certificate served for {ns.host} (the model has none)"
+            checks.append(check)
+            seen: set[str] = set()
+            for svc in ns.services:
+                if svc.health.path.lower() in seen:
+                    continue
+                seen.add(svc.health.path.lower())
+                status, detail, _ = http.get("https", address, ns.port, ns.host, svc.health.path, follow=True)
+                checks.append(Check("vip", ns.host, "health", f"{svc.service} https://{ns.host}{svc.health.path}",
+                                    status == 200, detail))
+        # each server directly
+        first: dict[str, object] = {}
+        for svc in plan.services:
+            first.setdefault(svc.service, svc)
+        for server in plan.exchange.servers:
+            tls_host = next((s.namespace for s in first.values() if s.mode != "offload"), None)
+            if tls_host:
+                check, _ = _cert_check("server", server.name, server.address, server.https_port, tls_host,
+                                       reference, timeout)
+                checks.append(check)
+            for key, svc in first.items():
+                host = svc.namespace
+                if svc.mode == "offload":
+                    scheme, port = "http", server.http_port
+                else:
+                    scheme, port = "https", server.https_port
+                status, detail, _ = http.get(scheme, server.address, port, host, svc.health.path, follow=True)
+                checks.append(Check("server", server.name, "health", f"{key} {scheme}://{host}{svc.health.path}",
+                                    status == 200, detail))
+                for loc, flags in svc.locations.items():
+                    rel = loc[len(catalog.SITE) + 1:]
+                    path = f"/{rel}/"
+                    want_refused = sslflags.requires_ssl(flags)
+                    if not want_refused and svc.mode != "offload":
+                        continue          # e.g. owa/Calendar while owa is bridged: the LB never sends HTTP there
+                    status, detail, body = http.get("http", server.address, server.http_port, host, path)
+                    if status is None:
+                        ok, text = False, detail
+                    elif want_refused:
+                        ok = _refused(status, body)
+                        text = (f"refused: {detail} (SSL required)" if ok else
+                                f"answered {detail}: SSL is not required on {loc}, but the plan expects {flags}")
+                    else:
+                        ok = not _refused(status, body)
+                        text = (f"accepted: {detail}" if ok else
+                                f"refused: {detail} — SSL still required on {loc}, offloaded by the load balancer")
+                    checks.append(Check("server", server.name, "http-refused" if want_refused else "http-accepted",
+                                        f"{key} http://{host}{path}", ok, text))
+    finally:
+        http.close()
+    return ProbeReport(checks, reference, reference_source)
+
+
+def model_fingerprint(plan) -> tuple[str | None, str]:
+    """The model's certificate (certificate: section), as a SHA-256 fingerprint, or None when it has none."""
+    if plan.model.certificate is None:
+        return None, "none in the model"
+    from ..certs.load import load_model_bundle
+    bundle = load_model_bundle(plan.model)
+    return bundle.fingerprint_sha256, f"the model's certificate ({bundle.source})"
