@@ -87,6 +87,19 @@ def evaluate(model: Model, plan, allow: tuple[str, ...] = ()) -> list[Finding]:
                 "routed by SNI, no X-Forwarded-For, health checked on "
                 f"{nsp.services[0].health.path}", ("namespaces", hosts.index(nsp.host)))
 
+    # F5: a passthrough namespace needs a listener of its own (lbsync generates no L4 SNI routing for F5).
+    listeners: dict[tuple, list] = {}
+    for nsp in plan.namespaces:
+        listeners.setdefault((nsp.vip, nsp.port), []).append(nsp)
+    for (vip, port), group in listeners.items():
+        for nsp in group:
+            if nsp.passthrough and len(group) > 1:
+                others = ", ".join(n.host for n in group if n is not nsp)
+                add("error", "f5-passthrough-shared",
+                    f"F5: passthrough namespace {nsp.host} shares {vip or '*'}:{port} with {others}; lbsync does "
+                    "not generate L4 SNI routing for F5 — give it a VIP or port of its own",
+                    ("namespaces", hosts.index(nsp.host)), target="f5")
+
     # Re-encryption trust.
     if bridged or mrsproxy_route:
         if not model.tls.verify_server:
