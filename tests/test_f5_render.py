@@ -119,7 +119,7 @@ def as_tmsh(value):
     if isinstance(value, list) and value and isinstance(value[0], dict):
         return {item["name"]: {kebab(k): as_tmsh(v) for k, v in item.items() if k != "name"} for item in value}
     if isinstance(value, list):
-        return [str(v) for v in value] if value else "none"
+        return [str(v) for v in value]
     return str(value)
 
 
@@ -136,7 +136,7 @@ def test_tmsh_says_exactly_what_the_objects_say(tmp_path):
         if o.kind == "ltm/rule":
             assert parsed[head]["tcl"] == o.attrs["apiAnonymous"].rstrip()
         else:
-            assert parsed[head] == {kebab(k): as_tmsh(v) for k, v in o.attrs.items()}, head
+            assert parsed[head] == {kebab(k): as_tmsh(v) for k, v in o.attrs.items() if v != []}, head
     for f in desired.files:
         assert parsed[f"{f.kind.replace('/', ' ')} {f.path}"] == {"source-path": f"file:/var/tmp/{f.source}"}
     assert len(parsed) == len(desired.objects) + len(desired.files)
@@ -261,3 +261,28 @@ def test_render_refuses_passthrough_on_a_shared_listener(tmp_path):
                              "-o", str(out)])
     assert code == 2 and "VIP or port of its own" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1 and not out.exists()
+    assert re.match(r".*outlook-anywhere-passthrough.yaml:\d+:\d+: error: \[f5-passthrough-shared\] F5: passthrough "
+                    r"namespace outlook.contoso.com shares 203.0.113.10:443", err)
+    code, stdout, err = run(["render", str(PROFILES / "outlook-anywhere-passthrough.yaml"), "--target", "haproxy",
+                             "-o", str(out)])
+    assert code == 0, err  # only the F5 target is concerned
+
+
+def test_passthrough_with_its_own_listener_renders_for_f5(tmp_path, validator):
+    text = (PROFILES / "outlook-anywhere-passthrough.yaml").read_text()
+    text = text.replace("  - host: outlook.contoso.com    # same VIP and port, routed by SNI without terminating TLS\n"
+                        "    vip: 203.0.113.10", "  - host: outlook.contoso.com\n    vip: 203.0.113.11")
+    assert "203.0.113.11" in text
+    model = tmp_path / "pt.yaml"
+    model.write_text(text)
+    out = tmp_path / "out"
+    code, stdout, err = run(["render", str(model), "--target", "f5-tmsh", "-o", str(out)])
+    assert code == 0, err
+    parsed = parse_tmsh((out / "f5" / "lbsync.tmsh").read_text())
+    vs = parsed["ltm virtual /Common/lbsync_203.0.113.11_443"]
+    assert vs["pool"] == "/Common/lbsync_tcp_outlook.contoso.com" and "rules" not in vs
+    code, stdout, err = run(["render", str(model), "--target", "f5-as3", "-o", str(out)])
+    assert code == 0, err
+    decl = json.loads((out / "f5" / "as3.json").read_text())
+    assert list(validator.iter_errors(decl)) == []
+    assert decl["declaration"]["Common"]["Shared"]["lbsync_203.0.113.11_443"]["class"] == "Service_TCP"

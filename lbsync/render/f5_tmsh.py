@@ -53,7 +53,8 @@ def _lines(attrs: dict, depth: int) -> list[str]:
                 out.append(f"{pad}    }}")
             out.append(f"{pad}}}")
         elif isinstance(value, list):
-            out.append(f"{pad}{k} {{ {' '.join(tmsh_value(v) for v in value)} }}" if value else f"{pad}{k} none")
+            if value:  # an empty list is the default: bigip.conf leaves it out
+                out.append(f"{pad}{k} {{ {' '.join(tmsh_value(v) for v in value)} }}")
         else:
             out.append(f"{pad}{k} {tmsh_value(value)}")
     return out
