@@ -89,6 +89,12 @@ EXPECTED: dict[str, list[tuple[int, str, str | None]]] = {
     "allow_unallowable.yaml": [(10, "'passthrough-mixed' cannot be allowed", "allow[0]")],
     "bad_duration.yaml": [(11, "'5 sec' is not a duration", "health.interval")],
     "zero_duration.yaml": [(13, "'0s' is not a positive duration", "health.services.owa.timeout")],
+    "auth_rpc.yaml": [(6, "unknown key 'rpc': Outlook Anywhere's authentication is set with "
+                          "exchange.outlook_anywhere", "exchange.auth.rpc")],
+    "auth_forms_ews.yaml": [(5, "'Forms' is not one of: Basic, Ntlm, Negotiate (Forms authentication exists only "
+                                "on owa and ecp)", "exchange.auth.ews[1]")],
+    "bool_yes.yaml": [(4, "expected a boolean, got string 'yes' (write true or false)", "exchange.mrsproxy")],
+    "http_port_is_https_port.yaml": [(7, "http_port and https_port are both 443", "servers[0].http_port")],
     # encoding
     "non_utf8.yaml": [(6, "the model is not UTF-8 text (byte 0xe9", None)],
     # several problems: one line each, in file order

@@ -175,12 +175,14 @@ def test_enum_case_hint():
 
 def test_auth_rpc_is_refused():
     refuse(MINIMAL.replace("  version: 2016", "  version: 2016\n  auth:\n    rpc: [Ntlm]"),
-           "Outlook Anywhere's authentication is set with exchange.outlook_anywhere", 5, "exchange.auth.rpc")
+           "unknown key 'rpc': Outlook Anywhere's authentication is set with exchange.outlook_anywhere", 5,
+           "exchange.auth.rpc")
 
 
 def test_forms_only_on_owa_and_ecp():
     refuse(MINIMAL.replace("  version: 2016", "  version: 2016\n  auth:\n    ews: [Ntlm, Forms]"),
-           "Forms authentication exists only on owa and ecp, not ews", 5, "exchange.auth.ews[1]")
+           "'Forms' is not one of: Basic, Ntlm, Negotiate (Forms authentication exists only on owa and ecp)", 5,
+           "exchange.auth.ews[1]")
 
 
 def test_same_http_and_https_port_refused():

@@ -50,7 +50,8 @@ BOTH = ["unknown_key_top.yaml", "unknown_key_deep.yaml", "unknown_key_target.yam
         "bad_enum_exchange_version.yaml", "port_out_of_range.yaml", "port_zero.yaml", "wrong_type_port.yaml",
         "wrong_type_bool.yaml", "empty_servers.yaml", "empty_services.yaml", "version_2.yaml",
         "version_missing.yaml", "dup_service_in_namespace.yaml", "bad_env_name.yaml", "invalid_server_name.yaml",
-        "bad_duration.yaml", "unknown_service_tls.yaml", "service_mrsproxy_key.yaml", "null_value.yaml"]
+        "bad_duration.yaml", "unknown_service_tls.yaml", "service_mrsproxy_key.yaml", "null_value.yaml",
+        "auth_rpc.yaml", "auth_forms_ews.yaml"]
 
 
 @pytest.mark.parametrize("name", BOTH)

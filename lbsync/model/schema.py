@@ -82,10 +82,15 @@ SCHEMA: dict = {
                                           "description": "InternalClientAuthenticationMethod"},
                     },
                 },
-                "auth": _per_service({"type": "array", "minItems": 1, "uniqueItems": True,
-                                      "items": {"enum": AUTH_METHODS}},
-                                     "what each virtual directory accepts (decides NTLM affinity rules); "
-                                     "Exchange's defaults when omitted"),
+                "auth": {
+                    "type": "object", "additionalProperties": False,
+                    "description": "what each virtual directory accepts (decides NTLM affinity rules); Exchange's "
+                                   "defaults when omitted; rpc's comes from outlook_anywhere",
+                    # Forms exists only on owa and ecp; Outlook Anywhere's auth is set under outlook_anywhere.
+                    "properties": {s: {"type": "array", "minItems": 1, "uniqueItems": True,
+                                       "items": {"enum": AUTH_METHODS if s in ("owa", "ecp") else OA_AUTH}}
+                                   for s in SERVICES if s != "rpc"},
+                },
             },
         },
         "servers": {

@@ -16,6 +16,11 @@ from . import types as t
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Keys the schema leaves out on purpose, with what to write instead.
+_KEY_HINTS = {
+    ("exchange", "auth", "rpc"): "Outlook Anywhere's authentication is set with exchange.outlook_anywhere "
+                                 "(external_auth, internal_auth)",
+}
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, None: 1000}
 
 
@@ -119,6 +124,8 @@ def check_schema(value: Any, schema: dict, path: tuple, marks: Marks, errors: li
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 if value == "mrsproxy" and "ews" in schema["enum"]:
                     hint = " (mrsproxy is not a service key: set exchange.mrsproxy: true and list ews)"
+                if value == "Forms" and path[:2] == ("exchange", "auth"):
+                    hint = " (Forms authentication exists only on owa and ecp)"
             errors.append(marks.error(f"{_show(value)} is not one of: {choices}{hint}", path))
         return
     types = schema.get("type")
@@ -142,7 +149,9 @@ def check_schema(value: Any, schema: dict, path: tuple, marks: Marks, errors: li
                 free = [p for p in props if p not in value]
                 close = [p for p in free if p.lower() == key.lower()] or \
                     difflib.get_close_matches(key, free, n=1, cutoff=0.6)
-                if close:
+                if path + (key,) in _KEY_HINTS:
+                    text = f"unknown key '{key}': {_KEY_HINTS[path + (key,)]}"
+                elif close:
                     misspelt.add(close[0])
                     text = f"unknown key '{key}' (did you mean '{close[0]}'?)"
                 else:
@@ -209,15 +218,6 @@ def _norm_addr(address: str) -> str:
 
 
 def _cross_checks(data: dict, marks: Marks, errors: list[LbsyncError]) -> None:
-    auth = data["exchange"].get("auth", {})
-    if "rpc" in auth:
-        errors.append(marks.error("Outlook Anywhere's authentication is set with exchange.outlook_anywhere "
-                                  "(external_auth, internal_auth), not exchange.auth.rpc",
-                                  ("exchange", "auth", "rpc"), key=True))
-    for svc, methods in auth.items():
-        if "Forms" in methods and svc not in ("owa", "ecp"):
-            errors.append(marks.error(f"Forms authentication exists only on owa and ecp, not {svc}",
-                                      ("exchange", "auth", svc, methods.index("Forms"))))
     for i, s in enumerate(data["servers"]):
         if s.get("http_port", 80) == s.get("https_port", 443):
             errors.append(marks.error(f"http_port and https_port are both {s.get('https_port', 443)}",
