@@ -167,3 +167,14 @@ def test_cli_module_imports_only_click():
             "print(sorted(m for m in ('requests', 'f5', 'cryptography', 'urllib3') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_apply_runs_the_certificate_precheck_first(emu, tmp_path, monkeypatch):
+    """Extended Protection on (2019 CU14+): a certificate that does not cover the namespaces stops the push."""
+    credentials_env(monkeypatch)
+    wrong = make_pki(["other.example.net"]).write(tmp_path / "wrong")
+    m = write_model(tmp_path / "ep.yaml", emu, wrong, version=2019)
+    m.write_text(m.read_text().replace("cu: 23", "cu: 14"))
+    code, out, err = run(["f5", "apply", str(m)])
+    assert code == 2 and "Extended Protection is on and the certificate check failed" in err
+    assert emu.counts["auth"] == 0 and emu.reads == 0 and emu.writes == 0

@@ -286,3 +286,18 @@ def test_drift_made_by_hand_on_the_device_is_found_and_repaired(emu, model):
     for o in desired.objects:
         stored = emu.store.objects[o.kind][o.path]
         assert all(stored[a] == v for a, v in o.attrs.items()), o.path
+
+
+def test_passthrough_namespace_on_its_own_listener_is_pushed(emu, model, pki_files):
+    ns = ("  - {host: mail.contoso.com, vip: 203.0.113.10, services: [owa, ecp, ews, eas, oab, mapi]}\n"
+          "  - {host: outlook.contoso.com, vip: 203.0.113.11, services: [rpc]}")
+    write_model(model, emu, pki_files, namespaces=ns, extra="")
+    model.write_text(model.read_text().replace("tls: {default: bridge,", "tls: {default: bridge, services: "
+                                                                          "{rpc: passthrough},"))
+    result, desired = apply(model)
+    assert result.applied
+    vs = emu.store.objects["ltm/virtual"]["/Exchange/lbsync_203.0.113.11_443"]
+    assert vs["pool"] == "/Exchange/lbsync_tcp_outlook.contoso.com"
+    assert [p["name"] for p in vs["profiles"]] == ["/Exchange/lbsync_203.0.113.11_443_tcp"]
+    emu.reset_counts()
+    assert not apply(model)[0].applied and emu.writes == 0
