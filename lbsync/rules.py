@@ -121,7 +121,8 @@ def evaluate(model: Model, plan, allow: tuple[str, ...] = ()) -> list[Finding]:
 
     # NGINX open source cannot keep NTLM affinity at layer 7 (`ntlm` is NGINX Plus only).
     if not model.targets.nginx.plus:
-        ways = ("ways out: Basic auth for those virtual directories (exchange.auth), a passthrough namespace over "
+        ways = ("ways out: Basic auth for those virtual directories (exchange.auth; for rpc "
+                "exchange.outlook_anywhere), a passthrough namespace over "
                 "the stream module (tls mode passthrough), or targets.nginx.plus: true (NGINX Plus 'ntlm')")
         l7 = [s for s in plan.services if s.mode != "passthrough"]
         ntlm = [s for s in l7 if "Ntlm" in s.auth]
