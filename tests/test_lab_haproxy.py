@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from lab import client
-from lab.fixtures import lab, start_lb  # noqa: F401 - fixtures
+from lab.fixtures import foreign_ca, lab, start_lb  # noqa: F401 - fixtures
 
 SOURCE = "127.0.0.99"  # the test client's own loopback address: what X-Forwarded-For must say
 
@@ -194,4 +194,18 @@ def test_a_server_that_stops_accepting_is_routed_around_and_comes_back(lab, pki_
         assert owa == {"EX01", "EX02"}
     finally:
         lab["EX01"].start()
+        r.lb.stop()
+
+
+def test_reencryption_really_verifies_the_server_certificate(lab, pki_files, tmp_path_factory, foreign_ca):  # noqa: F811
+    """server_ca that did not issue the servers' certificate: every bridged member fails its (verified) check and
+    no request is re-encrypted to an unverified server; the offloaded pools are unaffected."""
+    r = start_lb(lab, pki_files, tmp_path_factory, "haproxy", "offload", ready=False, server_ca=foreign_ca,
+                 interval="200ms", fall=1, rise=1)
+    try:
+        r.lb.wait_status("mrsproxy_mail.contoso.com", "EX01", "DOWN", timeout=5)
+        r.lb.wait_status("mrsproxy_mail.contoso.com", "EX02", "DOWN", timeout=5)
+        assert client.get(r.port, "mail.contoso.com", "/EWS/mrsproxy.svc", r.ca).status == 503
+        assert client.get(r.port, "mail.contoso.com", "/EWS/Exchange.asmx", r.ca).status == 200
+    finally:
         r.lb.stop()

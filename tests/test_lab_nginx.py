@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from lab import client
-from lab.fixtures import lab, start_lb  # noqa: F401 - fixtures
+from lab.fixtures import foreign_ca, lab, start_lb  # noqa: F401 - fixtures
 
 SOURCE = "127.0.0.98"
 
@@ -134,5 +134,15 @@ def test_why_the_nginx_ntlm_rule_exists(lab, pki_files, tmp_path_factory):  # no
         thirds = [client.ntlm_handshake(r.port, "mail.contoso.com", "/EWS/Exchange.asmx", r.ca)[2].status
                   for _ in range(10)]
         assert thirds.count(401) >= 5, thirds
+    finally:
+        r.lb.stop()
+
+
+def test_reencryption_really_verifies_the_server_certificate(lab, pki_files, tmp_path_factory, foreign_ca):  # noqa: F811
+    r = start_lb(lab, pki_files, tmp_path_factory, "nginx", "offload", server_ca=foreign_ca)
+    try:
+        assert client.get(r.port, "mail.contoso.com", "/EWS/mrsproxy.svc", r.ca).status == 502
+        assert client.get(r.port, "mail.contoso.com", "/EWS/Exchange.asmx", r.ca).status == 200
+        assert "upstream SSL certificate verify error" in r.lb.log_text()
     finally:
         r.lb.stop()

@@ -33,7 +33,7 @@ class Running:
 
 
 def start_lb(lab, pki_files, tmp_path_factory, target: str, scenario: str, *, iis: str = "applied",
-             allow: tuple[str, ...] = (), **model_kw):
+             allow: tuple[str, ...] = (), ready: bool = True, **model_kw):
     """Render + start `target` for `scenario`; the servers get the IIS state `applied` (apply-SERVER.ps1 run on
     the fixture) or `default` (the untouched fixture). The caller stops it (lb.stop)."""
     from .iis import default_state
@@ -49,5 +49,14 @@ def start_lb(lab, pki_files, tmp_path_factory, target: str, scenario: str, *, ii
             flags = default_state(lb.plan.exchange.version)
         lab.set_flags(server.name, flags)
         server.failing.clear()
-    lb.start()
+    lb.start(ready=ready)
     return Running(lb, port, pki_files["ca"], source)
+
+
+@pytest.fixture(scope="module")
+def foreign_ca(tmp_path_factory):
+    """A CA that did NOT issue the servers' certificate: re-encryption that trusts only it must fail."""
+    from pki import make_ca
+    path = tmp_path_factory.mktemp("foreign") / "foreign-ca.pem"
+    path.write_bytes(make_ca("some other CA").cert_pem())
+    return path

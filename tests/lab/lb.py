@@ -57,7 +57,7 @@ class _Process:
     def ports(self) -> list[int]:
         return sorted({ns.port for ns in self.plan.namespaces})
 
-    def start(self, timeout: float = 15) -> "_Process":
+    def start(self, timeout: float = 15, *, ready: bool = True) -> "_Process":
         if not shutil.which(self.binary):
             raise RuntimeError(f"{self.binary} is not installed (the lab needs it)")
         self._logfh = open(self.log, "wb")
@@ -67,7 +67,8 @@ class _Process:
         try:
             for port in self.ports + [self.redirect_port]:
                 self._wait(port, timeout)
-            self.ready(timeout)
+            if ready:
+                self.ready(timeout)
         except BaseException:
             self.stop()
             raise

@@ -19,7 +19,7 @@ SCENARIOS = ("offload", "bridge", "passthrough")
 def model_text(lab, pki_files, *, scenario: str, port: int, target: str, version: int = 2013,
                interval: str = "500ms", fall: int = 2, rise: int = 2, mrsproxy: bool = True,
                basic_auth: bool | None = None, verify_server: bool = True, plus: bool = False,
-               vip: str = "127.0.0.1") -> str:
+               vip: str = "127.0.0.1", server_ca=None) -> str:
     """offload / bridge: mail.contoso.com (owa..rpc) + autodiscover.contoso.com, every service in that mode,
     MRSProxy on. passthrough: rpc passed through on outlook.contoso.com, same VIP:port, the rest bridged."""
     basic = (target == "nginx" and not plus) if basic_auth is None else basic_auth
@@ -58,7 +58,7 @@ def model_text(lab, pki_files, *, scenario: str, port: int, target: str, version
         + "servers:\n" + lab.servers_yaml()
         + "namespaces:\n" + namespaces
         + "tls:\n" + tls
-        + f"  profile: intermediate\n  server_ca: {pki_files['ca']}\n"
+        + f"  profile: intermediate\n  server_ca: {server_ca or pki_files['ca']}\n"
         + ("" if verify_server else "  verify_server: false\n")
         + f"health:\n  interval: {interval}\n  timeout: 1s\n  fall: {fall}\n  rise: {rise}\n"
         + "targets:\n" + targets
