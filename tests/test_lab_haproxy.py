@@ -209,3 +209,17 @@ def test_reencryption_really_verifies_the_server_certificate(lab, pki_files, tmp
         assert client.get(r.port, "mail.contoso.com", "/EWS/Exchange.asmx", r.ca).status == 200
     finally:
         r.lb.stop()
+
+
+def test_passthrough_pool_is_health_checked_too(lab, pki_files, tmp_path_factory):  # noqa: F811
+    r = start_lb(lab, pki_files, tmp_path_factory, "haproxy", "passthrough", interval="200ms", fall=2, rise=2)
+    try:
+        lab["EX02"].fail("rpc")
+        r.lb.wait_status("tcp_outlook.contoso.com", "EX02", "DOWN", timeout=5)
+        seen = {client.get(r.port, "outlook.contoso.com", "/rpc/rpcproxy.dll", r.ca).json["server"] for _ in range(6)}
+        assert seen == {"EX01"}
+        lab["EX02"].heal("rpc")
+        r.lb.wait_status("tcp_outlook.contoso.com", "EX02", "UP", timeout=5)
+    finally:
+        lab["EX02"].heal("rpc")
+        r.lb.stop()
