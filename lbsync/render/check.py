@@ -119,7 +119,8 @@ def check_haproxy(plan, files: dict, work: Path) -> str:
 
 
 def stream_module(binary: str) -> str | None:
-    """`load_module` line needed for the stream context: None when stream is built in, else the module path."""
+    """What the stream context needs: None when the module is built in, the path of ngx_stream_module.so when it
+    is dynamic, "" when this nginx has no stream module at all."""
     rc, out = _run([binary, "-V"], Path.cwd())
     if "--with-stream=dynamic" not in out:
         return None if "--with-stream" in out else ""
