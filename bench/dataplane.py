@@ -1,0 +1,420 @@
+#!/usr/bin/env python3
+"""Data plane: requests/s and p50/p99 latency through lbsync's GENERATED HAProxy / NGINX configuration, against the
+same binary with a MINIMAL one-listener / one-pool configuration on the same certificate and the same backends
+(the ceiling of this machine).
+
+    python bench/dataplane.py                          # HAProxy and NGINX, offload + bridge, both workloads
+    python bench/dataplane.py --lb haproxy --modes offload --duration 3 --reps 3     # a quick look
+    python bench/dataplane.py --variants haproxy-no-httplog,nginx-session-cache     # knock settings out
+
+What runs (all on 127.0.0.0/8, every process stopped at the end, also on Ctrl-C):
+- backends: ONE real NGINX (1 worker) listening on every simulated Exchange server address 127.0.0.11, .12, ...:
+  plain HTTP on the port-80 role, HTTPS (the same test certificate) on the port-443 role; every path answers
+  200 with a small static body (health URLs included), so the backends are never the bottleneck (their own figure,
+  measured directly, is printed).
+- generated: `lbsync` renders the model (Exchange 2013, mail.contoso.com with every service + autodiscover.contoso.com
+  on 127.0.0.1:PORT, two servers, health every 5 s) exactly as `lbsync render` does, and the real binary runs it.
+  mode "offload": every route on HTTP backends (MRSProxy stays bridged, as always) — the main figure;
+  mode "bridge": every route re-encrypted to the HTTPS backends, verifying their certificate.
+  NGINX open source cannot carry NTLM at layer 7, so its model puts the NTLM vdirs on Basic auth (the way out
+  the nginx-ntlm rule names); the generated configuration is otherwise what every NGINX user gets.
+- minimal: the same binary, one TLS listener with the same certificate, one pool of the same servers, no
+  health checks, no routing, no logging, the binary's default TLS settings; NGINX upstream keep-alive on (as the
+  generated one has it), HAProxy keeps server connections alive by default. For "bridge", the pool re-encrypts
+  (HAProxy `ssl verify none`, NGINX `proxy_pass https://` without verification): the least work possible.
+- wrk (`--latency`, bench/wrk_report.lua) GETs /owa/bench.htm with Host mail.contoso.com.
+  workload "keepalive": persistent HTTPS connections. workload "close": `Connection: close` on every request,
+  so every request pays a new TCP connection and a TLS handshake (resumed when the server allows it).
+- runs are interleaved generated / minimal / generated / minimal ... (A/B/A/B), `--reps` pairs per workload after
+  one warm-up run each; the figure is the MEDIAN of the per-pair ratios generated/minimal (requests/s), with
+  the medians of requests/s and p50/p99 latency of each side. Target: ratio >= 0.95.
+
+The machine is shared and small: wrk, the load balancer and the backends share its CPUs. Run it on a quiet
+machine (see `uptime`); the ratio is robust to a steady background, the absolute figures are not.
+Output: tables, then one JSON document as the last line of stdout (`--json FILE` also writes it to a file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (ROOT, Children, emit, free_port, loadavg, machine, median, note, rnd,  # noqa: E402
+                    table, wait_port)
+
+import yaml  # noqa: E402
+
+LUA = Path(__file__).resolve().parent / "wrk_report.lua"
+HOST = "mail.contoso.com"
+PATH = "/owa/bench.htm"
+BODY = "lbsync bench backend: 200 OK, a small static body for every path\n"
+SERVICES = ["owa", "ecp", "ews", "eas", "oab", "mapi", "rpc"]
+BASIC = {"ews": ["Basic"], "oab": ["Basic"], "mapi": ["Basic"], "autodiscover": ["Basic"]}
+
+
+# -- variants: the generated configuration with one setting changed (to find what costs) -----------------------------
+
+def _drop(pattern: str):
+    rx = re.compile(pattern, re.M)
+    return lambda text: rx.sub("", text)
+
+
+def _haproxy_no_log(text: str) -> str:
+    text = re.sub(r"^\s*log stderr.*\n", "", text, flags=re.M)
+    text = re.sub(r"^\s*log global\n", "", text, flags=re.M)
+    return re.sub(r"^\s*option (httplog|tcplog|dontlognull)\n", "", text, flags=re.M)
+
+
+def _nginx_session_cache(text: str) -> str:
+    return "ssl_session_cache shared:lbsync_tls:10m;\nssl_session_timeout 1d;\n" + text
+
+
+VARIANTS = {
+    # HAProxy
+    "haproxy-no-httplog": ("haproxy", "no per-request log line (option httplog, log global, log stderr removed)",
+                           _haproxy_no_log),
+    "haproxy-default-tls": ("haproxy", "the binary's default TLS settings (ssl-default-bind-* removed)",
+                            _drop(r"^\s*ssl-default-bind-(ciphers|ciphersuites|options).*\n")),
+    "haproxy-tickets": ("haproxy", "TLS session tickets on (no-tls-tickets removed)",
+                        lambda t: t.replace(" no-tls-tickets", "")),
+    "haproxy-no-headers": ("haproxy", "no X-Forwarded-For / -Proto, no h1-case-adjust",
+                           _drop(r"^\s*(option forwardfor|http-request set-header X-Forwarded-Proto https|"
+                                 r"option h1-case-adjust-bogus-client)\n")),
+    # NGINX
+    "nginx-session-cache": ("nginx", "ssl_session_cache shared:lbsync_tls:10m + ssl_session_timeout 1d added "
+                            "(Mozilla's intermediate recommendation with tickets off)", _nginx_session_cache),
+    "nginx-tickets": ("nginx", "ssl_session_tickets on",
+                      lambda t: t.replace("ssl_session_tickets off;", "ssl_session_tickets on;")),
+    "nginx-default-tls": ("nginx", "the binary's default TLS settings (ssl_protocols/ciphers/prefer/tickets removed)",
+                          _drop(r"^\s*ssl_(protocols|ciphers|prefer_server_ciphers|session_tickets) .*\n")),
+}
+
+
+# -- the pieces ------------------------------------------------------------------------------------------------------
+
+class Server:
+    def __init__(self, i: int):
+        self.name = f"EX{i + 1:02d}"
+        self.address = f"127.0.0.{11 + i}"
+        self.http_port = free_port(self.address)
+        self.https_port = free_port(self.address)
+
+
+def nginx_user() -> str:
+    return "user root;\n" if os.geteuid() == 0 else ""
+
+
+def temp_paths(folder: Path) -> str:
+    return "".join(f"    {k}_temp_path {folder}/{k};\n" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+
+
+def backend_conf(folder: Path, servers: list[Server], files: dict) -> Path:
+    """One NGINX (1 worker) answering on every simulated server address: HTTP and HTTPS."""
+    body = BODY.replace("\n", "\\n")
+    http = "".join(f"        listen {s.address}:{s.http_port} backlog=4096;\n" for s in servers)
+    https = "".join(f"        listen {s.address}:{s.https_port} ssl backlog=4096;\n" for s in servers)
+    text = (f"daemon off;\nmaster_process on;\nworker_processes 1;\n{nginx_user()}pid {folder}/nginx.pid;\n"
+            "error_log stderr warn;\nworker_rlimit_nofile 20000;\n"
+            "events { worker_connections 8192; }\n"
+            "http {\n    access_log off;\n    keepalive_requests 1000000;\n    keepalive_timeout 300s;\n"
+            + temp_paths(folder) +
+            "    server {\n" + http +
+            f"        location / {{ default_type text/plain; return 200 \"{body}\"; }}\n    }}\n"
+            "    server {\n" + https +
+            f"        ssl_certificate {files['fullchain']};\n        ssl_certificate_key {files['key']};\n"
+            "        ssl_session_cache shared:backend:10m;\n"
+            f"        location / {{ default_type text/plain; return 200 \"{body}\"; }}\n    }}\n"
+            "}\n")
+    conf = folder / "backend.conf"
+    conf.write_text(text)
+    return conf
+
+
+def model_doc(mode: str, target: str, servers: list[Server], port: int, files: dict) -> dict:
+    basic = target == "nginx"
+    oa_auth = "Basic" if basic else "Ntlm"
+    exchange = {"version": 2013, "cu": 23, "mrsproxy": True,
+                "outlook_anywhere": {"external_hostname": HOST, "external_auth": oa_auth, "internal_auth": oa_auth}}
+    if basic:
+        exchange["auth"] = dict(BASIC)
+    if target == "haproxy":
+        targets = {"haproxy": {"cert_path": str(files["combined"])}}
+    else:
+        targets = {"nginx": {"plus": False, "cert_path": str(files["fullchain"]), "key_path": str(files["key"])}}
+    return {
+        "version": 1, "exchange": exchange,
+        "servers": [{"name": s.name, "address": s.address, "http_port": s.http_port, "https_port": s.https_port}
+                    for s in servers],
+        "namespaces": [{"host": HOST, "vip": "127.0.0.1", "port": port, "services": SERVICES},
+                       {"host": "autodiscover.contoso.com", "vip": "127.0.0.1", "port": port,
+                        "services": ["autodiscover"]}],
+        "tls": {"default": mode, "profile": "intermediate", "server_ca": str(files["ca"])},
+        "health": {"interval": "5s", "fall": 3, "rise": 2},
+        "targets": targets,
+    }
+
+
+def generated(lb: str, mode: str, servers, port: int, files: dict, work: Path) -> tuple[str, dict]:
+    """The configuration `lbsync render` writes for this model (HAProxy: haproxy.cfg; NGINX: lbsync.conf)."""
+    from lbsync.model import load_model
+    from lbsync.plan import build_plan
+    from lbsync.render import RenderOptions
+    work.mkdir(parents=True, exist_ok=True)
+    model = work / "lbsync.yaml"
+    model.write_text(yaml.safe_dump(model_doc(mode, lb, servers, port, files), sort_keys=False))
+    plan = build_plan(load_model(model))
+    blocking = plan.blocking({lb})
+    if blocking:
+        raise SystemExit(f"the benchmark model is refused: {[f.code for f in blocking]}")
+    extra = {"redirect_port": free_port()}
+    if lb == "haproxy":
+        from lbsync.render import haproxy
+        extra["stats_socket"] = str(work / "admin.sock")
+        out = haproxy.render(plan, RenderOptions(extra=extra))
+        return out[haproxy.CONFIG].content, {"routes": len(plan.services)}
+    from lbsync.render import nginx
+    extra["socket_dir"] = str(work)
+    out = nginx.render(plan, RenderOptions(extra=extra))
+    return out[nginx.HTTP_CONF].content, {"routes": len(plan.services)}
+
+
+def minimal(lb: str, mode: str, servers, port: int, files: dict) -> str:
+    tls = mode == "bridge"
+    if lb == "haproxy":
+        members = "".join(f"    server {s.name} {s.address}:{s.https_port if tls else s.http_port}"
+                          f"{' ssl verify none' if tls else ''}\n" for s in servers)
+        return ("defaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\n"
+                f"frontend fe\n    bind 127.0.0.1:{port} ssl crt {files['combined']}\n    default_backend be\n\n"
+                "backend be\n" + members)
+    members = "".join(f"    server {s.address}:{s.https_port if tls else s.http_port};\n" for s in servers)
+    return ("upstream be {\n" + members + "    keepalive 32;\n}\n"
+            f"server {{\n    listen 127.0.0.1:{port} ssl;\n    server_name _;\n"
+            f"    ssl_certificate {files['fullchain']};\n    ssl_certificate_key {files['key']};\n"
+            f"    location / {{\n        proxy_pass {'https' if tls else 'http'}://be;\n"
+            "        proxy_http_version 1.1;\n        proxy_set_header Connection \"\";\n    }\n}\n")
+
+
+class Lb:
+    """One load-balancer process running one configuration text."""
+
+    def __init__(self, children: Children, lb: str, label: str, text: str, port: int, folder: Path):
+        self.lb, self.label, self.port = lb, label, port
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        if lb == "haproxy":
+            conf = folder / "haproxy.cfg"
+            conf.write_text(text)
+            argv = ["haproxy", "-db", "-f", str(conf)]
+        else:
+            from lbsync.render.check import nginx_wrapper
+            inc = folder / "lbsync.conf"
+            inc.write_text(text)
+            conf = nginx_wrapper(folder, inc, None, None,
+                                 extra_main="daemon off;\nmaster_process on;\nworker_processes auto;\n"
+                                            "worker_rlimit_nofile 20000;\n" + nginx_user())
+            argv = ["nginx", "-c", str(conf), "-p", str(folder), "-e", "stderr"]
+        self.log = folder / f"{lb}.log"
+        self.proc = children.start(argv, self.log)
+        wait_port("127.0.0.1", port, 15, self.proc)
+
+    def probe(self, ca: Path, timeout: float = 10) -> None:
+        """A GET through it answers 200 with the backends' body (retried while it warms up)."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            try:
+                status, body = https_get(self.port, ca)
+                if status == 200 and body == BODY.encode():
+                    return
+                last = f"{status} {body[:120]!r}"
+            except OSError as exc:
+                last = repr(exc)
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.lb} {self.label}: {PATH} does not answer 200 with the backend body: {last}\n"
+                           + self.log.read_text(errors="replace")[-2000:])
+
+
+def https_get(port: int, ca: Path) -> tuple[int, bytes]:
+    ctx = ssl.create_default_context(cafile=str(ca))
+    with socket.create_connection(("127.0.0.1", port), 5) as raw:
+        with ctx.wrap_socket(raw, server_hostname=HOST) as s:
+            s.sendall(f"GET {PATH} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode())
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def wrk(url: str, workload: str, duration: float, threads: int, conns: int, host: str | None = HOST) -> dict:
+    env = dict(os.environ, LBSYNC_BENCH_CLOSE="1" if workload == "close" else "0")
+    argv = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{int(duration)}s", "--latency", "-s", str(LUA)]
+    if host:
+        argv += ["-H", f"Host: {host}"]
+    proc = subprocess.run(argv + [url], capture_output=True, text=True, env=env, timeout=duration + 60)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("LBSYNC_WRK ")), None)
+    if proc.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stdout[-1000:]} {proc.stderr[-1000:]}")
+    r = json.loads(line.split(" ", 1)[1])
+    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+    r["errors"] = r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"]
+    return r
+
+
+# -- the benchmark ---------------------------------------------------------------------------------------------------
+
+def run_pair_series(lbs: dict[str, Lb], order: list[str], workload: str, args) -> dict[str, list[dict]]:
+    runs: dict[str, list[dict]] = {k: [] for k in order}
+    for label in order:  # warm-up (not counted)
+        wrk(f"https://127.0.0.1:{lbs[label].port}{PATH}", workload, 1, args.threads, args.connections)
+    for rep in range(args.reps):
+        for label in order:
+            r = wrk(f"https://127.0.0.1:{lbs[label].port}{PATH}", workload, args.duration, args.threads,
+                    args.connections)
+            r["load1"] = loadavg()
+            runs[label].append(r)
+            note(f"  {workload:9} rep {rep + 1}/{args.reps} {label:26} {r['rps']:9.0f} req/s  p50 "
+                 f"{r['p50_us'] / 1000:6.2f} ms  p99 {r['p99_us'] / 1000:7.2f} ms  errors {r['errors']}")
+    return runs
+
+
+def summarise(runs: dict[str, list[dict]]) -> dict:
+    base = runs["minimal"]
+    out = {}
+    for label, rs in runs.items():
+        ratios = [r["rps"] / b["rps"] for r, b in zip(rs, base)]
+        out[label] = {
+            "rps_median": rnd(median(r["rps"] for r in rs), 1),
+            "p50_ms_median": rnd(median(r["p50_us"] for r in rs) / 1000),
+            "p99_ms_median": rnd(median(r["p99_us"] for r in rs) / 1000),
+            "ratio_median": rnd(median(ratios)),
+            "ratios": [rnd(x) for x in ratios],
+            "errors": sum(r["errors"] for r in rs),
+            "runs": [{k: r[k] for k in ("rps", "p50_us", "p99_us", "errors", "load1")} for r in rs],
+        }
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--lb", default="haproxy,nginx", help="haproxy,nginx")
+    ap.add_argument("--modes", default="offload,bridge", help="offload,bridge")
+    ap.add_argument("--workloads", default="keepalive,close", help="keepalive,close")
+    ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run (default 5)")
+    ap.add_argument("--reps", type=int, default=5, help="A/B pairs per workload (default 5)")
+    ap.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    ap.add_argument("--connections", type=int, default=50, help="wrk connections (default 50)")
+    ap.add_argument("--servers", type=int, default=2, help="simulated Exchange servers (default 2)")
+    ap.add_argument("--variants", default="", help="comma-separated: " + ", ".join(VARIANTS) +
+                    " — each is the generated config with one setting changed, measured in the same rotation")
+    ap.add_argument("--json", dest="json_file", help="also write the JSON document to this file")
+    args = ap.parse_args(argv)
+    lbs = [x for x in args.lb.split(",") if x]
+    modes = [x for x in args.modes.split(",") if x]
+    workloads = [x for x in args.workloads.split(",") if x]
+    variants = [x for x in args.variants.split(",") if x]
+    for v in variants:
+        if v not in VARIANTS:
+            ap.error(f"unknown variant {v} (known: {', '.join(VARIANTS)})")
+    if not 1 <= args.servers <= 40 or args.reps < 1 or not 1 <= args.duration <= 120:
+        ap.error("--servers 1..40, --reps >= 1, --duration 1..120")
+    for binary in ["wrk", "nginx"] + lbs:
+        if not shutil.which(binary):
+            ap.error(f"{binary} is not installed")
+
+    from pki import make_pki
+    info = machine()
+    note(f"machine: {info['nproc']} CPUs, {info['cpu']}, load {info['loadavg_at_start']}")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="lbsync-bench-") as tmp, Children() as children:
+        tmp = Path(tmp)
+        files = make_pki().write(tmp / "pki")
+        servers = [Server(i) for i in range(args.servers)]
+        backend = children.start(["nginx", "-c", str(backend_conf(tmp, servers, files)), "-p", str(tmp),
+                                  "-e", "stderr"], tmp / "backend.log")
+        for s in servers:
+            wait_port(s.address, s.http_port, 15, backend)
+            wait_port(s.address, s.https_port, 15, backend)
+        ceiling = {}
+        for workload in workloads:
+            r = wrk(f"http://{servers[0].address}:{servers[0].http_port}{PATH}", workload, min(args.duration, 3),
+                    args.threads, args.connections, host=None)
+            ceiling[workload] = rnd(r["rps"], 1)
+            note(f"backend alone (plain HTTP, {workload}): {r['rps']:.0f} req/s")
+
+        for lb in lbs:
+            for mode in modes:
+                note(f"{lb} {mode}:")
+                work = tmp / f"{lb}-{mode}"
+                work.mkdir()
+                gen_port, min_port = free_port(), free_port()
+                gen_text, facts = generated(lb, mode, servers, gen_port, files, work / "generated")
+                procs = {"generated": Lb(children, lb, "generated", gen_text, gen_port, work / "generated"),
+                         "minimal": Lb(children, lb, "minimal", minimal(lb, mode, servers, min_port, files),
+                                       min_port, work / "minimal")}
+                for v in variants:
+                    target, _, change = VARIANTS[v]
+                    if target == lb:
+                        port = free_port()
+                        base, _ = generated(lb, mode, servers, port, files, work / v)
+                        text = change(base)
+                        if text == base:
+                            raise SystemExit(f"variant {v} changes nothing in the generated {lb} configuration")
+                        procs[v] = Lb(children, lb, v, text, port, work / v)
+                for p in procs.values():
+                    p.probe(files["ca"])
+                order = list(procs)
+                for workload in workloads:
+                    runs = run_pair_series(procs, order, workload, args)
+                    results.append({"lb": lb, "mode": mode, "workload": workload, "routes": facts["routes"],
+                                    "configs": summarise(runs)})
+                for p in procs.values():
+                    children.stop(p.proc)
+
+    doc = {"benchmark": "dataplane", "machine": info, "loadavg_at_end": loadavg(),
+           "settings": {"duration_s": args.duration, "reps": args.reps, "threads": args.threads,
+                        "connections": args.connections, "servers": args.servers, "path": PATH,
+                        "body_bytes": len(BODY), "certificate": "RSA 2048 leaf + intermediate (tests/pki.py)",
+                        "tls_profile": "intermediate"},
+           "backend_alone_rps": ceiling,
+           "variants": {v: VARIANTS[v][1] for v in variants},
+           "results": results, "target_ratio": 0.95}
+    rows = []
+    for res in results:
+        m = res["configs"]["minimal"]
+        for label, c in res["configs"].items():
+            if label == "minimal":
+                continue
+            rows.append([res["lb"], res["mode"], res["workload"], label, c["rps_median"], m["rps_median"],
+                         c["ratio_median"], "yes" if c["ratio_median"] >= 0.95 else "NO",
+                         c["p50_ms_median"], m["p50_ms_median"], c["p99_ms_median"], m["p99_ms_median"],
+                         c["errors"] + m["errors"]])
+    headers = ["lb", "mode", "workload", "config", "req/s", "min req/s", "ratio", ">=0.95", "p50 ms", "min p50",
+               "p99 ms", "min p99", "errors"]
+    tables = [table(f"Data plane: generated vs minimal configuration (median of {args.reps} interleaved pairs, "
+                    f"{args.duration:g} s each, wrk -t{args.threads} -c{args.connections}; {info['nproc']} CPUs "
+                    f"{info['cpu']}; load {info['loadavg_at_start'][0]} -> {doc['loadavg_at_end']})", headers, rows),
+              table("Backends alone (one NGINX worker, plain HTTP, wrk directly)", ["workload", "req/s"],
+                    [[k, v] for k, v in ceiling.items()])]
+    emit(doc, tables, args.json_file)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        note("interrupted: every process this benchmark started has been stopped")
+        sys.exit(130)
