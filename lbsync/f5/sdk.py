@@ -92,7 +92,9 @@ def _transaction(conn, changes, progress) -> None:
             loaded = dict(pool.map(load, [c for c in changes if c.action in ("modify", "delete")]))
         progress(f"transaction: queueing {len(changes)} change(s)")
         with TransactionContextManager(root.tm.transactions.transaction) as api:
-            for c in changes:
+            for i, c in enumerate(changes, start=1):
+                if i % 25 == 0:
+                    progress(f"transaction: queued {i}/{len(changes)}")
                 part, name = c.path.strip("/").split("/", 1)
                 if c.action == "create":
                     _resource(api, c.kind).create(name=name, partition=part, **c.want)
