@@ -147,11 +147,12 @@ def test_uploads_need_a_consistent_content_range_and_install_needs_a_pem(emu, s,
                   ).status_code == 200
     assert s.call("POST", url, data=data[half:], headers={
         **octet, "Content-Range": f"{half}-{len(data) - 1}/{len(data)}"}).json()["remainingByteCount"] == 0
-    bad = s.call("POST", "/mgmt/tm/sys/crypto/cert", json={"command": "install", "name": "/Exchange/lbsync_x.crt",
-                                                          "from-local-file": "/var/config/rest/downloads/nope"})
+    install = {"command": "install", "name": "/Exchange/lbsync_x.crt"}
+    bad = s.call("POST", "/mgmt/tm/sys/crypto/cert",
+                 json={**install, "from-local-file": "/var/config/rest/downloads/nope"})
     assert bad.status_code == 400
-    ok = s.call("POST", "/mgmt/tm/sys/crypto/cert", json={"command": "install", "name": "/Exchange/lbsync_x.crt",
-                                                         "from-local-file": "/var/config/rest/downloads/x.crt"})
+    ok = s.call("POST", "/mgmt/tm/sys/crypto/cert",
+                json={**install, "from-local-file": "/var/config/rest/downloads/x.crt"})
     assert ok.status_code == 200
     fp = emu.store.objects["sys/file/ssl-cert"]["/Exchange/lbsync_x.crt"]["fingerprint"]
     assert fp.replace("SHA256/", "").replace(":", "").lower() == pki.leaf.fingerprint

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from f5emu import Emulator
-from f5emu.testing import PASSWORD, USER, credentials_env, load, model_text, run, write_model
+from f5emu.testing import PASSWORD, USER, credentials_env, load, run, write_model
 from lbsync.f5 import push
 from lbsync.f5.connection import DeviceError, Retryable
 from lbsync.f5.desired import PREFIX
@@ -292,8 +292,8 @@ def test_passthrough_namespace_on_its_own_listener_is_pushed(emu, model, pki_fil
     ns = ("  - {host: mail.contoso.com, vip: 203.0.113.10, services: [owa, ecp, ews, eas, oab, mapi]}\n"
           "  - {host: outlook.contoso.com, vip: 203.0.113.11, services: [rpc]}")
     write_model(model, emu, pki_files, namespaces=ns, extra="")
-    model.write_text(model.read_text().replace("tls: {default: bridge,", "tls: {default: bridge, services: "
-                                                                          "{rpc: passthrough},"))
+    text = model.read_text().replace("tls: {default: bridge,", "tls: {default: bridge, services: {rpc: passthrough},")
+    model.write_text(text)
     result, desired = apply(model)
     assert result.applied
     vs = emu.store.objects["ltm/virtual"]["/Exchange/lbsync_203.0.113.11_443"]

@@ -150,8 +150,9 @@ def _vs_id(vip: str | None, port: int) -> str:
 def _destination(partition: str, vip: str | None, port: int) -> tuple[str, str]:
     if vip is None:
         return f"/{partition}/0.0.0.0:{port}", "any"
-    sep = "." if ipaddress.ip_address(vip).version == 6 else ":"
-    return f"/{partition}/{vip}{sep}{port}", "255.255.255.255" if sep == ":" else "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
+    if ipaddress.ip_address(vip).version == 6:
+        return f"/{partition}/{vip}.{port}", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
+    return f"/{partition}/{vip}:{port}", "255.255.255.255"
 
 
 def _member(address: str, port: int) -> dict:

@@ -563,4 +563,3 @@ def _bigip_pointers(value):
     elif isinstance(value, list):
         for v in value:
             yield from _bigip_pointers(v)
-
