@@ -178,3 +178,31 @@ def test_apply_runs_the_certificate_precheck_first(emu, tmp_path, monkeypatch):
     code, out, err = run(["f5", "apply", str(m)])
     assert code == 2 and "Extended Protection is on and the certificate check failed" in err
     assert emu.counts["auth"] == 0 and emu.reads == 0 and emu.writes == 0
+
+
+def test_secrets_never_reach_the_logs(emu, model, caplog, pki_files):
+    import logging
+    caplog.set_level(logging.DEBUG)
+    code, out, err = run(["f5", "apply", str(model)])
+    assert code == 0, err
+    key_body = pki_files["key"].read_text().splitlines()[1]
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert logged  # requests/urllib3/icontrol did log at DEBUG
+    for text in (logged, out, err):
+        assert PASSWORD not in text and key_body not in text
+
+
+def test_credentials_prompt_hides_the_password(monkeypatch, tmp_path, emu, pki_files):
+    from lbsync.cli import load_plan
+    from lbsync.f5.connection import credentials
+    monkeypatch.delenv("F5_USER", raising=False)
+    monkeypatch.delenv("F5_PASSWORD", raising=False)
+    asked = []
+
+    def prompt(text, hide_input=False, **kw):
+        asked.append((text, hide_input))
+        return "typed-user" if not hide_input else "typed-pw"
+    monkeypatch.setattr("click.prompt", prompt)
+    plan = load_plan(str(write_model(tmp_path / "m.yaml", emu, pki_files)))
+    assert credentials(plan, interactive=True) == ("typed-user", "typed-pw")
+    assert [h for _, h in asked] == [False, True]

@@ -286,3 +286,17 @@ def test_passthrough_with_its_own_listener_renders_for_f5(tmp_path, validator):
     decl = json.loads((out / "f5" / "as3.json").read_text())
     assert list(validator.iter_errors(decl)) == []
     assert decl["declaration"]["Common"]["Shared"]["lbsync_203.0.113.11_443"]["class"] == "Service_TCP"
+
+
+def test_tmsh_quoting_round_trips():
+    from hypothesis import given, settings, strategies as st
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40))
+    def check(text):
+        quoted = tmsh_value(text)
+        tokens = [m.group(1) if m.group(1) is not None else m.group(4) for m in _TOKEN.finditer(quoted)]
+        if text == "" or not text.strip():
+            assert quoted.startswith('"')
+        assert len(tokens) == 1 and (_unquote(tokens[0]) if quoted.startswith('"') else tokens[0]) == text
+    check()
