@@ -206,3 +206,28 @@ def test_credentials_prompt_hides_the_password(monkeypatch, tmp_path, emu, pki_f
     plan = load_plan(str(write_model(tmp_path / "m.yaml", emu, pki_files)))
     assert credentials(plan, interactive=True) == ("typed-user", "typed-pw")
     assert [h for _, h in asked] == [False, True]
+
+
+@pytest.mark.parametrize("where", [r"^/mgmt/shared/file-transfer/", r"^/mgmt/tm/sys/crypto/",
+                                   r"^/mgmt/shared/appsvcs/declare$"])
+def test_as3_fault_at_any_write_leaves_the_device_as_it_was(emu, model, where):
+    before = emu.config()
+    emu.inject(method="POST", path=where, nth=2 if "declare" not in where else 1, action="error", status=400)
+    code, out, err = run(["f5", "apply", "--method", "as3", str(model)])
+    assert code == 1 and "Traceback" not in err
+    assert emu.config() == before and emu.as3_tenants == {}
+
+
+def test_as3_task_polling_survives_a_dropped_read(emu, model):
+    emu.as3_delay = 0.2
+    emu.inject(method="GET", path=r"^/mgmt/shared/appsvcs/task/", action="drop")
+    from f5emu.testing import load
+    from lbsync.f5.as3 import desired_for_as3
+    from lbsync.f5.as3push import apply_as3
+    from lbsync.f5.connection import connect
+    plan, material, _ = load(model)
+    conn = connect(plan, interactive=False, warn=lambda t: None, backoff=0.01)
+    result = apply_as3(conn, plan, desired_for_as3(plan, material), material, poll_interval=0.05)
+    assert result.applied and "Exchange" in emu.as3_tenants
+    polls = [e for e in emu.log if e[1].startswith("/mgmt/shared/appsvcs/task/")]
+    assert len(polls) >= 3  # the dropped one, at least one "in progress", the result
