@@ -127,6 +127,8 @@ def test_bad_input_is_exit_2_nothing_sent(emu, tmp_path, pki_files, monkeypatch)
 
 def test_without_f5_sdk_the_imperative_method_points_to_as3(emu, model, monkeypatch):
     monkeypatch.setitem(sys.modules, "f5.bigip", None)  # as on Python 3.12+, where f5-sdk cannot be imported
+    code, out, err = run(["f5", "plan", str(model)])
+    assert code == 0 and "to create" in out  # reading and diffing need only requests
     code, out, err = run(["f5", "apply", str(model)])
     assert code == 2 and "--method as3" in err and emu.writes == 0
     code, out, err = run(["f5", "apply", "--method", "as3", str(model)])
