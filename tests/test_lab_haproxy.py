@@ -223,3 +223,15 @@ def test_passthrough_pool_is_health_checked_too(lab, pki_files, tmp_path_factory
     finally:
         lab["EX02"].heal("rpc")
         r.lb.stop()
+
+
+def test_exchange_2016_bridge_end_to_end(lab, pki_files, tmp_path_factory):  # noqa: F811
+    """The configuration Microsoft supports on 2016/2019: everything re-encrypted, servers keep Require SSL."""
+    r = start_lb(lab, pki_files, tmp_path_factory, "haproxy", "bridge", version=2016)
+    try:
+        assert r.iis_source == "interpreter"
+        for svc in r.plan.services:
+            info = client.get(r.port, svc.namespace, probe_path(svc), r.ca).json
+            assert info["scheme"] == "https" and info["ssl_flags"] == "Ssl, Ssl128", (svc.service, info)
+    finally:
+        r.lb.stop()

@@ -130,12 +130,14 @@ def test_stop_and_start_again_on_the_same_ports(lab, direct):
     assert r.status == 200
 
 
-@pytest.mark.parametrize("scenario", ["offload", "bridge", "passthrough"])
-def test_interpreted_apply_script_gives_the_planned_state(lab, pki_files, tmp_path, scenario):
+@pytest.mark.parametrize("scenario,version", [("offload", 2013), ("bridge", 2013), ("passthrough", 2013),
+                                              ("bridge", 2016), ("passthrough", 2019)])
+def test_interpreted_apply_script_gives_the_planned_state(lab, pki_files, tmp_path, scenario, version):
     """The lab's IIS state comes from running the generated apply-SERVER.ps1 on the fixture; it equals what the
     plan expects, so the LB side and the Exchange side are tested as the pair they are."""
     assert iis.exchange_renderer_available()
-    path = write_model(tmp_path, model_text(lab, pki_files, scenario=scenario, port=443, target="haproxy"))
+    path = write_model(tmp_path, model_text(lab, pki_files, scenario=scenario, port=443, target="haproxy",
+                                            version=version))
     plan = build_plan(load_model(path))
     for server in lab.servers:
         state, how = iis.applied_state(plan, server.name)
