@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from lbsync.errors import LbsyncError
-from lbsync.f5.desired import BUILTIN, KIND_ORDER, PREFIX, Material, build, fingerprint, order
+from lbsync.f5.desired import BUILTIN, KIND_ORDER, PREFIX, build, order
+from lbsync.f5.files import Material, fingerprint
 from lbsync.model import load_model
 from lbsync.plan import build_plan
 

@@ -175,7 +175,7 @@ def test_tmsh_value_quoting():
 @pytest.mark.parametrize("profile", ["exchange2013-offload", "exchange2016-bridge",
                                      "exchange2019-extended-protection"])
 def test_as3_is_valid_against_f5s_schema(profile, validator, pki):
-    from lbsync.f5.desired import Material
+    from lbsync.f5.files import Material
     plan = build_plan(load_model(str(PROFILES / f"{profile}.yaml")))
     mat = Material(cert=pki.leaf.cert_pem(), key=pki.leaf.key_pem(), chain=pki.intermediate.cert_pem())
     decl = declaration(plan, mat)
@@ -197,7 +197,7 @@ def test_schema_check_can_fail(validator, tmp_path):
 
 
 def test_as3_means_the_same_as_tmsh(tmp_path, pki):
-    from lbsync.f5.desired import Material
+    from lbsync.f5.files import Material
     plan = build_plan(load_model(str(golden_model(tmp_path))))
     mat = Material(cert=pki.leaf.cert_pem(), key=pki.leaf.key_pem(), chain=pki.intermediate.cert_pem())
     decl = declaration(plan, mat)

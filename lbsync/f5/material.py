@@ -6,7 +6,7 @@ Loading goes through lbsync.certs.load (PFX or PEM); this module only turns the 
 from __future__ import annotations
 
 from ..errors import LbsyncError
-from .desired import Material
+from .files import Material
 
 
 def load_material(plan, *, need_key: bool = True) -> Material | None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 
 from .. import __version__
-from ..f5.desired import SOURCE_DIR, build
+from ..f5.desired import build
+from ..f5.files import SOURCE_DIR
 from .env import environment, render_template
 from .writer import Output
 
