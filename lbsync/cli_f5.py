@@ -61,8 +61,6 @@ def _print_changes(changes, device: str, as_json: bool, extra: dict | None = Non
         click.echo(_json.dumps(doc, indent=2, default=str))
         return
     for c in changes:
-        if c.action == "unchanged":
-            continue
         click.echo(f"{c.action:9} {c.kind:24} {c.path}")
         for attr, (have, want) in c.diff.items():
             click.echo(f"{'':10}{attr}: {_short(have)} -> {_short(want)}")

@@ -71,6 +71,9 @@ def test_apply_then_nothing_to_do(emu, model):
     code, out, err = run(["f5", "apply", str(model)])
     assert code == 0 and "nothing to do" in out and emu.writes == 0
     no_secret(out, err)
+    code, out, err = run(["f5", "plan", str(model)])
+    assert "unchanged ltm/pool                 /Exchange/lbsync_owa_mail.contoso.com" in out
+    assert "0 to create, 0 to modify, 0 to delete, 31 unchanged" in out
 
 
 def test_device_refusal_is_exit_1_one_line(emu, model):
