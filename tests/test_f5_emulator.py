@@ -95,7 +95,7 @@ def test_references_must_exist_and_objects_in_use_cannot_be_deleted(s):
     assert s.call("POST", "/mgmt/tm/ltm/rule", json=rule).status_code == 200
     vs = {"name": "lbsync_v", "partition": "Exchange", "destination": "/Exchange/203.0.113.10:443",
           "mask": "255.255.255.255", "rules": ["/Exchange/lbsync_r"],
-          "profiles": [{"name": "/Common/http", "context": "all"}]}
+          "profiles": [{"name": "/Common/tcp", "context": "all"}, {"name": "/Common/http", "context": "all"}]}
     assert s.call("POST", "/mgmt/tm/ltm/virtual", json=vs).status_code == 200
     in_use = s.call("DELETE", "/mgmt/tm/ltm/pool/~Exchange~lbsync_p")
     assert in_use.status_code == 400 and "in use by a rule (/Exchange/lbsync_r)" in in_use.json()["message"]
@@ -221,3 +221,19 @@ def test_as3_declare_is_async_and_schema_checked(emu, s):
     task = s.call("POST", "/mgmt/shared/appsvcs/declare?async=true", json=pointer).json()["id"]
     time.sleep(emu.as3_delay + 0.01)
     assert s.call("GET", f"/mgmt/shared/appsvcs/task/{task}").json()["results"][0]["code"] == 422
+
+
+def test_virtual_profile_combinations_are_enforced(s):
+    def vs(name, profiles, rules=()):
+        return s.call("POST", "/mgmt/tm/ltm/virtual", json={
+            "name": name, "partition": "Exchange", "destination": "/Exchange/203.0.113.10:443",
+            "mask": "255.255.255.255", "profiles": [{"name": p, "context": "all"} for p in profiles],
+            "rules": list(rules)})
+    r = vs("v1", ["/Common/http"])
+    assert r.status_code == 400 and "requires a tcp profile" in r.json()["message"]
+    r = vs("v2", ["/Common/tcp", "/Common/http", "/Common/ntlm"])
+    assert r.status_code == 400 and "NTLM profile requires a OneConnect profile" in r.json()["message"]
+    r = vs("v3", ["/Common/tcp"], ["/Common/_sys_https_redirect"])
+    assert r.status_code == 400 and r.json()["message"].startswith("01070394:3: HTTP_REQUEST event in rule")
+    assert vs("v4", ["/Common/tcp", "/Common/http", "/Common/oneconnect", "/Common/ntlm"],
+              ["/Common/_sys_https_redirect"]).status_code == 200

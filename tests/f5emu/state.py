@@ -82,6 +82,8 @@ class Store:
             for n in names:
                 self.objects[coll][f"/Common/{n}"] = {"name": n, "partition": "Common", "fullPath": f"/Common/{n}",
                                                       "generation": 1}
+        self.objects["ltm/rule"]["/Common/_sys_https_redirect"]["apiAnonymous"] = (
+            "when HTTP_REQUEST {\n    HTTP::redirect https://[getfield [HTTP::host] \":\" 1][HTTP::uri]\n}")
         self.generation = 1
 
     # -- reading ----------------------------------------------------------------------------------------------
@@ -200,6 +202,28 @@ class Store:
                 refs.append(({"ltm/pool"}, obj["pool"]))
         return refs
 
+    def _profile_kinds(self, obj: dict) -> set[str]:
+        return {c for p in obj.get("profiles", []) for c in PROFILE_COLLECTIONS if p["name"] in self.objects[c]}
+
+    def _check_virtual(self, obj: dict) -> None:
+        """The profile combinations a BIG-IP insists on (01070734:3 / 01070394:3 configuration errors)."""
+        kinds = self._profile_kinds(obj)
+        full = obj["fullPath"]
+        needs = [("ltm/profile/http", "ltm/profile/tcp", "an http profile requires a tcp profile"),
+                 ("ltm/profile/client-ssl", "ltm/profile/tcp", "an SSL profile requires a tcp profile"),
+                 ("ltm/profile/server-ssl", "ltm/profile/tcp", "an SSL profile requires a tcp profile"),
+                 ("ltm/profile/one-connect", "ltm/profile/http", "a OneConnect profile requires an http profile"),
+                 ("ltm/profile/ntlm", "ltm/profile/one-connect", "the NTLM profile requires a OneConnect profile"),
+                 ("ltm/profile/ntlm", "ltm/profile/http", "the NTLM profile requires an http profile")]
+        for have, need, why in needs:
+            if have in kinds and need not in kinds:
+                raise DeviceError(400, f"01070734:3: Configuration error: Virtual Server ({full}): {why}.")
+        for rule in obj.get("rules", []):
+            text = self.objects["ltm/rule"].get(rule, {}).get("apiAnonymous", "")
+            if re.search(r"\bHTTP::|when HTTP_REQUEST", text) and "ltm/profile/http" not in kinds:
+                raise DeviceError(400, f"01070394:3: HTTP_REQUEST event in rule ({rule}) requires an associated "
+                                       f"HTTP or FASTHTTP profile on the virtual-server ({full}).")
+
     def _check_refs(self, collection: str, obj: dict) -> None:
         for colls, target in self.references(collection, obj):
             full = target if target.startswith("/") else f"/{obj['partition']}/{target}"
@@ -207,6 +231,8 @@ class Store:
                 what = sorted(colls)[0].rsplit("/", 1)[1] if len(colls) == 1 else \
                     ("monitor" if colls == MONITOR_COLLECTIONS else "profile")
                 raise DeviceError(400, f"01020036:3: The requested {what} ({full}) was not found.")
+        if collection == "ltm/virtual":
+            self._check_virtual(obj)
 
     def _users_of(self, full: str, collection: str):
         for coll, objs in self.objects.items():
