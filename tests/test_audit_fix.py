@@ -138,6 +138,8 @@ def test_bridge_outlook_anywhere_fixed_with_set_outlookanywhere(tmp_path):
     scripts, _ = fixmod.fix_scripts(plan, report)
     changes = scripts["EX01"].split(iisinterp.BEGIN)[1].split(iisinterp.END)[0]
     assert "appcmd" not in changes and "Set-OabVirtualDirectory" not in changes
+    assert "Set-OutlookAnywhere -Identity \"EX01\\Rpc (Default Web Site)\" -SSLOffloading $false" in changes
+    assert "Restart-Service MSExchangeServiceHost" in scripts["EX01"].split("<#")[0]
     run = run_fix(scripts["EX01"], base, "EX01", state)
     assert_only_changed(base, run.apphost, {f"{SITE}/Rpc"})
     after = verify_doc(plan, "EX01", run.apphost, run.exchange)

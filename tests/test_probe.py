@@ -69,6 +69,10 @@ def test_in_sync(running, pki):
     assert vip_health >= {"owa", "ecp", "ews", "eas", "oab", "mapi", "rpc", "autodiscover"}
     servers = {c["target"] for c in doc["checks"] if c["scope"] == "server"}
     assert servers == {"EX01", "EX02"}
+    if running.scenario == "offload":   # the table, once
+        result = CliRunner().invoke(main, ["probe", running.model, "--timeout", "3"], catch_exceptions=False)
+        assert result.exit_code == 0 and f"all {len(doc['checks'])} checks passed" in result.stdout
+        assert "vip mail.contoso.com" in result.stdout and "server EX02" in result.stdout
 
 
 def test_one_server_with_a_different_certificate(running, lab, pki, pki_files, tmp_path):  # noqa: F811

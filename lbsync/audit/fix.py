@@ -83,6 +83,10 @@ def _with_header(text: str, server: str, items: list[Drift]) -> str:
     lines = [f"# lbsync audit fix for {server}: repairs {len(items)} drifted item(s) and nothing else;",
              "# the same guards, backup, -WhatIf and recycling as apply. Run it on that server, then verify again."]
     lines += [f"#   {d.location}: {_show(d.actual)} -> {_show(d.expected)}  [{d.code}]" for d in items]
+    if any(d.location == RPC_LOCATION for d in items):
+        lines += ["# /Rpc's sslFlags are written by the Microsoft Exchange Service Host about 15 minutes after",
+                  "# Set-OutlookAnywhere; if Outlook Anywhere already shows the right SSLOffloading, wait for it (or",
+                  "# Restart-Service MSExchangeServiceHost) and verify again."]
     return bom + nl.join(lines) + nl + body
 
 

@@ -152,7 +152,7 @@ def _cert_check(scope: str, target: str, address: str, port: int, sni: str, refe
                  f"a different certificate: SHA-256 {fp[:16]}…, expected {reference[:16]}…"), fp
 
 
-def _refused(status: int | None, body: str) -> bool:
+def _refused(status: int | None) -> bool:
     """IIS refuses plain HTTP on a location that requires SSL with 403 (substatus 4, 'SSL required')."""
     return status == 403
 
@@ -202,15 +202,15 @@ def run_probe(plan, *, timeout: float = 5.0, reference: str | None = None,
                     want_refused = sslflags.requires_ssl(flags)
                     if not want_refused and svc.mode != "offload":
                         continue          # e.g. owa/Calendar while owa is bridged: the LB never sends HTTP there
-                    status, detail, body = http.get("http", server.address, server.http_port, host, path)
+                    status, detail, _ = http.get("http", server.address, server.http_port, host, path)
                     if status is None:
                         ok, text = False, detail
                     elif want_refused:
-                        ok = _refused(status, body)
+                        ok = _refused(status)
                         text = (f"refused: {detail} (SSL required)" if ok else
                                 f"answered {detail}: SSL is not required on {loc}, but the plan expects {flags}")
                     else:
-                        ok = not _refused(status, body)
+                        ok = not _refused(status)
                         text = (f"accepted: {detail}" if ok else
                                 f"refused: {detail} — SSL still required on {loc}, offloaded by the load balancer")
                     checks.append(Check("server", server.name, "http-refused" if want_refused else "http-accepted",
