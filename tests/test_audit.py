@@ -285,6 +285,21 @@ def test_get_outlookanywhere_array_for_every_server(tmp_path):
     assert (d.expected, d.actual) == ("mail.contoso.com", "ex02.contoso.local")
 
 
+def test_servers_of_the_organisation_outside_the_model_are_ignored(tmp_path):
+    plan = plan_for(tmp_path, model_text(2013, "offload"))
+    org = json.loads((AUDIT / "get-outlookanywhere-all.json").read_text())
+    other = dict(org[0], ServerName="EX09", Server="EX09", Identity="EX09\\Rpc (Default Web Site)", SSLOffloading=False)
+    path = write(tmp_path, "org.json", json.dumps([other] + org))
+    report = audit(plan, outlook_anywhere=[f"EX01={path}"])
+    assert drift_set(report) == {("EX02", None, "server-missing")}
+    folder = tmp_path / "ev"
+    write(folder, "outlook-anywhere.json", json.dumps([other, org[0]]))
+    assert drift_set(audit(plan, evidence_dir=str(folder))) == {("EX02", None, "server-missing")}
+    only_other = write(tmp_path, "o.json", json.dumps(other))
+    assert "no Outlook Anywhere entry for server EX01 (it has: EX09)" in error_of(
+        lambda: audit(plan, outlook_anywhere=[f"EX01={only_other}"]))
+
+
 def test_outlook_anywhere_without_offloading_must_require_ssl_of_clients(tmp_path):
     plan = plan_for(tmp_path, model_text(2013, "bridge"))
     text, state = applied(plan, "EX01")
@@ -302,6 +317,32 @@ def test_verify_json_as_powershell_writes_it_oab_and_mrsproxy(tmp_path):
                                  ("EX01", evmod.EWS_MRSPROXY, "mrsproxy-state"), ("EX02", None, "server-missing")}
     oab = next(d for d in report.drift if d.code == "oab-require-ssl")
     assert (oab.expected, oab.actual) == (False, True)
+
+
+def documented(section: str):
+    """A JSON block of docs/verify-json.md (the format contract of the verify evidence)."""
+    import re
+    text = (Path(__file__).resolve().parent.parent / "docs" / "verify-json.md").read_text(encoding="utf-8")
+    body = text.split(f"## {section}", 1)[1]
+    return json.loads(re.search(r"```json\n(.*?)```", body, re.S).group(1))
+
+
+def test_the_documented_verify_example_is_read_as_documented(tmp_path):
+    plan = plan_for(tmp_path, model_text(2013, "offload"))
+    path = write(tmp_path, "verify-EX01.json", json.dumps(documented("Example"), indent=4).replace("\n", "\r\n"))
+    report = audit(plan, outlook_anywhere=[f"EX01={path}"])
+    assert drift_set(report) == {("EX01", f"{SITE}/Autodiscover", "ssl-still-required"),
+                                 ("EX02", None, "server-missing")}
+
+
+def test_the_evidence_these_tests_build_follows_the_documented_schema(tmp_path):
+    import jsonschema
+    schema = documented("JSON Schema")
+    for version, mode in ((2013, "offload"), (2016, "bridge")):
+        plan = plan_for(tmp_path, model_text(version, mode))
+        text, state = applied(plan, "EX01")
+        jsonschema.validate(verify_doc(plan, "EX01", text, state), schema)
+    jsonschema.validate(json.loads((AUDIT / "verify-EX01.json").read_text()), schema)
 
 
 def test_mrsproxy_not_in_the_model_is_not_drift_but_compared_between_servers(tmp_path):

@@ -268,8 +268,9 @@ def oa_server(obj: dict) -> str | None:
     return None
 
 
-def oa_entries(doc, file: str, servers: list[str]) -> list[tuple[str | None, dict]]:
-    """Get-OutlookAnywhere | ConvertTo-Json: one object or an array; (model server or None, object)."""
+def oa_entries(doc, file: str, servers: list[str]) -> list[tuple[str | None, str | None, dict]]:
+    """Get-OutlookAnywhere | ConvertTo-Json: one object or an array; (name in the file, the model's server or None
+    when it is not one of the model's — other servers of the organisation are not behind this LB —, object)."""
     items = doc if isinstance(doc, list) else [doc]
     out = []
     for i, obj in enumerate(items):
@@ -277,7 +278,11 @@ def oa_entries(doc, file: str, servers: list[str]) -> list[tuple[str | None, dic
             raise LbsyncError("neither the verify JSON (lbsync_verify) nor Get-OutlookAnywhere output "
                               "(objects with SSLOffloading)", file=file, key=f"[{i}]" if isinstance(doc, list) else None)
         name = oa_server(obj)
-        out.append((resolve_server(name, servers, file) if name else None, obj))
+        try:
+            server = resolve_server(name, servers, file) if name else None
+        except LbsyncError:
+            server = None
+        out.append((name, server, obj))
     return out
 
 
@@ -287,13 +292,12 @@ def read_oa_for(ev: ServerEvidence, doc, file: str, servers: list[str]) -> None:
         read_verify(ev, doc, file, servers)
         return
     entries = oa_entries(doc, file, servers)
-    mine = [obj for name, obj in entries if name == ev.server]
+    mine = [obj for _, server, obj in entries if server == ev.server]
     if not mine:
-        unnamed = [obj for name, obj in entries if name is None]
-        if len(entries) == 1 and unnamed:
-            mine = unnamed
+        if len(entries) == 1 and entries[0][0] is None:   # one object that names no server: the one given
+            mine = [entries[0][2]]
         else:
-            named = sorted({n for n, _ in entries if n})
+            named = sorted({n for n, _, _ in entries if n})
             raise LbsyncError(f"no Outlook Anywhere entry for server {ev.server} (it has: {', '.join(named) or 'none'})",
                               file=file)
     if len(mine) > 1:
@@ -381,12 +385,12 @@ def collect(plan, *, apphost: list[str] = (), outlook_anywhere: list[str] = (),
         for path in paths:
             read_verify(out[server], load_json(path), path, servers)
     for path in inputs.oa_all:
-        for name, obj in oa_entries(load_json(path), path, servers):
+        for name, server, obj in oa_entries(load_json(path), path, servers):
             if name is None:
-                raise LbsyncError("an Outlook Anywhere entry names no server (Identity/Server)", file=path)
-            if name not in inputs.outlook_anywhere:
-                out[name].sources.append(path)
-                _read_oa_fields(out[name], obj, path)
+                raise LbsyncError("an Outlook Anywhere entry names no server (ServerName/Server/Identity)", file=path)
+            if server is not None and server not in inputs.outlook_anywhere:
+                out[server].sources.append(path)
+                _read_oa_fields(out[server], obj, path)
     for server, paths in inputs.outlook_anywhere.items():
         for path in paths:
             read_oa_for(out[server], load_json(path), path, servers)
