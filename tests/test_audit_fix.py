@@ -165,3 +165,67 @@ def test_restricted_plan_leaves_the_real_plan_alone(tmp_path):
     assert [s.name for s in narrowed.exchange.servers] == ["EX01"]
     assert narrowed.exchange.appcmd_locations == [] and narrowed.exchange.outlook_anywhere.ssl_offloading is None
     assert plan.as_json() == before and len(plan.exchange.servers) == 2
+
+
+# ---- any drift: reported exactly, repaired exactly -------------------------------------------------------------
+
+from functools import lru_cache  # noqa: E402
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from lbsync.audit.drift import flags_code  # noqa: E402
+
+EDITS = ["None", "Ssl", "Ssl, Ssl128", "Ssl, SslNegotiateCert, Ssl128", None]   # None: clear (inherit)
+
+
+@lru_cache(maxsize=None)
+def _case(version: int, mode: str, root: str):
+    from pathlib import Path as P
+    folder = P(root) / f"{version}-{mode}"
+    folder.mkdir(parents=True, exist_ok=True)
+    plan = plan_for(folder, model_text(version, mode))
+    return plan, applied(plan, "EX01")[0], applied(plan, "EX02")[0]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(version=st.sampled_from([2013, 2016]), mode=st.sampled_from(["offload", "bridge"]),
+       edits=st.dictionaries(st.integers(0, 9), st.sampled_from(EDITS), max_size=5),
+       flavour=st.sampled_from(["appcmd", "webadministration"]))
+def test_any_cu_reset_is_reported_exactly_and_the_fix_repairs_only_that(tmp_path_factory, version, mode, edits,
+                                                                         flavour):
+    root = str(tmp_path_factory.getbasetemp() / "audit-property")
+    plan, ex01, ex02 = _case(version, mode, root)
+    locs = plan.exchange.appcmd_locations
+    changed = ex02
+    for index, value in edits.items():
+        loc = locs[index % len(locs)]
+        changed = iisinterp.clear_access(changed, loc) if value is None else iisinterp.set_access(changed, loc, value)
+    folder = tmp_path_factory.mktemp("case")
+    specs = [f"EX01={write(folder, '1.config', ex01)}", f"EX02={write(folder, '2.config', changed)}"]
+    report = audit(plan, apphost=specs)
+    doc = Document(changed)
+    want = set()
+    for loc, flags in plan.exchange.locations.items():
+        code = flags_code(flags, doc.effective(loc))
+        if code:
+            want.add(("EX02", loc, code))
+    assert drift_set(report) == want
+    scripts, unrepaired = fixmod.fix_scripts(plan, report, flavour=flavour)
+    assert unrepaired == []
+    if not want:
+        assert scripts == {}
+        return
+    assert list(scripts) == ["EX02"]
+    region = scripts["EX02"].split(iisinterp.BEGIN)[1].split(iisinterp.END)[0]
+    named = set(re.findall(r"-Location '([^']+)'", region))
+    assert named == {loc for _, loc, _ in want if loc in plan.exchange.appcmd_locations}
+    assert ("Set-OutlookAnywhere" in region) == any(loc.endswith("/Rpc") for _, loc, _ in want)
+    fixed = run_fix(scripts["EX02"], changed, "EX02").apphost
+    assert audit(plan, apphost=[specs[0], f"EX02={write(folder, '3.config', fixed)}"]).drift == []
+    drifted = {loc for _, loc, _ in want}
+    b_blocks, b_rest = location_blocks(changed)
+    a_blocks, a_rest = location_blocks(fixed)
+    assert a_rest == b_rest
+    assert {p for p in set(a_blocks) | set(b_blocks) if a_blocks.get(p) != b_blocks.get(p)} <= {
+        d.lower() for d in drifted}
