@@ -72,6 +72,8 @@ def test_in_sync_exit_0_table_and_json(tmp_path):
     doc = json.loads(out)
     assert code == 0 and doc["in_sync"] is True and doc["drift"] == []
     assert {n["what"] for n in doc["not_checked"]} == {"Outlook Anywhere", "OAB", "EWS"}
+    code, out, _ = run("audit", model, *specs, "--fix-script", tmp_path / "fix.ps1")
+    assert code == 0 and "no fix script written" in out and list(tmp_path.glob("fix*")) == []
 
 
 def test_drift_exit_1_json_entries_and_fix_scripts(tmp_path):

@@ -75,6 +75,13 @@ def test_in_sync(running, pki):
         assert "vip mail.contoso.com" in result.stdout and "server EX02" in result.stdout
 
 
+def test_without_a_certificate_in_the_model_the_vip_certificate_is_the_reference(running, pki):
+    code, doc, err = probe(str(running.lb.model_path))
+    assert code == 0, err
+    assert doc["certificate"]["fingerprint_sha256"] == pki.leaf.fingerprint
+    assert "the model has none" in doc["certificate"]["source"]
+
+
 def test_one_server_with_a_different_certificate(running, lab, pki, pki_files, tmp_path):  # noqa: F811
     from pki import make_leaf
     other = make_leaf(pki.intermediate, ["mail.contoso.com", "autodiscover.contoso.com", "outlook.contoso.com"])
