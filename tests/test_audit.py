@@ -210,7 +210,8 @@ def test_servers_that_differ_from_each_other_on_what_lbsync_does_not_manage(tmp_
     one, _ = applied(plan, "EX01")
     two, _ = applied(plan, "EX02")
     two = iisinterp.set_access(two, f"{SITE}/PowerShell", "None")
-    report = audit(plan, apphost=[f"EX01={write(tmp_path, '1.config', one)}", f"EX02={write(tmp_path, '2.config', two)}"])
+    report = audit(plan, apphost=[f"EX01={write(tmp_path, '1.config', one)}",
+                                  f"EX02={write(tmp_path, '2.config', two)}"])
     assert drift_set(report) == {("EX02", f"{SITE}/PowerShell", "servers-differ")}
     d = report.drift[0]
     assert (d.expected, d.actual) == ("SslNegotiateCert", "None")

@@ -16,7 +16,7 @@ from lbsync.audit import lbdiff
 from lbsync.cli import main
 from lbsync.render import RenderOptions, haproxy, nginx
 
-from test_audit import AUDIT, CU_RESET, SITE, applied, cu_reset, model_text, write
+from test_audit import AUDIT, CU_RESET, applied, cu_reset, model_text, write
 
 HAPROXY_TARGET = "targets:\n  haproxy: {cert_path: /etc/haproxy/certs/mail.pem}\n"
 NGINX_MODEL = """version: 1
@@ -135,7 +135,8 @@ def test_no_traceback_from_the_real_command(tmp_path):
                            f"EX01={AUDIT / 'broken.applicationHost.config'}"], capture_output=True, text=True,
                           timeout=60, env={**os.environ, "COLUMNS": "200"})
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert proc.stderr.strip() == f"{AUDIT / 'broken.applicationHost.config'}:1:1: error: not valid JSON: Expecting value"
+    broken = AUDIT / "broken.applicationHost.config"
+    assert proc.stderr.strip() == f"{broken}:1:1: error: not valid JSON: Expecting value"
 
 
 # ---- load balancer drift ----------------------------------------------------------------------------------------
@@ -149,7 +150,8 @@ def shuffle_haproxy(text: str) -> str:
     lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith("#")]
     out, i = [], 0
     while i < len(lines):
-        if lines[i].lstrip().startswith("server ") and i + 1 < len(lines) and lines[i + 1].lstrip().startswith("server "):
+        pair = i + 1 < len(lines) and lines[i + 1].lstrip().startswith("server ")
+        if lines[i].lstrip().startswith("server ") and pair:
             out += ["\t" + lines[i + 1].strip() + "   # second", "  " + lines[i].strip()]
             i += 2
             continue

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
@@ -193,7 +192,7 @@ def _case(version: int, mode: str, root: str):
        edits=st.dictionaries(st.integers(0, 9), st.sampled_from(EDITS), max_size=5),
        flavour=st.sampled_from(["appcmd", "webadministration"]))
 def test_any_cu_reset_is_reported_exactly_and_the_fix_repairs_only_that(tmp_path_factory, version, mode, edits,
-                                                                         flavour):
+                                                                        flavour):
     root = str(tmp_path_factory.getbasetemp() / "audit-property")
     plan, ex01, ex02 = _case(version, mode, root)
     locs = plan.exchange.appcmd_locations

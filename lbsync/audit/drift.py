@@ -109,7 +109,8 @@ SETTING_KIND = {OA_SSL_OFFLOADING: "outlook_anywhere", OA_EXTERNAL_SSL: "outlook
                 OA_INTERNAL_SSL: "outlook_anywhere", OAB_REQUIRE_SSL: "oab", EWS_MRSPROXY: "ews"}
 HOW_TO_COLLECT = {
     "locations": "give --apphost SERVER=applicationHost.config or the verify JSON",
-    "outlook_anywhere": "give --outlook-anywhere SERVER=FILE (Get-OutlookAnywhere | ConvertTo-Json, or the verify JSON)",
+    "outlook_anywhere": "give --outlook-anywhere SERVER=FILE (Get-OutlookAnywhere | ConvertTo-Json, or the "
+                        "verify JSON)",
     "oab": "only the verify JSON (verify-SERVER.ps1) carries it",
     "ews": "only the verify JSON (verify-SERVER.ps1) carries it",
 }

@@ -235,7 +235,8 @@ def read_verify(ev: ServerEvidence, doc: dict, file: str, servers: list[str]) ->
 
 def _read_oa_fields(ev: ServerEvidence, obj: dict, file: str, prefix: str = "") -> None:
     if "SSLOffloading" not in obj:
-        raise LbsyncError("no SSLOffloading field: not Outlook Anywhere evidence", file=file, key=prefix + "SSLOffloading")
+        raise LbsyncError("no SSLOffloading field: not Outlook Anywhere evidence", file=file,
+                          key=prefix + "SSLOffloading")
     ev.settings[OA_SSL_OFFLOADING] = _bool(obj["SSLOffloading"], file, prefix + "SSLOffloading")
     for key, item in (("ExternalClientsRequireSsl", OA_EXTERNAL_SSL), ("InternalClientsRequireSsl", OA_INTERNAL_SSL)):
         if obj.get(key) is not None:
@@ -276,7 +277,8 @@ def oa_entries(doc, file: str, servers: list[str]) -> list[tuple[str | None, str
     for i, obj in enumerate(items):
         if not isinstance(obj, dict) or "SSLOffloading" not in obj:
             raise LbsyncError("neither the verify JSON (lbsync_verify) nor Get-OutlookAnywhere output "
-                              "(objects with SSLOffloading)", file=file, key=f"[{i}]" if isinstance(doc, list) else None)
+                              "(objects with SSLOffloading)", file=file,
+                              key=f"[{i}]" if isinstance(doc, list) else None)
         name = oa_server(obj)
         try:
             server = resolve_server(name, servers, file) if name else None
@@ -298,8 +300,8 @@ def read_oa_for(ev: ServerEvidence, doc, file: str, servers: list[str]) -> None:
             mine = [entries[0][2]]
         else:
             named = sorted({n for n, _, _ in entries if n})
-            raise LbsyncError(f"no Outlook Anywhere entry for server {ev.server} (it has: {', '.join(named) or 'none'})",
-                              file=file)
+            raise LbsyncError(f"no Outlook Anywhere entry for server {ev.server} "
+                              f"(it has: {', '.join(named) or 'none'})", file=file)
     if len(mine) > 1:
         raise LbsyncError(f"several Outlook Anywhere entries for server {ev.server}", file=file)
     ev.sources.append(file)

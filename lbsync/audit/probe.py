@@ -89,7 +89,8 @@ class _Http:
         for _ in range(MAX_REDIRECTS + 1):
             try:
                 with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")    # unverified TLS on purpose: certificates are compared by fingerprint
+                    # unverified TLS on purpose: certificates are compared by fingerprint
+                    warnings.simplefilter("ignore")
                     resp = session.get(url, headers={"Host": host, "User-Agent": "lbsync-probe"},
                                        timeout=(self.timeout, self.timeout), allow_redirects=False, verify=False,
                                        stream=True)

@@ -38,7 +38,8 @@ def print_audit(plan, report, lb: list, fix_note: list[str] | None = None) -> No
         n = len(report.for_server(s))
         checked = report.checked.get(s)
         if checked is not None:
-            console.print(f"{s}: {checked} item(s) compared, " + (f"[red]{n} drifted[/red]" if n else "[green]in sync[/green]"))
+            state = f"[red]{n} drifted[/red]" if n else "[green]in sync[/green]"
+            console.print(f"{s}: {checked} item(s) compared, {state}")
     for nc in report.not_checked:
         console.print(f"[yellow]not checked[/yellow] {nc.server}: {escape(nc.what)} — {escape(nc.reason)}")
     for d in lb:
