@@ -183,11 +183,11 @@ def test_redirects_are_followed_only_within_the_namespace():
     try:
         http = probemod._Http(2)
         port = srv.server_address[1]
-        status, detail, _ = http.get("http", "127.0.0.1", port, "mail.contoso.com", "/owa/healthcheck.htm", follow=True)
+        status, detail = http.get("http", "127.0.0.1", port, "mail.contoso.com", "/owa/healthcheck.htm", follow=True)
         assert status == 302 and "redirects off the namespace" in detail and "evil.example.net" in detail
-        status, detail, _ = http.get("http", "127.0.0.1", port, "mail.contoso.com", "/ecp/healthcheck.htm", follow=True)
+        status, detail = http.get("http", "127.0.0.1", port, "mail.contoso.com", "/ecp/healthcheck.htm", follow=True)
         assert status == 200
-        status, detail, _ = http.get("http", "127.0.0.1", 1, "mail.contoso.com", "/", follow=True)
+        status, detail = http.get("http", "127.0.0.1", 1, "mail.contoso.com", "/", follow=True)
         assert status is None and "cannot connect" in detail
         http.close()
     finally:

@@ -16,7 +16,6 @@ from urllib.parse import urljoin, urlsplit
 from .. import catalog, sslflags
 
 MAX_REDIRECTS = 3
-BODY_LIMIT = 64 * 1024
 
 
 @dataclass
@@ -79,8 +78,8 @@ class _Http:
         return self.sessions[key]
 
     def get(self, scheme: str, address: str, port: int, host: str, path: str, *,
-            follow: bool = False) -> tuple[int | None, str, str]:
-        """(status or None, detail, body start). Follows redirects only within `host` when asked."""
+            follow: bool = False) -> tuple[int | None, str]:
+        """(status or None, detail). Follows redirects only within `host` when asked."""
         import warnings
 
         import requests
@@ -94,29 +93,25 @@ class _Http:
                     resp = session.get(url, headers={"Host": host, "User-Agent": "lbsync-probe"},
                                        timeout=(self.timeout, self.timeout), allow_redirects=False, verify=False,
                                        stream=True)
-                    try:
-                        body = resp.raw.read(BODY_LIMIT, decode_content=True) or b""
-                    finally:
-                        resp.close()
+                    resp.close()    # the status is the answer: the body is never read (nor waited for)
             except requests.exceptions.Timeout:
-                return None, f"no answer within {self.timeout:g}s", ""
+                return None, f"no answer within {self.timeout:g}s"
             except requests.exceptions.SSLError as exc:
-                return None, f"TLS failed: {_short(exc)}", ""
+                return None, f"TLS failed: {_short(exc)}"
             except requests.exceptions.ConnectionError as exc:
-                return None, f"cannot connect: {_short(exc)}", ""
+                return None, f"cannot connect: {_short(exc)}"
             except requests.exceptions.RequestException as exc:
-                return None, f"request failed: {_short(exc)}", ""
-            text = body.decode("utf-8", "replace")
+                return None, f"request failed: {_short(exc)}"
             if follow and resp.is_redirect:
                 location = resp.headers.get("Location", "")
                 target = urlsplit(urljoin(f"{scheme}://{host}{path}", location))
                 if (target.hostname or "").lower() != host.lower() or target.scheme != scheme:
-                    return resp.status_code, f"redirects off the namespace to {location} (not followed)", text
+                    return resp.status_code, f"redirects off the namespace to {location} (not followed)"
                 path = target.path + (f"?{target.query}" if target.query else "")
                 url = f"{scheme}://{_host_port(address, port)}{path}"
                 continue
-            return resp.status_code, f"{resp.status_code} {resp.reason or ''}".strip(), text
-        return None, f"more than {MAX_REDIRECTS} redirects", ""
+            return resp.status_code, f"{resp.status_code} {resp.reason or ''}".strip()
+        return None, f"more than {MAX_REDIRECTS} redirects"
 
     def close(self) -> None:
         for s in self.sessions.values():
@@ -175,7 +170,7 @@ def run_probe(plan, *, timeout: float = 5.0, reference: str | None = None,
                 if svc.health.path.lower() in seen:
                     continue
                 seen.add(svc.health.path.lower())
-                status, detail, _ = http.get("https", address, ns.port, ns.host, svc.health.path, follow=True)
+                status, detail = http.get("https", address, ns.port, ns.host, svc.health.path, follow=True)
                 checks.append(Check("vip", ns.host, "health", f"{svc.service} https://{ns.host}{svc.health.path}",
                                     status == 200, detail))
         # each server directly
@@ -194,7 +189,7 @@ def run_probe(plan, *, timeout: float = 5.0, reference: str | None = None,
                     scheme, port = "http", server.http_port
                 else:
                     scheme, port = "https", server.https_port
-                status, detail, _ = http.get(scheme, server.address, port, host, svc.health.path, follow=True)
+                status, detail = http.get(scheme, server.address, port, host, svc.health.path, follow=True)
                 checks.append(Check("server", server.name, "health", f"{key} {scheme}://{host}{svc.health.path}",
                                     status == 200, detail))
                 for loc, flags in svc.locations.items():
@@ -203,7 +198,7 @@ def run_probe(plan, *, timeout: float = 5.0, reference: str | None = None,
                     want_refused = sslflags.requires_ssl(flags)
                     if not want_refused and svc.mode != "offload":
                         continue          # e.g. owa/Calendar while owa is bridged: the LB never sends HTTP there
-                    status, detail, _ = http.get("http", server.address, server.http_port, host, path)
+                    status, detail = http.get("http", server.address, server.http_port, host, path)
                     if status is None:
                         ok, text = False, detail
                     elif want_refused:
