@@ -40,6 +40,21 @@ CODES: dict[str, Code] = {c.code: c for c in [
     Code("ep-unknown-cu", True, "Exchange 2019 without cu: Extended Protection assumed off"),
     Code("f5-passthrough-shared", False,
          "F5: a passthrough namespace shares its VIP:port with other namespaces (no L4 SNI routing for F5)"),
+    # coexistence (groups:)
+    Code("legacy-namespace-missing", True,
+         "an Exchange 2007 group without a legacy namespace: 2013+ redirects OWA (and Autodiscover hands out EWS/OAB) "
+         "to one"),
+    Code("legacy-redirect-unrouted", True,
+         "a service 2013+ redirects (or hands out by Autodiscover) to a legacy group is on none of its namespaces"),
+    Code("legacy-offload-unsupported", True, "offloading a service that this Exchange version does not support "
+         "offloaded (Exchange 2007 ActiveSync)"),
+    Code("legacy-offload-undocumented", True,
+         "offloading a service for which no Microsoft documentation of SSL offloading on this version was found"),
+    Code("legacy-health-logon-page", True,
+         "Exchange 2007/2010 have no healthcheck.htm: their pools are checked on the OWA logon page"),
+    Code("legacy-manual-steps", True,
+         "lbsync writes no scripts for Exchange 2007/2010: README.txt lists the manual steps for that group"),
+    Code("group-not-routed", True, "a server group no namespace serves: its servers are in no pool"),
 ]}
 
 

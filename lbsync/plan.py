@@ -54,6 +54,8 @@ class ServicePlan:
     app_pools: tuple[str, ...]  # app pools of those locations
     verify_server: bool
     sni: str | None             # SNI / verify name toward the servers when re-encrypting
+    group: str = "main"         # the server group whose servers are the members
+    mode_from: tuple = ()       # the model key the mode comes from (("tls", "default"), ("groups", g, "tls", ...))
 
     @property
     def health_url(self) -> str:
@@ -82,6 +84,7 @@ class NamespacePlan:
     passthrough: bool
     services: list[ServicePlan]          # in model order (mrsproxy right after ews)
     root_redirect: str | None            # "/" -> this path (OWA), or None
+    group: str = "main"                  # the server group answering this namespace
 
     @property
     def routes(self) -> list[ServicePlan]:
@@ -126,6 +129,7 @@ class ExchangePlan:
     oab_require_ssl: bool | None         # None: oab not in the model
     mrsproxy_enabled: bool               # apply enables MRSProxy on EWS when True
     modes: dict[str, str]                # service key -> mode
+    group: str = "main"                  # the server group these scripts are for
 
 
 @dataclass
@@ -138,6 +142,13 @@ class Plan:
     verify_server: bool
     max_body: str
     findings: list[Finding] = field(default_factory=list)
+    group_exchanges: list[ExchangePlan] = field(default_factory=list)  # other 2013+ groups: scripted too
+    coexistence: list = field(default_factory=list)  # coexist.GroupPlan per group of groups: (none: no groups)
+
+    @property
+    def exchanges(self) -> list[ExchangePlan]:
+        """Every group lbsync writes Exchange scripts for: the main group first."""
+        return [self.exchange, *self.group_exchanges]
 
     @property
     def services(self) -> list[ServicePlan]:
@@ -174,20 +185,54 @@ class Plan:
                          "mrsproxy_enabled": ex.mrsproxy_enabled,
                          "servers": [s.name for s in ex.servers]},
             "findings": [f.as_json() for f in self.relevant()],
+            **self._coexistence_json(),
         }
+
+    def _coexistence_json(self) -> dict:
+        """Only for models with groups:, so a model without them prints exactly what it did before."""
+        if not self.model.groups:
+            return {}
+        return {"services": [{**s.as_json(), "group": s.group} for s in self.services],
+                "groups": [g.as_json() for g in self.coexistence],
+                "group_exchanges": [{"group": ex.group, "version": ex.version,
+                                     "servers": [s.name for s in ex.servers], "locations": dict(ex.locations)}
+                                    for ex in self.group_exchanges]}
 
 
 def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", text)
 
 
-def mode_of(model: Model, service: str) -> str:
+def mode_of(model: Model, service: str, group: str = "main") -> str:
     if service == "mrsproxy":
         return "bridge"
-    return model.tls.services.get(service, model.tls.default)
+    top = model.tls.services.get(service, model.tls.default)
+    if group == "main":
+        return top
+    g = model.groups[group]
+    return g.tls_services.get(service, g.tls_default or top)
 
 
-def auth_of(model: Model, service: str) -> tuple[str, ...]:
+def mode_source(model: Model, service: str, group: str = "main") -> tuple:
+    """Where mode_of found the mode: the key path in the model (for comments in the generated configs)."""
+    if service == "mrsproxy":
+        return ("exchange", "mrsproxy")
+    if group != "main":
+        g = model.groups[group]
+        if service in g.tls_services:
+            return ("groups", group, "tls", "services", service)
+        if g.tls_default:
+            return ("groups", group, "tls", "default")
+    return ("tls", "services", service) if service in model.tls.services else ("tls", "default")
+
+
+def auth_of(model: Model, service: str, group: str = "main") -> tuple[str, ...]:
+    if group != "main":
+        # exchange.auth and exchange.outlook_anywhere describe the main group; other groups keep the defaults
+        key = "ews" if service == "mrsproxy" else service
+        if model.groups[group].version not in catalog.SCRIPTED_VERSIONS and key in catalog.LEGACY_DEFAULT_AUTH:
+            return catalog.LEGACY_DEFAULT_AUTH[key]
+        return catalog.SERVICES[key].default_auth
     if service == "rpc":
         oa = model.exchange.outlook_anywhere
         return tuple(dict.fromkeys((oa.external_auth, oa.internal_auth)))
@@ -205,38 +250,51 @@ def _health(model: Model, service: str) -> HealthSettings:
     return model.health_services.get(key, model.health)
 
 
-def _service_plan(model: Model, host: str, service: str, passthrough: bool) -> ServicePlan:
+def health_path(version: int, service: str) -> str:
+    """2013+: the protocol's Managed Availability page; 2007/2010 have none: the OWA logon page."""
+    if version < catalog.MANAGED_AVAILABILITY_SINCE:
+        return catalog.LEGACY_HEALTH_PATH
+    return (catalog.MRSPROXY if service == "mrsproxy" else catalog.SERVICES[service]).health_path
+
+
+def _service_plan(model: Model, host: str, service: str, passthrough: bool, group: str = "main") -> ServicePlan:
     cat = catalog.MRSPROXY if service == "mrsproxy" else catalog.SERVICES[service]
-    mode = mode_of(model, service)
+    mode = mode_of(model, service, group)
+    servers = model.group_servers(group) if model.groups else model.servers
     if mode == "offload":
         scheme, port_of = "http", (lambda s: s.http_port)
     elif mode == "bridge":
         scheme, port_of = "https", (lambda s: s.https_port)
     else:
         scheme, port_of = "tcp", (lambda s: s.https_port)
-    members = tuple(Member(s.name, s.address, port_of(s)) for s in model.servers)
+    members = tuple(Member(s.name, s.address, port_of(s)) for s in servers)
     ports = {m.port for m in members}
     hs = _health(model, service)
-    health = HealthCheck(scheme="http" if mode == "offload" else "https", path=cat.health_path, host=host,
+    health = HealthCheck(scheme="http" if mode == "offload" else "https",
+                         path=health_path(model.group(group).version, service), host=host,
                          interval_ms=hs.interval_ms, timeout_ms=hs.timeout_ms, fall=hs.fall, rise=hs.rise)
     locations = {loc.full: (loc.fixed if not loc.follows_mode else _expected_flags(mode)) for loc in cat.locations}
-    auth = auth_of(model, service)
+    auth = auth_of(model, service, group)
     return ServicePlan(
         namespace=host, service=service, mode=mode, scheme=scheme,
-        port=ports.pop() if len(ports) == 1 else port_of(model.servers[0]),
+        port=ports.pop() if len(ports) == 1 else port_of(servers[0]),
         pool=f"tcp_{host}" if passthrough else f"{service}_{host}",
         paths=tuple(p.lower() for p in cat.lb_paths), health=health, members=members,
         timeout_s=cat.idle_timeout_s, streaming=cat.streaming, auth=auth,
         ntlm_affinity=bool({"Ntlm", "Negotiate"} & set(auth)),
         locations=locations,
         app_pools=tuple(dict.fromkeys(loc.app_pool for loc in cat.locations if loc.follows_mode)),
-        verify_server=model.tls.verify_server, sni=host if mode == "bridge" else None,
+        verify_server=model.tls.verify_server, sni=host if mode == "bridge" else None, group=group,
+        mode_from=mode_source(model, service, group),
     )
 
 
-def _exchange_plan(model: Model) -> ExchangePlan:
-    services = model.services
-    modes = {s: mode_of(model, s) for s in services}
+def _exchange_plan(model: Model, group: str = "main") -> ExchangePlan:
+    g = model.group(group)
+    namespaces = model.group_namespaces(group) if model.groups else model.namespaces
+    used = {s for ns in namespaces for s in ns.services}
+    services = [s for s in catalog.SERVICE_ORDER if s in used]
+    modes = {s: mode_of(model, s, group) for s in services}
     locations: dict[str, str] = {}
     defaults: dict[str, str] = {}
     explicit: dict[str, bool] = {}
@@ -255,19 +313,23 @@ def _exchange_plan(model: Model) -> ExchangePlan:
             if not cat.managed_by_exchange:
                 appcmd.append(loc.full)
     oa = model.exchange.outlook_anywhere
-    rpc_hosts = [ns.host for ns in model.namespaces if "rpc" in ns.services]
+    rpc_hosts = [ns.host for ns in namespaces if "rpc" in ns.services]
     oa_plan = OutlookAnywherePlan(
         ssl_offloading=(modes["rpc"] == "offload") if "rpc" in modes else None,
         external_hostname=oa.external_hostname or (rpc_hosts[0] if rpc_hosts else None),
         internal_hostname=oa.internal_hostname,
         external_auth=oa.external_auth, internal_auth=oa.internal_auth)
     return ExchangePlan(
-        version=model.exchange.version, cu=model.exchange.cu,
-        extended_protection=model.exchange.extended_protection, servers=model.servers,
+        version=g.version, cu=g.cu, extended_protection=g.extended_protection,
+        servers=model.group_servers(group) if model.groups else model.servers, group=group,
         locations=locations, defaults=defaults, default_explicit=explicit, location_pool=pools,
         location_service=owner, appcmd_locations=appcmd, outlook_anywhere=oa_plan,
         oab_require_ssl=(modes["oab"] != "offload") if "oab" in modes else None,
         mrsproxy_enabled=model.exchange.mrsproxy and "ews" in modes, modes=modes)
+
+
+def _scripted(model: Model, group: str) -> bool:
+    return model.group(group).version in catalog.SCRIPTED_VERSIONS
 
 
 def build_plan(model: Model, allow: tuple[str, ...] | list[str] = ()) -> Plan:
@@ -275,17 +337,21 @@ def build_plan(model: Model, allow: tuple[str, ...] | list[str] = ()) -> Plan:
 
     namespaces: list[NamespacePlan] = []
     for ns in model.namespaces:
-        passthrough = bool(ns.services) and all(mode_of(model, s) == "passthrough" for s in ns.services)
+        passthrough = bool(ns.services) and all(mode_of(model, s, ns.group) == "passthrough" for s in ns.services)
         keys = list(ns.services)
-        if model.exchange.mrsproxy and "ews" in keys and not passthrough:
+        if model.exchange.mrsproxy and "ews" in keys and not passthrough and _scripted(model, ns.group):
             keys.insert(keys.index("ews") + 1, "mrsproxy")
-        services = [_service_plan(model, ns.host, s, passthrough) for s in keys]
+        services = [_service_plan(model, ns.host, s, passthrough, ns.group) for s in keys]
         namespaces.append(NamespacePlan(
             host=ns.host, vip=ns.vip, port=ns.port, passthrough=passthrough, services=services,
-            root_redirect="/owa/" if "owa" in ns.services and not passthrough else None))
+            root_redirect="/owa/" if "owa" in ns.services and not passthrough else None, group=ns.group))
     plan = Plan(model=model, namespaces=namespaces, exchange=_exchange_plan(model),
                 tls_profile=model.tls.profile,
                 server_ca=str(model.tls.server_ca) if model.tls.server_ca else SYSTEM_CA_BUNDLE,
-                verify_server=model.tls.verify_server, max_body=catalog.MAX_BODY)
+                verify_server=model.tls.verify_server, max_body=catalog.MAX_BODY,
+                group_exchanges=[_exchange_plan(model, name) for name in model.groups if _scripted(model, name)])
+    if model.groups:
+        from .coexist import group_plans
+        plan.coexistence = group_plans(model, plan)
     plan.findings = evaluate(model, plan, allow=tuple(model.allow) + tuple(allow))
     return plan

@@ -43,6 +43,8 @@ def print_plan(plan, console: Console | None = None) -> None:
         console.print(f"OAB: Set-OabVirtualDirectory -RequireSSL ${str(ex.oab_require_ssl).lower()}")
     if ex.mrsproxy_enabled:
         console.print("MRSProxy: Set-WebServicesVirtualDirectory -MRSProxyEnabled $true (its route is bridged)")
+    for gp in plan.coexistence:
+        print_group(gp, console)
     findings = plan.relevant()
     if findings:
         ft = Table(title="Findings", title_justify="left")
@@ -51,3 +53,23 @@ def print_plan(plan, console: Console | None = None) -> None:
         for f in findings:
             ft.add_row(f"[{_LEVEL_STYLE[f.level]}]{f.level}[/]", f.code, f.message)
         console.print(ft)
+
+
+_BEHAVIOUR = {"proxy": "proxied by 2013+", "redirect": "redirected", "autodiscover": "URL from Autodiscover",
+              "redirect-if-external-url": "proxied (redirected if its ExternalUrl is set)",
+              "direct": "its own namespace"}
+
+
+def print_group(gp, console: Console) -> None:
+    """One coexistence group: where each client of a mailbox on it lands, and how its Exchange side is set."""
+    how = "scripts (exchange/*.ps1)" if gp.scripted else "manual steps (README.txt)"
+    console.print(f"[bold]Group {gp.name}[/bold]: Exchange {gp.version}, servers: {', '.join(gp.servers)}; "
+                  f"namespaces: {', '.join(gp.namespaces) or '-'}; health: {gp.health_path}; Exchange side: {how}")
+    table = Table(title=f"Clients of Exchange {gp.version} mailboxes ({gp.name})", title_justify="left")
+    for col in ("service", "2013+ front end", "client lands on", "note"):
+        table.add_column(col)
+    for c in gp.clients:
+        table.add_row(c.service, _BEHAVIOUR[c.behaviour], c.lands_on or "[bold red](nowhere)[/]", c.note)
+    console.print(table)
+    for svc, step in gp.manual_steps:
+        console.print(f"  manual ({svc}): {step}")

@@ -70,8 +70,9 @@ def evaluate(model: Model, plan, allow: tuple[str, ...] = ()) -> list[Finding]:
 
     # Passthrough (L4) cannot share a namespace+port with L7 services, nor another namespace's listener at L7
     # without SNI routing (which the renderers do); within one namespace it is impossible.
+    from .plan import mode_of
     for ns in model.namespaces:
-        kinds = {s: (modes.get(s) == "passthrough") for s in ns.services}
+        kinds = {s: (mode_of(model, s, ns.group) == "passthrough") for s in ns.services}
         if any(kinds.values()) and not all(kinds.values()):
             l4 = [s for s, p in kinds.items() if p]
             l7 = [s for s, p in kinds.items() if not p]
@@ -137,6 +138,11 @@ def evaluate(model: Model, plan, allow: tuple[str, ...] = ()) -> list[Finding]:
                 "these routes accept Negotiate, which can fall back to NTLM that NGINX open source cannot carry at "
                 "layer 7: " + ", ".join(f"{s.namespace} {s.service}" for s in negotiate) + f"; {ways}", where,
                 target="nginx")
+
+    if model.groups:
+        from .rules_groups import evaluate_groups
+        for level, code, message, where in evaluate_groups(model, plan):
+            add(level, code, message, where)
 
     allowed = set(allow)
     for f in out:

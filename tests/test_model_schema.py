@@ -21,7 +21,7 @@ CORPUS = ROOT / "tests" / "bad_models"
 
 # Keywords validate.check_schema interprets, and annotations that only editors read.
 INTERPRETED = {"type", "properties", "additionalProperties", "required", "const", "enum", "items", "minItems",
-               "uniqueItems", "minimum", "maximum", "pattern", "format", "minLength"}
+               "uniqueItems", "minimum", "maximum", "pattern", "format", "minLength", "propertyNames"}
 ANNOTATIONS = {"$schema", "$id", "title", "description", "default", "patternErrorMessage"}
 
 
@@ -69,6 +69,9 @@ def _walk(schema, path="#"):
         yield from _walk(sub, f"{path}/properties/{key}")
     if isinstance(schema.get("items"), dict):
         yield from _walk(schema["items"], f"{path}/items")
+    for key in ("additionalProperties", "propertyNames"):  # groups: a map of name -> group
+        if isinstance(schema.get(key), dict):
+            yield from _walk(schema[key], f"{path}/{key}")
 
 
 def test_every_keyword_is_interpreted_or_an_annotation():
@@ -89,7 +92,9 @@ def test_every_key_is_described_for_editors():
 def test_every_mapping_refuses_unknown_keys():
     for path, node in _walk(SCHEMA):
         if node.get("type") == "object":
-            assert node.get("additionalProperties") is False, path
+            # a map of user-chosen names (groups:) constrains its keys with propertyNames and its values by schema
+            assert node.get("additionalProperties") is False or (
+                "propertyNames" in node and isinstance(node["additionalProperties"], dict)), path
 
 
 def test_pattern_messages_exist_where_patterns_do():

@@ -11,6 +11,11 @@ SERVICES = ["owa", "ecp", "ews", "eas", "oab", "mapi", "rpc", "autodiscover"]
 MODES = ["offload", "bridge", "passthrough"]
 AUTH_METHODS = ["Basic", "Ntlm", "Negotiate", "Forms"]
 OA_AUTH = ["Basic", "Ntlm", "Negotiate"]
+EXCHANGE_VERSIONS = [2013, 2016, 2019]           # what lbsync scripts (the main group's version)
+GROUP_VERSIONS = [2007, 2010, 2013, 2016, 2019]  # what a server group in coexistence may run
+MAIN_GROUP = "main"                              # the implicit group of exchange.version
+_group_name = {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_-]{0,31}$",
+               "patternErrorMessage": "a group name (a letter, then letters, digits, _ or -; at most 32)"}
 
 _port = {"type": "integer", "minimum": 1, "maximum": 65535}
 _duration = {"type": ["string", "integer"], "format": "duration",
@@ -59,7 +64,8 @@ SCHEMA: dict = {
             "type": "object", "additionalProperties": False, "required": ["version"],
             "description": "the Exchange organisation behind the load balancer",
             "properties": {
-                "version": {"enum": [2013, 2016, 2019], "description": "Exchange Server version"},
+                "version": {"enum": EXCHANGE_VERSIONS,
+                            "description": "Exchange Server version (of the main server group)"},
                 "cu": {"type": "integer", "minimum": 0, "maximum": 99,
                        "description": "Cumulative Update number (decides the Extended Protection default)"},
                 "extended_protection": {"type": "boolean",
@@ -109,6 +115,8 @@ SCHEMA: dict = {
                                     default=80),
                     "https_port": _d(_port, "port of the server's front end for bridged and passthrough "
                                             "services", default=443),
+                    "group": _d(_group_name, "server group (coexistence): a name under groups:, or main (the "
+                                             "default: the group of exchange.version)", default=MAIN_GROUP),
                 },
             },
         },
@@ -126,6 +134,32 @@ SCHEMA: dict = {
                     "services": {"type": "array", "minItems": 1, "uniqueItems": True,
                                  "items": {"enum": SERVICES},
                                  "description": "service keys routed on this namespace"},
+                    "group": _d(_group_name, "the server group whose servers answer this namespace (a legacy "
+                                             "namespace names its Exchange 2007/2010 group)", default=MAIN_GROUP),
+                },
+            },
+        },
+        "groups": {
+            "type": "object",
+            "description": "coexistence: other server groups (for example the Exchange 2007/2010 servers behind a "
+                           "legacy namespace), each with its Exchange version; servers name theirs with group:",
+            "propertyNames": _group_name,
+            "additionalProperties": {
+                "type": "object", "additionalProperties": False, "required": ["version"],
+                "properties": {
+                    "version": {"enum": GROUP_VERSIONS, "description": "Exchange Server version of this group"},
+                    "cu": {"type": "integer", "minimum": 0, "maximum": 99,
+                           "description": "Cumulative Update (2013/2016/2019 groups only)"},
+                    "extended_protection": {"type": "boolean",
+                                            "description": "Extended Protection on this group's servers "
+                                                           "(2013/2016/2019 groups only)"},
+                    "tls": {"type": "object", "additionalProperties": False,
+                            "description": "this group's TLS modes (its servers are configured on their own); "
+                                           "default: the top-level tls: modes",
+                            "properties": {
+                                "default": {"enum": MODES, "description": "mode of every service of this group"},
+                                "services": _per_service({"enum": MODES}, "per-service mode for this group"),
+                            }},
                 },
             },
         },

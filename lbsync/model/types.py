@@ -15,6 +15,7 @@ class Server:
     http_port: int = 80
     https_port: int = 443
     index: int = 0
+    group: str = "main"
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Namespace:
     vip: str | None = None
     port: int = 443
     index: int = 0
+    group: str = "main"
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,20 @@ class Exchange:
     mrsproxy: bool = False
     outlook_anywhere: OutlookAnywhere = field(default_factory=OutlookAnywhere)
     auth: dict[str, tuple[str, ...]] = field(default_factory=dict)  # only what the model states
+
+
+@dataclass(frozen=True)
+class Group:
+    """A server group (coexistence). The main group is the one of exchange.version; the others come from
+    groups:. `tls_default` None and no `tls_services` entry: the top-level tls: mode applies."""
+    name: str
+    version: int
+    main: bool = False
+    cu: int | None = None
+    extended_protection: bool = False
+    extended_protection_given: bool = False
+    tls_default: str | None = None
+    tls_services: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -118,6 +134,23 @@ class Model:
     targets: Targets
     allow: tuple[str, ...]
     marks: Marks = field(compare=False, repr=False, default=None)
+    groups: dict[str, Group] = field(default_factory=dict)  # the other groups (groups:), not the main one
+
+    @property
+    def main_group(self) -> Group:
+        ex = self.exchange
+        return Group(name="main", version=ex.version, main=True, cu=ex.cu,
+                     extended_protection=ex.extended_protection,
+                     extended_protection_given=ex.extended_protection_given)
+
+    def group(self, name: str) -> Group:
+        return self.main_group if name == "main" else self.groups[name]
+
+    def group_servers(self, name: str) -> tuple[Server, ...]:
+        return tuple(s for s in self.servers if s.group == name)
+
+    def group_namespaces(self, name: str) -> tuple[Namespace, ...]:
+        return tuple(n for n in self.namespaces if n.group == name)
 
     @property
     def base_dir(self) -> Path:

@@ -12,6 +12,7 @@ from ..errors import LbsyncError, ModelErrors
 from .loader import Marks
 from .schema import SCHEMA
 from . import types as t
+from .groups import build_groups, check_groups
 
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
@@ -144,8 +145,16 @@ def check_schema(value: Any, schema: dict, path: tuple, marks: Marks, errors: li
     if isinstance(value, dict):
         props = schema.get("properties", {})
         misspelt: set[str] = set()
+        extra = schema.get("additionalProperties")
         for key in value:
-            if key not in props and schema.get("additionalProperties") is False:
+            if "propertyNames" in schema and key not in props:
+                bad: list[LbsyncError] = []
+                check_schema(key, schema["propertyNames"], path + (key,), marks, bad)
+                errors.extend(marks.error(e.message.replace("is not valid:", "is not a valid name:"),
+                                          path + (key,), key=True) for e in bad[:1])
+            if key not in props and isinstance(extra, dict):
+                check_schema(value[key], extra, path + (key,), marks, errors)
+            if key not in props and extra is False:
                 free = [p for p in props if p not in value]
                 close = [p for p in free if p.lower() == key.lower()] or \
                     difflib.get_close_matches(key, free, n=1, cutoff=0.6)
@@ -303,6 +312,7 @@ def build_model(data: Any, marks: Marks, path: Path) -> t.Model:
     check_schema(data, SCHEMA, (), marks, errors)
     if not errors:
         _cross_checks(data, marks, errors)
+        check_groups(data, marks, errors)
     if errors:
         errors.sort(key=lambda e: (e.line or 0, e.col or 0))
         raise ModelErrors(errors)
@@ -324,9 +334,11 @@ def build_model(data: Any, marks: Marks, path: Path) -> t.Model:
         auth={k: tuple(v) for k, v in ex.get("auth", {}).items()},
     )
     servers = tuple(t.Server(name=s["name"], address=s["address"], http_port=s.get("http_port", 80),
-                             https_port=s.get("https_port", 443), index=i) for i, s in enumerate(data["servers"]))
+                             https_port=s.get("https_port", 443), index=i, group=s.get("group", "main"))
+                    for i, s in enumerate(data["servers"]))
     namespaces = tuple(t.Namespace(host=n["host"].lower(), services=tuple(n["services"]), vip=n.get("vip"),
-                                   port=n.get("port", 443), index=i) for i, n in enumerate(data["namespaces"]))
+                                   port=n.get("port", 443), index=i, group=n.get("group", "main"))
+                       for i, n in enumerate(data["namespaces"]))
     tl = data.get("tls", {})
     tls = t.Tls(default=tl.get("default", "bridge"), services=dict(tl.get("services", {})),
                 profile=tl.get("profile", "intermediate"), server_ca=_resolve(base, tl.get("server_ca")),
@@ -350,4 +362,4 @@ def build_model(data: Any, marks: Marks, path: Path) -> t.Model:
     )
     return t.Model(path=path, exchange=exchange, servers=servers, namespaces=namespaces, tls=tls,
                    certificate=certificate, health=health, health_services=health_services, targets=targets,
-                   allow=tuple(data.get("allow", [])), marks=marks)
+                   allow=tuple(data.get("allow", [])), marks=marks, groups=build_groups(data))

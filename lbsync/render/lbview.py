@@ -99,7 +99,8 @@ def service_origin(plan, svc) -> str:
     else:
         j = list(model.namespaces[i].services).index(svc.service)
         entry = f"namespaces[{i}].services[{j}] {svc.service} ({_where(plan, ('namespaces', i, 'services', j))})"
-        tpath = ("tls", "services", svc.service) if svc.service in model.tls.services else ("tls", "default")
+        tpath = getattr(svc, "mode_from", ()) or (
+            ("tls", "services", svc.service) if svc.service in model.tls.services else ("tls", "default"))
         mode = f"mode {svc.mode} from {'.'.join(tpath)} ({_where(plan, tpath)})"
     return f"{entry}, {mode}"
 

@@ -1,0 +1,102 @@
+"""Coexistence view of the Plan: for each group of groups:, how 2013+ front ends serve its mailboxes — which
+namespace each client actually lands on (proxy: the main namespace; redirect / Autodiscover: the group's own)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import catalog
+
+
+@dataclass(frozen=True)
+class ClientPath:
+    service: str
+    behaviour: str              # proxy | redirect | redirect-if-external-url | autodiscover | direct
+    lands_on: str | None        # the namespace host the client ends up talking to (None: no namespace routes it)
+    via: str | None             # for proxy: the main namespace the client uses; else None
+    note: str
+
+    def as_json(self) -> dict:
+        return {"service": self.service, "behaviour": self.behaviour, "lands_on": self.lands_on, "via": self.via,
+                "note": self.note}
+
+
+@dataclass(frozen=True)
+class GroupPlan:
+    name: str
+    version: int
+    scripted: bool              # lbsync writes Exchange scripts for it (2013+); else README manual steps
+    servers: tuple[str, ...]
+    namespaces: tuple[str, ...]  # hosts this group answers behind the load balancer
+    modes: dict[str, str]       # service -> mode, for the services its namespaces carry
+    health_path: str
+    clients: tuple[ClientPath, ...]
+    manual_steps: tuple[tuple[str, str], ...]  # (service, step) for 2007/2010 groups
+
+    def as_json(self) -> dict:
+        return {"name": self.name, "version": self.version, "scripted": self.scripted,
+                "servers": list(self.servers), "namespaces": list(self.namespaces), "modes": dict(self.modes),
+                "health_path": self.health_path, "clients": [c.as_json() for c in self.clients],
+                "manual_steps": [{"service": s, "step": t} for s, t in self.manual_steps]}
+
+
+_NOTES = {
+    "proxy": "2013+ proxies to this group's servers; the client stays on {via}",
+    "redirect": "2013+ redirects the browser to this group's ExternalUrl: {lands}",
+    "redirect-if-external-url": "2013+ proxies, unless this group's ExternalUrl is set — then it redirects there "
+                                "({lands})",
+    "autodiscover": "2013+ does not proxy it: Autodiscover hands out this group's URL: {lands}",
+    "direct": "older 2013+ front ends are not assumed to proxy to a newer version: clients use {lands}",
+}
+
+
+def _manual_steps(version: int, modes: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    if version in catalog.SCRIPTED_VERSIONS:
+        return ()
+    steps = []
+    for svc, mode in modes.items():
+        if mode == "offload":
+            steps.append((svc, catalog.LEGACY_OFFLOAD_STEPS[svc]))
+        elif svc == "rpc":
+            steps.append((svc, 'Set-OutlookAnywhere -Identity "<SERVER>\\Rpc (Default Web Site)" -SSLOffloading '
+                               "$false (the load balancer connects over HTTPS)"))
+        else:
+            steps.append((svc, catalog.LEGACY_KEEP_SSL_STEP.format(vdir=catalog.LEGACY_VDIR[svc])))
+    return tuple(steps)
+
+
+def group_plans(model, plan) -> list[GroupPlan]:
+    from .plan import health_path
+    main_host = {}
+    for nsp in plan.namespaces:
+        if nsp.group == "main":
+            for s in nsp.services:
+                main_host.setdefault(s.service, nsp.host)
+    out = []
+    for name, g in model.groups.items():
+        own = {}
+        modes = {}
+        for nsp in plan.namespaces:
+            if nsp.group == name:
+                for s in nsp.services:
+                    own.setdefault(s.service, nsp.host)
+                    if s.service != "mrsproxy":
+                        modes.setdefault(s.service, s.mode)
+        clients = []
+        for svc in catalog.VERSION_SERVICES[g.version]:
+            behaviour = catalog.client_path(g.version, model.exchange.version, svc)
+            via = main_host.get(svc) if behaviour in ("proxy", "redirect-if-external-url") else None
+            lands = via if behaviour == "proxy" else own.get(svc)
+            if behaviour == "redirect-if-external-url":
+                lands = own.get(svc) or via
+            note = _NOTES[behaviour].format(via=via or "(no main namespace carries it)",
+                                            lands=own.get(svc) or "(no namespace of this group carries it)")
+            clients.append(ClientPath(svc, behaviour, lands, via, note))
+        out.append(GroupPlan(
+            name=name, version=g.version, scripted=g.version in catalog.SCRIPTED_VERSIONS,
+            servers=tuple(s.name for s in model.group_servers(name)),
+            namespaces=tuple(n.host for n in model.group_namespaces(name)), modes=modes,
+            health_path=health_path(g.version, "owa") if g.version < catalog.MANAGED_AVAILABILITY_SINCE
+            else "/<vdir>/healthcheck.htm (per protocol)", clients=tuple(clients),
+            manual_steps=_manual_steps(g.version, modes)))
+    return out

@@ -1,0 +1,72 @@
+"""Coexistence rules (models with groups:). Each result is (level, code, message, where); codes in findings.CODES."""
+
+from __future__ import annotations
+
+from . import catalog
+from .model.types import Model
+
+
+def _offload_rules(model: Model, name: str, version: int, modes: dict[str, str], where: tuple) -> list[tuple]:
+    out = []
+    offloaded = [s for s, m in modes.items() if m == "offload"]
+    if version in catalog.SCRIPTED_VERSIONS:
+        g = model.groups[name]
+        if version >= 2016 and offloaded:
+            out.append(("error", "offload-unsupported",
+                        f"group {name}: Exchange {version} does not support SSL offloading (plain HTTP to the "
+                        f"servers) for {', '.join(offloaded)}: use tls mode 'bridge'", where))
+        if g.extended_protection and offloaded:
+            out.append(("error", "ep-offload",
+                        f"group {name}: Extended Protection is on: offloading {', '.join(offloaded)} breaks "
+                        "NTLM/Negotiate channel binding", where))
+        return out
+    support = {s: catalog.OFFLOAD_SUPPORT[(version, s)] for s in offloaded}
+    bad = [s for s, v in support.items() if v == "unsupported"]
+    unknown = [s for s, v in support.items() if v == "undocumented"]
+    if bad:
+        out.append(("error", "legacy-offload-unsupported",
+                    f"group {name}: Exchange {version} does not support SSL offloading for {', '.join(bad)} "
+                    "(TechNet, 'How to Configure SSL Offloading for Outlook Web Access': \"Microsoft Exchange "
+                    "ActiveSync does not support SSL offloading\"): use tls mode 'bridge' for this group", where))
+    if unknown:
+        out.append(("warning", "legacy-offload-undocumented",
+                    f"group {name}: no Microsoft documentation of SSL offloading on Exchange {version} was found for "
+                    f"{', '.join(unknown)} (documented: OWA, Outlook Anywhere); prefer tls mode 'bridge'", where))
+    return out
+
+
+def evaluate_groups(model: Model, plan) -> list[tuple]:
+    out: list[tuple] = []
+    for gp in plan.coexistence:
+        name, version = gp.name, gp.version
+        legacy = version not in catalog.SCRIPTED_VERSIONS
+        tls_where = ("groups", name, "tls") if (model.groups[name].tls_default or model.groups[name].tls_services) \
+            else ("tls", "default")
+        if not gp.namespaces:
+            if version == 2007:
+                out.append(("error", "legacy-namespace-missing",
+                            f"group {name} (Exchange 2007) has no legacy namespace: 2013+ redirects OWA to the 2007 "
+                            "OWA ExternalUrl and Autodiscover hands out the 2007 EWS/OAB URLs — add a namespace with "
+                            f"group: {name} carrying owa, ews and oab (and that name on the certificate)",
+                            ("groups", name)))
+            else:
+                out.append(("info", "group-not-routed",
+                            f"group {name} (Exchange {version}): no namespace serves it, so its servers are in no "
+                            "load-balancer pool; 2013+ proxies to them directly", ("groups", name)))
+            continue
+        unrouted = [c.service for c in gp.clients if c.behaviour in ("redirect", "autodiscover") and not c.lands_on]
+        if unrouted:
+            out.append(("warning", "legacy-redirect-unrouted",
+                        f"group {name} (Exchange {version}): clients are sent to this group's own URL for "
+                        f"{', '.join(unrouted)}, but none of its namespaces ({', '.join(gp.namespaces)}) carries "
+                        "it", ("groups", name)))
+        out.extend(_offload_rules(model, name, version, gp.modes, tls_where))
+        if legacy:
+            out.append(("info", "legacy-health-logon-page",
+                        f"group {name} (Exchange {version}) has no Managed Availability healthcheck.htm: its pools "
+                        f"({', '.join(gp.namespaces)}) are checked on {catalog.LEGACY_HEALTH_PATH}, a server-level "
+                        "check (one failed protocol does not take only that protocol out)", ("groups", name)))
+            out.append(("info", "legacy-manual-steps",
+                        f"group {name} (Exchange {version}): lbsync writes no scripts for it; README.txt lists the "
+                        f"manual steps for {', '.join(gp.servers)}", ("groups", name)))
+    return out
