@@ -39,7 +39,7 @@ def print_audit(plan, report, lb: list, fix_note: list[str] | None = None) -> No
         checked = report.checked.get(s)
         if checked is not None:
             state = f"[red]{n} drifted[/red]" if n else "[green]in sync[/green]"
-            console.print(f"{s}: {checked} item(s) compared, {state}")
+            console.print(f"{s}: {checked} item(s) compared with the plan, {state}")
     for nc in report.not_checked:
         console.print(f"[yellow]not checked[/yellow] {nc.server}: {escape(nc.what)} — {escape(nc.reason)}")
     for d in lb:
