@@ -196,3 +196,15 @@ def client_path(version: int, main_version: int, service: str) -> str:
     if version in SCRIPTED_VERSIONS:
         return "proxy" if version <= main_version else "direct"
     return CLIENT_PATH[(version, service)]
+
+# ExternalUrl of a 2007/2010 virtual directory: (cmdlet, vdir identity, URL path). For a service 2013+ redirects
+# or hands out by Autodiscover, the group's ExternalUrl must name its legacy namespace; for 2007 ActiveSync,
+# ExternalUrl $null makes 2013+ proxy instead of redirecting (some devices mishandle the redirect) [CC]; TechNet
+# Wiki 39798 "How does Microsoft Exchange Server protocols work (Coexistence between 2013 + 2007)".
+EXTERNAL_URL: dict[str, tuple[str, str, str]] = {
+    "owa": ("Set-OwaVirtualDirectory", "owa", "/owa"),
+    "ecp": ("Set-EcpVirtualDirectory", "ecp", "/ecp"),
+    "ews": ("Set-WebServicesVirtualDirectory", "EWS", "/EWS/Exchange.asmx"),
+    "oab": ("Set-OabVirtualDirectory", "OAB", "/OAB"),
+    "eas": ("Set-ActiveSyncVirtualDirectory", "Microsoft-Server-ActiveSync", "/Microsoft-Server-ActiveSync"),
+}

@@ -32,12 +32,14 @@ class GroupPlan:
     health_path: str
     clients: tuple[ClientPath, ...]
     manual_steps: tuple[tuple[str, str], ...]  # (service, step) for 2007/2010 groups
+    url_steps: tuple[tuple[str, str], ...] = ()  # (service, Set-*VirtualDirectory -ExternalUrl ...) for 2007/2010
 
     def as_json(self) -> dict:
         return {"name": self.name, "version": self.version, "scripted": self.scripted,
                 "servers": list(self.servers), "namespaces": list(self.namespaces), "modes": dict(self.modes),
                 "health_path": self.health_path, "clients": [c.as_json() for c in self.clients],
-                "manual_steps": [{"service": s, "step": t} for s, t in self.manual_steps]}
+                "manual_steps": [{"service": s, "step": t} for s, t in self.manual_steps],
+                "url_steps": [{"service": s, "step": t} for s, t in self.url_steps]}
 
 
 _NOTES = {
@@ -62,6 +64,26 @@ def _manual_steps(version: int, modes: dict[str, str]) -> tuple[tuple[str, str],
                                "$false (the load balancer connects over HTTPS)"))
         else:
             steps.append((svc, catalog.LEGACY_KEEP_SSL_STEP.format(vdir=catalog.LEGACY_VDIR[svc])))
+    return tuple(steps)
+
+
+def _url_steps(version: int, clients) -> tuple[tuple[str, str], ...]:
+    """ExternalUrl settings on a 2007/2010 group that make 2013+ send its clients where the plan says."""
+    if version in catalog.SCRIPTED_VERSIONS:
+        return ()
+    steps = []
+    for c in clients:
+        if c.service not in catalog.EXTERNAL_URL:
+            continue
+        cmdlet, vdir, path = catalog.EXTERNAL_URL[c.service]
+        ident = f'-Identity "<SERVER>\\{vdir} (Default Web Site)"'
+        if c.behaviour in ("redirect", "autodiscover", "redirect-if-external-url") and c.lands_on and \
+                c.lands_on != c.via:
+            steps.append((c.service, f"{cmdlet} {ident} -ExternalUrl https://{c.lands_on}{path}"))
+        elif version == 2007 and c.behaviour == "proxy":
+            steps.append((c.service, f"{cmdlet} {ident} -ExternalUrl $null   (2013+ then proxies it)"))
+        elif c.behaviour == "redirect-if-external-url":
+            steps.append((c.service, f"{cmdlet} {ident} -ExternalUrl $null   (2013+ then proxies it)"))
     return tuple(steps)
 
 
@@ -98,5 +120,5 @@ def group_plans(model, plan) -> list[GroupPlan]:
             namespaces=tuple(n.host for n in model.group_namespaces(name)), modes=modes,
             health_path=health_path(g.version, "owa") if g.version < catalog.MANAGED_AVAILABILITY_SINCE
             else "/<vdir>/healthcheck.htm (per protocol)", clients=tuple(clients),
-            manual_steps=_manual_steps(g.version, modes)))
+            manual_steps=_manual_steps(g.version, modes), url_steps=_url_steps(g.version, clients)))
     return out

@@ -75,9 +75,10 @@ def _bundle_certificates(data: bytes) -> list:
 
 def names_from_plan(plan) -> list[str]:
     """Every namespace host and the Outlook Anywhere hostnames, once each, in model order."""
-    names = [ns.host for ns in plan.namespaces]
-    oa = plan.exchange.outlook_anywhere
-    names += [n for n in (oa.external_hostname, oa.internal_hostname) if n]
+    names = [ns.host for ns in plan.namespaces]  # legacy namespaces (groups:) included
+    for ex in getattr(plan, "exchanges", [plan.exchange]):
+        oa = ex.outlook_anywhere
+        names += [n for n in (oa.external_hostname, oa.internal_hostname) if n]
     seen: dict[str, None] = {}
     for n in names:
         seen.setdefault(n.lower().rstrip("."), None)

@@ -8,7 +8,7 @@ IIS location, in the chosen flavour (appcmd or WebAdministration).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .. import __version__, catalog
 from ..plan import Plan, slug
@@ -159,16 +159,23 @@ def _filters(env) -> None:
     env.filters["ps_bool"] = _ps_bool
 
 
+def _group_views(plan: Plan) -> list[Plan]:
+    """One plan per group lbsync scripts (2013+): the main group's is `plan` itself; another group's is the same
+    plan with that group's ExchangePlan (its servers, services and modes) as `exchange`."""
+    return [plan, *(replace(plan, exchange=ex) for ex in plan.group_exchanges)]
+
+
 def render(plan: Plan, options) -> dict[str, Output]:
     env = environment(getattr(options, "templates", None))
     _filters(env)
     files: dict[str, Output] = {}
-    for server in plan.exchange.servers:
-        ctx = _context(plan, options, server)
-        label = _server_label(server.name)
-        for kind in ("apply", "undo", "verify"):
-            text = render_template(env, f"exchange/{kind}.ps1.j2", kind=kind, **ctx)
-            files[f"exchange/{kind}-{label}.ps1"] = Output(_crlf(text))
+    for view in _group_views(plan):
+        for server in view.exchange.servers:
+            ctx = _context(view, options, server)
+            label = _server_label(server.name)
+            for kind in ("apply", "undo", "verify"):
+                text = render_template(env, f"exchange/{kind}.ps1.j2", kind=kind, **ctx)
+                files[f"exchange/{kind}-{label}.ps1"] = Output(_crlf(text))
     return files
 
 
@@ -183,7 +190,12 @@ def readme(plan: Plan, options) -> str:
     _filters(env)
     ex = plan.exchange
     ctx = _context(plan, options, ex.servers[0])
-    return render_template(env, "exchange/README.txt.j2", servers=[s.name for s in ex.servers],
+    text = render_template(env, "exchange/README.txt.j2", servers=[s.name for s in ex.servers],
                            labels=[_server_label(s.name) for s in ex.servers], plan=plan,
                            offload=[s for s, m in ex.modes.items() if m == "offload"],
                            **{k: v for k, v in ctx.items() if k not in ("server",)})
+    if plan.coexistence:
+        scripted = {v.exchange.group: v.exchange for v in _group_views(plan)[1:]}
+        text += "\n" + render_template(env, "exchange/README-groups.txt.j2", groups=plan.coexistence,
+                                        scripted=scripted, label=_server_label, main_version=ex.version)
+    return text
