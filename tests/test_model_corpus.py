@@ -100,6 +100,18 @@ EXPECTED: dict[str, list[tuple[int, str, str | None]]] = {
     # several problems: one line each, in file order
     "two_errors.yaml": [(7, "99999 is above the maximum 65535", "servers[0].http_port"),
                         (10, "'eccp' is not one of", "namespaces[0].services[1]")],
+    # coexistence: server groups (groups:, servers[].group, namespaces[].group)
+    "group_unknown.yaml": [(5, "group 'legacy2007' has no server", "groups.legacy2007"),
+                           (12, "unknown group 'legcy2007' (did you mean 'legacy2007'?)", "servers[1].group")],
+    "group_service_not_on_version.yaml": [(18, "'mapi' does not exist on Exchange 2010 (group 'legacy2010')",
+                                           "namespaces[1].services[1]")],
+    "group_empty.yaml": [(5, "group 'legacy2010' has no server", "groups.legacy2010")],
+    "group_bad_version.yaml": [(6, "2003 is not one of: 2007, 2010, 2013, 2016, 2019", "groups.legacy2003.version")],
+    "group_main_reserved.yaml": [(5, "'main' is the implicit group of exchange.version (2013)", "groups.main")],
+    "group_cu_on_legacy.yaml": [(7, "cu applies to Exchange 2013/2016/2019 groups, not to Exchange 2010",
+                                 "groups.legacy2010.cu")],
+    "group_main_unserved.yaml": [(14, "no namespace serves the main group (Exchange 2013)", "namespaces")],
+    "group_bad_name.yaml": [(5, "'legacy 2007' is not a valid name", "groups")],
 }
 
 LINE = re.compile(r"^(?P<file>.+?):(?P<line>\d+)(?::(?P<col>\d+))?: error: (?P<what>.+?)(?:, at (?P<key>\S+))?$")

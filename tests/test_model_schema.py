@@ -51,7 +51,7 @@ BOTH = ["unknown_key_top.yaml", "unknown_key_deep.yaml", "unknown_key_target.yam
         "wrong_type_bool.yaml", "empty_servers.yaml", "empty_services.yaml", "version_2.yaml",
         "version_missing.yaml", "dup_service_in_namespace.yaml", "bad_env_name.yaml", "invalid_server_name.yaml",
         "bad_duration.yaml", "unknown_service_tls.yaml", "service_mrsproxy_key.yaml", "null_value.yaml",
-        "auth_rpc.yaml", "auth_forms_ews.yaml"]
+        "auth_rpc.yaml", "auth_forms_ews.yaml", "group_bad_version.yaml", "group_bad_name.yaml"]
 
 
 @pytest.mark.parametrize("name", BOTH)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LbsyncError, ModelErrors
-from .loader import Marks
+from .loader import Marks, key_path
 from .schema import SCHEMA
 from . import types as t
 from .groups import build_groups, check_groups
@@ -150,8 +150,10 @@ def check_schema(value: Any, schema: dict, path: tuple, marks: Marks, errors: li
             if "propertyNames" in schema and key not in props:
                 bad: list[LbsyncError] = []
                 check_schema(key, schema["propertyNames"], path + (key,), marks, bad)
-                errors.extend(marks.error(e.message.replace("is not valid:", "is not a valid name:"),
-                                          path + (key,), key=True) for e in bad[:1])
+                line, col = marks.at(path + (key,), key=True)  # the key's position; the path of its map,
+                errors.extend(LbsyncError(e.message.replace("is not valid:", "is not a valid name:"),  # as the
+                                          file=marks.file, line=line, col=col, key=key_path(path))  # name is bad
+                              for e in bad[:1])
             if key not in props and isinstance(extra, dict):
                 check_schema(value[key], extra, path + (key,), marks, errors)
             if key not in props and extra is False:
