@@ -257,12 +257,68 @@ def https_get(port: int, ca: Path) -> tuple[int, bytes]:
     return int(head.split()[1]), body
 
 
+def resumes(port: int, ca: Path) -> bool:
+    """Does a second TLS connection resume the first one's session (what wrk offers on every reconnect)?"""
+    ctx = ssl.create_default_context(cafile=str(ca))
+    session = None
+    reused = False
+    for _ in range(2):
+        with socket.create_connection(("127.0.0.1", port), 5) as raw:
+            with ctx.wrap_socket(raw, server_hostname=HOST, session=session) as s:
+                s.sendall(f"GET {PATH} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode())
+                while s.recv(65536):
+                    pass
+                reused = s.session_reused
+                session = s.session
+    return reused
+
+
+class Sni:
+    """How wrk's TLS handshakes name the server. wrk sends the URL's host as SNI and resolves it itself, so to
+    send the namespace name (as every real client does) the URL must say https://mail.contoso.com:PORT and that
+    name must resolve to 127.0.0.1: wrk then runs in a private mount namespace (`unshare -m`, root only) where a
+    hosts file of our own is bind-mounted over /etc/hosts — the machine's /etc/hosts is never touched.
+    Without that (not root, no unshare), wrk connects to https://127.0.0.1:PORT and sends "127.0.0.1" as SNI:
+    NGINX then answers the handshake with its default server block, not the namespace's (see the README)."""
+
+    def __init__(self, mode: str, folder: Path):
+        self.hosts = folder / "hosts"
+        self.hosts.write_text(f"127.0.0.1 localhost {HOST} autodiscover.contoso.com\n")
+        if mode == "auto":
+            mode = "namespace" if self._private_hosts_work() else "ip"
+        self.mode = mode
+
+    def _wrap(self, argv: list[str]) -> list[str]:
+        return ["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"', str(self.hosts), *argv]
+
+    def _private_hosts_work(self) -> bool:
+        if os.geteuid() != 0 or not shutil.which("unshare"):
+            return False
+        try:
+            out = subprocess.run(self._wrap(["getent", "hosts", HOST]), capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        return out.returncode == 0 and out.stdout.startswith("127.0.0.1")
+
+    def url(self, port: int) -> str:
+        return f"https://{HOST if self.mode == 'namespace' else '127.0.0.1'}:{port}{PATH}"
+
+    def argv(self, argv: list[str]) -> list[str]:
+        return self._wrap(argv) if self.mode == "namespace" else argv
+
+
+SNI: Sni | None = None
+
+
 def wrk(url: str, workload: str, duration: float, threads: int, conns: int, host: str | None = HOST) -> dict:
     env = dict(os.environ, LBSYNC_BENCH_CLOSE="1" if workload == "close" else "0")
     argv = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{int(duration)}s", "--latency", "-s", str(LUA)]
     if host:
         argv += ["-H", f"Host: {host}"]
-    proc = subprocess.run(argv + [url], capture_output=True, text=True, env=env, timeout=duration + 60)
+    argv = argv + [url]
+    if url.startswith(f"https://{HOST}:") and SNI is not None:
+        argv = SNI.argv(argv)
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=duration + 60)
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("LBSYNC_WRK ")), None)
     if proc.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stdout[-1000:]} {proc.stderr[-1000:]}")
@@ -277,11 +333,10 @@ def wrk(url: str, workload: str, duration: float, threads: int, conns: int, host
 def run_pair_series(lbs: dict[str, Lb], order: list[str], workload: str, args) -> dict[str, list[dict]]:
     runs: dict[str, list[dict]] = {k: [] for k in order}
     for label in order:  # warm-up (not counted)
-        wrk(f"https://127.0.0.1:{lbs[label].port}{PATH}", workload, 1, args.threads, args.connections)
+        wrk(SNI.url(lbs[label].port), workload, 1, args.threads, args.connections)
     for rep in range(args.reps):
         for label in order:
-            r = wrk(f"https://127.0.0.1:{lbs[label].port}{PATH}", workload, args.duration, args.threads,
-                    args.connections)
+            r = wrk(SNI.url(lbs[label].port), workload, args.duration, args.threads, args.connections)
             r["load1"] = loadavg()
             runs[label].append(r)
             note(f"  {workload:9} rep {rep + 1}/{args.reps} {label:26} {r['rps']:9.0f} req/s  p50 "
@@ -319,6 +374,9 @@ def main(argv=None) -> int:
     ap.add_argument("--servers", type=int, default=2, help="simulated Exchange servers (default 2)")
     ap.add_argument("--variants", default="", help="comma-separated: " + ", ".join(VARIANTS) +
                     " — each is the generated config with one setting changed, measured in the same rotation")
+    ap.add_argument("--sni", choices=["auto", "namespace", "ip"], default="auto",
+                    help="namespace: wrk sends mail.contoso.com as SNI (needs root + unshare); ip: 127.0.0.1; "
+                         "auto: namespace when possible (default)")
     ap.add_argument("--json", dest="json_file", help="also write the JSON document to this file")
     args = ap.parse_args(argv)
     lbs = [x for x in args.lb.split(",") if x]
@@ -340,6 +398,9 @@ def main(argv=None) -> int:
     results = []
     with tempfile.TemporaryDirectory(prefix="lbsync-bench-") as tmp, Children() as children:
         tmp = Path(tmp)
+        global SNI
+        SNI = Sni(args.sni, tmp)
+        note(f"wrk TLS server name (SNI): {HOST if SNI.mode == 'namespace' else '127.0.0.1'}")
         files = make_pki().write(tmp / "pki")
         servers = [Server(i) for i in range(args.servers)]
         backend = children.start(["nginx", "-c", str(backend_conf(tmp, servers, files)), "-p", str(tmp),
@@ -373,13 +434,18 @@ def main(argv=None) -> int:
                         if text == base:
                             raise SystemExit(f"variant {v} changes nothing in the generated {lb} configuration")
                         procs[v] = Lb(children, lb, v, text, port, work / v)
-                for p in procs.values():
+                resumption = {}
+                for label, p in procs.items():
                     p.probe(files["ca"])
+                    resumption[label] = resumes(p.port, files["ca"])
                 order = list(procs)
                 for workload in workloads:
                     runs = run_pair_series(procs, order, workload, args)
+                    summary = summarise(runs)
+                    for label in summary:
+                        summary[label]["tls_resumption"] = resumption[label]
                     results.append({"lb": lb, "mode": mode, "workload": workload, "routes": facts["routes"],
-                                    "configs": summarise(runs)})
+                                    "configs": summary})
                 for p in procs.values():
                     children.stop(p.proc)
 
@@ -387,7 +453,8 @@ def main(argv=None) -> int:
            "settings": {"duration_s": args.duration, "reps": args.reps, "threads": args.threads,
                         "connections": args.connections, "servers": args.servers, "path": PATH,
                         "body_bytes": len(BODY), "certificate": "RSA 2048 leaf + intermediate (tests/pki.py)",
-                        "tls_profile": "intermediate"},
+                        "tls_profile": "intermediate",
+                        "wrk_sni": HOST if SNI.mode == "namespace" else "127.0.0.1"},
            "backend_alone_rps": ceiling,
            "variants": {v: VARIANTS[v][1] for v in variants},
            "results": results, "target_ratio": 0.95}
@@ -400,11 +467,13 @@ def main(argv=None) -> int:
             rows.append([res["lb"], res["mode"], res["workload"], label, c["rps_median"], m["rps_median"],
                          c["ratio_median"], "yes" if c["ratio_median"] >= 0.95 else "NO",
                          c["p50_ms_median"], m["p50_ms_median"], c["p99_ms_median"], m["p99_ms_median"],
-                         c["errors"] + m["errors"]])
+                         c["errors"] + m["errors"],
+                         f"{'yes' if c['tls_resumption'] else 'no'}/{'yes' if m['tls_resumption'] else 'no'}"])
     headers = ["lb", "mode", "workload", "config", "req/s", "min req/s", "ratio", ">=0.95", "p50 ms", "min p50",
-               "p99 ms", "min p99", "errors"]
+               "p99 ms", "min p99", "errors", "resumes (cfg/min)"]
     tables = [table(f"Data plane: generated vs minimal configuration (median of {args.reps} interleaved pairs, "
-                    f"{args.duration:g} s each, wrk -t{args.threads} -c{args.connections}; {info['nproc']} CPUs "
+                    f"{args.duration:g} s each, wrk -t{args.threads} -c{args.connections}, SNI "
+                    f"{doc['settings']['wrk_sni']}; {info['nproc']} CPUs "
                     f"{info['cpu']}; load {info['loadavg_at_start'][0]} -> {doc['loadavg_at_end']})", headers, rows),
               table("Backends alone (one NGINX worker, plain HTTP, wrk directly)", ["workload", "req/s"],
                     [[k, v] for k, v in ceiling.items()])]
