@@ -452,3 +452,71 @@ def test_flags_code_classification():
     assert set(driftmod.CODES) >= {"ssl-still-required", "ssl-missing", "outlook-anywhere-offloading",
                                    "oab-require-ssl", "mrsproxy-state", "back-end-modified", "servers-differ",
                                    "location-missing", "server-missing"}
+
+
+# ---- server groups (groups:): each server against its own group's plan ----------------------------------------
+
+GROUPS_MODEL = """version: 1
+exchange:
+  version: 2016
+  cu: 23
+groups:
+  e2013:
+    version: 2013
+    tls:
+      default: offload
+  legacy:
+    version: 2010
+servers:
+  - {name: EXNEW1, address: 192.0.2.11}
+  - {name: EXNEW2, address: 192.0.2.12}
+  - {name: EXOLD1, address: 192.0.2.21, group: e2013}
+  - {name: EXOLD2, address: 192.0.2.22, group: e2013}
+  - {name: EX2010, address: 192.0.2.31, group: legacy}
+namespaces:
+  - host: mail.contoso.com
+    services: [owa, ecp, ews, eas, oab, rpc]
+  - host: autodiscover.contoso.com
+    services: [autodiscover]
+  - host: mail2013.contoso.com
+    group: e2013
+    services: [owa, ecp, ews, eas, oab, rpc]
+  - host: legacy.contoso.com
+    group: legacy
+    services: [owa]
+tls:
+  default: bridge
+  server_ca: /etc/ssl/certs/ca-certificates.crt
+"""
+
+
+def test_groups_each_server_is_audited_against_its_groups_plan(tmp_path):
+    plan = plan_for(tmp_path, GROUPS_MODEL)
+    assert [ex.group for ex in evmod.exchanges(plan)] == ["main", "e2013"]
+    groups = evmod.server_exchange(plan)
+    specs = []
+    for server, ex in groups.items():
+        view = __import__("dataclasses").replace(plan, exchange=ex)
+        text, _ = applied(view, server)
+        specs.append(f"{server}={write(tmp_path, server + '.config', text)}")
+    report = audit(plan, apphost=specs)
+    assert report.drift == [] and set(report.checked) == {"EXNEW1", "EXNEW2", "EXOLD1", "EXOLD2"}
+    # the 2013 group offloads, the 2016 main group bridges: the same file is drift in one and not the other
+    new_file = specs[0].split("=", 1)[1]
+    report = audit(plan, apphost=specs[:3] + [f"EXOLD2={new_file}"])
+    still = [f"{SITE}/{p}" for p in ("owa", "owa/Integrated", "owa/oma", "ecp", "EWS", "Microsoft-Server-ActiveSync",
+                                     "OAB", "Rpc")]     # autodiscover is the main group's only
+    # (the 2016 file also lacks 2013's RpcWithCert virtual directory, which EXOLD1 has)
+    assert drift_set(report) == {("EXOLD2", loc, "ssl-still-required") for loc in still} | {
+        ("EXOLD2", f"{SITE}/RpcWithCert", "servers-differ")}
+    # servers of different groups are not compared with each other: EXNEW1's 2016 file has no RpcWithCert either
+    from lbsync.audit import fix as fixmod
+    scripts, unrepaired = fixmod.fix_scripts(plan, report)
+    assert list(scripts) == ["EXOLD2"] and [d.location for d in unrepaired] == [f"{SITE}/RpcWithCert"]
+    assert "Exchange 2013" in scripts["EXOLD2"] and "/sslFlags:None" in scripts["EXOLD2"]
+    fixed = iisinterp.run(Path(new_file).read_text(encoding="utf-8-sig"), scripts["EXOLD2"], server="EXOLD2")
+    report = audit(plan, apphost=specs[:3] + [f"EXOLD2={write(tmp_path, 'fixed.config', fixed.apphost)}"])
+    assert drift_set(report) == {("EXOLD2", f"{SITE}/RpcWithCert", "servers-differ")}
+    # a 2010 server is configured by hand: naming it is bad input that says why
+    msg = error_of(lambda: audit(plan, apphost=[f"EX2010={new_file}"]))
+    assert "EX2010 is in group legacy (Exchange 2010)" in msg and "does not audit it" in msg

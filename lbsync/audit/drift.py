@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from .. import catalog, sslflags
 from .evidence import (EWS_MRSPROXY, OA_EXTERNAL_HOST, OA_EXTERNAL_SSL, OA_INTERNAL_HOST, OA_INTERNAL_SSL,
-                       OA_SSL_OFFLOADING, OAB_REQUIRE_SSL, ServerEvidence)
+                       OA_SSL_OFFLOADING, OAB_REQUIRE_SSL, ServerEvidence, exchanges)
 
 # Stable drift codes (documented in the README; never renamed).
 CODES: dict[str, str] = {
@@ -85,9 +85,8 @@ def flags_code(expected: str, actual: str) -> str | None:
     return "ssl-flags-differ"
 
 
-def expected_settings(plan) -> dict[str, bool]:
-    """The Exchange settings (not IIS) the plan dictates, keyed like the evidence."""
-    ex = plan.exchange
+def expected_settings(ex) -> dict[str, bool]:
+    """The Exchange settings (not IIS) a group's ExchangePlan dictates, keyed like the evidence."""
     out: dict[str, bool] = {}
     oa = ex.outlook_anywhere.ssl_offloading
     if oa is not None:
@@ -122,9 +121,16 @@ def back_end_default(path: str) -> str:
 
 
 def compare(plan, evidence: dict[str, ServerEvidence]) -> Report:
-    ex = plan.exchange
+    """Every server against its group's ExchangePlan (the main group's without groups:), then the servers of each
+    group against each other."""
     report = Report()
-    settings = expected_settings(plan)
+    for ex in exchanges(plan):
+        compare_group(ex, evidence, report)
+    return report
+
+
+def compare_group(ex, evidence: dict[str, ServerEvidence], report: Report) -> None:
+    settings = expected_settings(ex)
     for server in (s.name for s in ex.servers):
         ev = evidence[server]
         n = 0
@@ -169,8 +175,7 @@ def compare(plan, evidence: dict[str, ServerEvidence]) -> Report:
             if ev.settings[item] != want:
                 report.drift.append(Drift(server, item, want, ev.settings[item], SETTING_CODE[item]))
         report.checked[server] = n
-    report.drift.extend(between_servers(plan, evidence, settings))
-    return report
+    report.drift.extend(between_servers([s.name for s in ex.servers], evidence, settings))
 
 
 def _reference(values: list[tuple[str, object]]) -> object:
@@ -180,9 +185,9 @@ def _reference(values: list[tuple[str, object]]) -> object:
     return next(v for _, v in values if counts[v] == best)
 
 
-def between_servers(plan, evidence: dict[str, ServerEvidence], settings: dict[str, bool]) -> list[Drift]:
-    """Items the plan does not dictate, compared across the servers that showed them."""
-    servers = [s.name for s in plan.exchange.servers]
+def between_servers(servers: list[str], evidence: dict[str, ServerEvidence],
+                    settings: dict[str, bool]) -> list[Drift]:
+    """Items the plan does not dictate, compared across the servers (of one group) that showed them."""
     out: list[Drift] = []
     # other Default Web Site locations (only from applicationHost.config)
     with_others = [s for s in servers if evidence[s].others is not None]

@@ -99,9 +99,38 @@ def read_text(path: str | Path) -> str:
 
 # ---- server names ---------------------------------------------------------------------------------------------
 
-def resolve_server(name: str, servers: list[str], what: str) -> str:
-    """The model's server for a name given on the command line or in a file (case-insensitive; a short name
-    matches an FQDN and the other way round)."""
+class Servers(list):
+    """The servers lbsync audits (those of every group it writes scripts for, 2013+), in model order, plus a
+    word for the model's other servers (2007/2010 groups: configured by hand, not audited)."""
+
+    def __init__(self, names, others: dict[str, str] | None = None):
+        super().__init__(names)
+        self.others = others or {}
+
+
+def exchanges(plan) -> list:
+    """Every ExchangePlan lbsync scripts: the main group's and, with groups:, the other 2013+ groups'."""
+    return list(getattr(plan, "exchanges", None) or [plan.exchange])
+
+
+def server_exchange(plan) -> dict:
+    """Server name -> the ExchangePlan (its group's expectations) it is audited against."""
+    return {s.name: ex for ex in exchanges(plan) for s in ex.servers}
+
+
+def audited_servers(plan) -> Servers:
+    names = list(server_exchange(plan))
+    others = {}
+    for s in plan.model.servers:
+        if s.name not in names:
+            group = getattr(s, "group", "main")
+            version = plan.model.group(group).version if hasattr(plan.model, "group") else "?"
+            others[s.name] = (f"server {s.name} is in group {group} (Exchange {version}): lbsync writes no "
+                              "scripts for it and does not audit it")
+    return Servers(names, others)
+
+
+def _match(name: str, servers) -> str | None:
     from ..plan import slug
     want = name.strip().lower()
     for s in servers:
@@ -109,8 +138,19 @@ def resolve_server(name: str, servers: list[str], what: str) -> str:
             return s
     short = want.split(".")[0]
     matches = [s for s in servers if s.lower().split(".")[0] == short]
-    if len(matches) == 1:
-        return matches[0]
+    return matches[0] if len(matches) == 1 else None
+
+
+def resolve_server(name: str, servers: list[str], what: str) -> str:
+    """The model's server for a name given on the command line or in a file (case-insensitive; a short name
+    matches an FQDN and the other way round)."""
+    found = _match(name, servers)
+    if found:
+        return found
+    others = getattr(servers, "others", {})
+    other = _match(name, list(others))
+    if other:
+        raise LbsyncError(f"{what}: {others[other]}")
     raise LbsyncError(f"{what}: unknown server '{name}' (the model's servers: {', '.join(servers)})")
 
 
@@ -359,9 +399,9 @@ def scan_folder(folder: str | Path, servers: list[str]) -> Inputs:
 
 def collect(plan, *, apphost: list[str] = (), outlook_anywhere: list[str] = (),
             evidence_dir: str | None = None) -> dict[str, ServerEvidence]:
-    """Evidence per model server (every server gets an entry; an empty one when nothing was given for it)."""
-    servers = [s.name for s in plan.exchange.servers]
-    managed = list(plan.exchange.locations)
+    """Evidence per audited server (every one gets an entry; an empty one when nothing was given for it)."""
+    servers = audited_servers(plan)
+    groups = server_exchange(plan)
     inputs = scan_folder(evidence_dir, servers) if evidence_dir else Inputs()
     given_apphost: dict[str, str] = {}
     for spec in apphost:
@@ -382,7 +422,7 @@ def collect(plan, *, apphost: list[str] = (), outlook_anywhere: list[str] = (),
         inputs.outlook_anywhere[server] = [path]
     out = {s: ServerEvidence(s) for s in servers}
     for server, path in inputs.apphost.items():
-        read_apphost(out[server], path, managed)
+        read_apphost(out[server], path, list(groups[server].locations))
     for server, paths in inputs.verify.items():
         for path in paths:
             read_verify(out[server], load_json(path), path, servers)

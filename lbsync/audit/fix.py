@@ -14,14 +14,15 @@ from pathlib import Path
 
 from .. import catalog
 from .drift import SSL_CODES, Drift, Report
-from .evidence import EWS_MRSPROXY, OA_EXTERNAL_SSL, OA_INTERNAL_SSL, OA_SSL_OFFLOADING, OAB_REQUIRE_SSL
+from .evidence import (EWS_MRSPROXY, OA_EXTERNAL_SSL, OA_INTERNAL_SSL, OA_SSL_OFFLOADING, OAB_REQUIRE_SSL,
+                       server_exchange)
 
 RPC_LOCATION = f"{catalog.SITE}/Rpc"
 OA_ITEMS = (OA_SSL_OFFLOADING, OA_EXTERNAL_SSL, OA_INTERNAL_SSL)
 
 
 def repairable(plan, d: Drift) -> bool:
-    ex = plan.exchange
+    ex = server_exchange(plan).get(d.server, plan.exchange)
     if d.code in SSL_CODES:
         return d.location in ex.appcmd_locations or (d.location == RPC_LOCATION
                                                      and ex.outlook_anywhere.ssl_offloading is not None)
@@ -29,8 +30,9 @@ def repairable(plan, d: Drift) -> bool:
 
 
 def restricted_plan(plan, server: str, drift: list[Drift]):
-    """A copy of the plan that applies exactly these drift items on this one server."""
-    ex = plan.exchange
+    """A copy of the plan that applies exactly these drift items on this one server (its group's expectations;
+    other groups left out)."""
+    ex = server_exchange(plan)[server]
     items = {d.location for d in drift if repairable(plan, d)}
     oa = ex.outlook_anywhere
     fix_oa = bool(items & set(OA_ITEMS)) or RPC_LOCATION in items
@@ -42,7 +44,8 @@ def restricted_plan(plan, server: str, drift: list[Drift]):
         oab_require_ssl=ex.oab_require_ssl if OAB_REQUIRE_SSL in items else None,
         mrsproxy_enabled=ex.mrsproxy_enabled if EWS_MRSPROXY in items else False,
     )
-    return dataclasses.replace(plan, exchange=exchange)
+    others = {"group_exchanges": []} if any(f.name == "group_exchanges" for f in dataclasses.fields(plan)) else {}
+    return dataclasses.replace(plan, exchange=exchange, **others)
 
 
 def script_path(base: str | Path, server: str) -> Path:
@@ -60,7 +63,7 @@ def fix_scripts(plan, report: Report, *, base: str | Path = "fix.ps1", flavour: 
     from ..render import RenderOptions
     from ..render import exchange as exrender
     scripts: dict[str, str] = {}
-    for server in (s.name for s in plan.exchange.servers):
+    for server in server_exchange(plan):
         mine = [d for d in report.for_server(server) if repairable(plan, d)]
         if not mine:
             continue

@@ -173,11 +173,14 @@ def run_probe(plan, *, timeout: float = 5.0, reference: str | None = None,
                 status, detail = http.get("https", address, ns.port, ns.host, svc.health.path, follow=True)
                 checks.append(Check("vip", ns.host, "health", f"{svc.service} https://{ns.host}{svc.health.path}",
                                     status == 200, detail))
-        # each server directly
-        first: dict[str, object] = {}
-        for svc in plan.services:
-            first.setdefault(svc.service, svc)
-        for server in plan.exchange.servers:
+        # each server directly: the services it is a member of (with groups:, its group's), once per service key
+        for server in plan.model.servers:
+            first: dict[str, object] = {}
+            for svc in plan.services:
+                if any(m.server == server.name for m in svc.members):
+                    first.setdefault(svc.service, svc)
+            if not first:
+                continue
             tls_host = next((s.namespace for s in first.values() if s.mode != "offload"), None)
             if tls_host:
                 check, _ = _cert_check("server", server.name, server.address, server.https_port, tls_host,

@@ -25,7 +25,8 @@ def print_audit(plan, report, lb: list, fix_note: list[str] | None = None) -> No
     from rich.markup import escape
     from rich.table import Table
     console = _console()
-    servers = [s.name for s in plan.exchange.servers]
+    from .evidence import server_exchange
+    servers = list(server_exchange(plan))
     if report.drift:
         table = Table(title="Drift from the plan", title_justify="left")
         for col in ("server", "location / setting", "expected", "actual", "code"):
