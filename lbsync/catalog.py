@@ -167,9 +167,10 @@ _REQUIRE_SSL_OFF = "IIS Manager > Default Web Site > {vdir} > SSL Settings: clea
 _VDIR = {"owa": "owa", "ecp": "ecp", "ews": "EWS", "eas": "Microsoft-Server-ActiveSync", "oab": "OAB",
          "autodiscover": "Autodiscover", "rpc": "Rpc"}
 LEGACY_OFFLOAD_STEPS: dict[str, str] = {
-    "owa": _REQUIRE_SSL_OFF.format(vdir="owa") + "; then set the OWA SSL offloading registry value "
-           "(2010: DWORD SSLOffloaded = 1 under HKLM\\SYSTEM\\CurrentControlSet\\Services\\MSExchange OWA; 2007: "
-           "the value named in 'How to Configure SSL Offloading for Outlook Web Access') and run iisreset /noforce",
+    "owa": (_REQUIRE_SSL_OFF.format(vdir="owa") + "; then set the OWA SSL offloading registry value "
+            "(2010: DWORD SSLOffloaded = 1 under HKLM\\SYSTEM\\CurrentControlSet\\Services\\MSExchange OWA; "
+            "2007: the value named in 'How to Configure SSL Offloading for Outlook Web Access') and run "
+            "iisreset /noforce"),
     "rpc": "Set-OutlookAnywhere -Identity \"<SERVER>\\Rpc (Default Web Site)\" -SSLOffloading $true",
     **{s: _REQUIRE_SSL_OFF.format(vdir=_VDIR[s]) for s in ("ecp", "ews", "eas", "oab", "autodiscover")},
 }
@@ -196,6 +197,7 @@ def client_path(version: int, main_version: int, service: str) -> str:
     if version in SCRIPTED_VERSIONS:
         return "proxy" if version <= main_version else "direct"
     return CLIENT_PATH[(version, service)]
+
 
 # ExternalUrl of a 2007/2010 virtual directory: (cmdlet, vdir identity, URL path). For a service 2013+ redirects
 # or hands out by Autodiscover, the group's ExternalUrl must name its legacy namespace; for 2007 ActiveSync,

@@ -197,5 +197,5 @@ def readme(plan: Plan, options) -> str:
     if plan.coexistence:
         scripted = {v.exchange.group: v.exchange for v in _group_views(plan)[1:]}
         text += "\n" + render_template(env, "exchange/README-groups.txt.j2", groups=plan.coexistence,
-                                        scripted=scripted, label=_server_label, main_version=ex.version)
+                                       scripted=scripted, label=_server_label, main_version=ex.version)
     return text
