@@ -274,6 +274,11 @@ def _service_plan(model: Model, host: str, service: str, passthrough: bool, grou
                          path=health_path(model.group(group).version, service), host=host,
                          interval_ms=hs.interval_ms, timeout_ms=hs.timeout_ms, fall=hs.fall, rise=hs.rise)
     locations = {loc.full: (loc.fixed if not loc.follows_mode else _expected_flags(mode)) for loc in cat.locations}
+    app_pools = tuple(dict.fromkeys(loc.app_pool for loc in cat.locations if loc.follows_mode))
+    if model.group(group).version not in catalog.SCRIPTED_VERSIONS:
+        # 2007/2010: only the virtual directory itself (set by hand, README.txt); their app pools are not modelled
+        locations = {f"{catalog.SITE}/{catalog.LEGACY_VDIR[service]}": _expected_flags(mode)}
+        app_pools = ()
     auth = auth_of(model, service, group)
     return ServicePlan(
         namespace=host, service=service, mode=mode, scheme=scheme,
@@ -282,8 +287,7 @@ def _service_plan(model: Model, host: str, service: str, passthrough: bool, grou
         paths=tuple(p.lower() for p in cat.lb_paths), health=health, members=members,
         timeout_s=cat.idle_timeout_s, streaming=cat.streaming, auth=auth,
         ntlm_affinity=bool({"Ntlm", "Negotiate"} & set(auth)),
-        locations=locations,
-        app_pools=tuple(dict.fromkeys(loc.app_pool for loc in cat.locations if loc.follows_mode)),
+        locations=locations, app_pools=app_pools,
         verify_server=model.tls.verify_server, sni=host if mode == "bridge" else None, group=group,
         mode_from=mode_source(model, service, group),
     )

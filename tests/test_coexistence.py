@@ -149,3 +149,14 @@ def test_san_coverage_includes_the_legacy_namespace(tmp_path, issuers, with_lega
         missing = san["message"].split("(SANs:")[0]
         assert "legacy.contoso.com" in missing and "mail.contoso.com" not in missing, san
     assert PW not in result.output and os.environ.get(ENV) is None
+
+
+def test_f5_pools_and_monitors_for_the_legacy_namespace():
+    from lbsync.render import f5_tmsh
+    plan = build_plan(load_model(P2007))
+    text = "\n".join(o.content for o in f5_tmsh.render(plan, RenderOptions()).values())
+    pool = text[text.index("ltm pool /Common/lbsync_owa_legacy.contoso.com {"):]
+    pool = pool[:pool.index("\n}\n")]
+    assert "192.0.2.21" in pool and "192.0.2.22" in pool and "192.0.2.11" not in pool
+    mon = text[text.index("ltm monitor https /Common/lbsync_owa_legacy.contoso.com_mon {"):]
+    assert 'send "GET /owa/auth/logon.aspx HTTP/1.1' in mon[:mon.index("\n}\n")]

@@ -251,3 +251,19 @@ def test_servers_may_name_the_main_group_explicitly_and_models_without_groups_ar
     explicit = text.replace("    address: 192.0.2.11\n", "    address: 192.0.2.11\n    group: main\n")
     assert explicit != text
     assert build_plan(load_model_text(explicit, "/tmp/a.yaml")).as_json() == before
+
+
+def test_a_group_tls_override_for_a_service_its_version_lacks_is_refused():
+    with pytest.raises(LbsyncError) as info:
+        model(legacy=2007, group_extra="    tls:\n      services: {ecp: offload}\n")
+    assert "'ecp' does not exist on Exchange 2007 (group 'old')" in str(info.value)
+    assert str(info.value).endswith("at groups.old.tls.services.ecp")
+
+
+def test_legacy_routes_expect_only_their_virtual_directory():
+    p = plan_of(legacy=2010, services="owa, rpc", group_extra="    tls:\n      default: offload\n")
+    by = {(s.namespace, s.service): s for s in p.services}
+    assert by[("legacy.contoso.com", "owa")].locations == {"Default Web Site/owa": "None"}
+    assert by[("legacy.contoso.com", "rpc")].locations == {"Default Web Site/Rpc": "None"}
+    assert by[("legacy.contoso.com", "owa")].app_pools == ()
+    assert "Default Web Site/owa/Integrated" in by[("mail.contoso.com", "owa")].locations

@@ -28,7 +28,7 @@ def codes(p, level):
 
 def test_the_promised_profiles_exist():
     assert {"exchange2013-offload", "exchange2016-bridge", "exchange2019-extended-protection",
-            "outlook-anywhere-passthrough"} <= set(PROFILES)
+            "outlook-anywhere-passthrough", "coexistence-2013-2007", "coexistence-2013-2010"} <= set(PROFILES)
 
 
 @pytest.mark.parametrize("name", PROFILES)

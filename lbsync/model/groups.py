@@ -55,6 +55,10 @@ def check_groups(data: dict, marks: Marks, errors: list[LbsyncError]) -> None:
         if not members.get(name):
             errors.append(marks.error(f"group '{name}' has no server: name it in a server's group: or remove it",
                                       ("groups", name), key=True))
+        for svc in g.get("tls", {}).get("services", {}):
+            if svc not in catalog.VERSION_SERVICES[g["version"]]:
+                errors.append(marks.error(f"'{svc}' does not exist on Exchange {g['version']} (group '{name}')",
+                                          ("groups", name, "tls", "services", svc), key=True))
         if g["version"] not in catalog.SCRIPTED_VERSIONS:
             for key in ("cu", "extended_protection"):
                 if key in g:
