@@ -130,9 +130,12 @@ def evaluate(model: Model, plan, allow: tuple[str, ...] = ()) -> list[Finding]:
         negotiate = [s for s in l7 if "Negotiate" in s.auth and "Ntlm" not in s.auth]
         where = ("targets", "nginx") if model.targets.nginx.given else ("namespaces",)
         if ntlm:
+            legacy = sorted({s.group for s in ntlm if s.group != "main"})
+            note = (f" (group {', '.join(legacy)}: exchange.auth describes the main group only; change the "
+                    "authentication on those servers, or use passthrough or NGINX Plus)") if legacy else ""
             add("error", "nginx-ntlm",
                 "NGINX open source cannot keep NTLM connection affinity at layer 7, and these routes accept NTLM: "
-                + ", ".join(f"{s.namespace} {s.service}" for s in ntlm) + f"; {ways}", where, target="nginx")
+                + ", ".join(f"{s.namespace} {s.service}" for s in ntlm) + f"; {ways}{note}", where, target="nginx")
         if negotiate:
             add("warning", "nginx-negotiate",
                 "these routes accept Negotiate, which can fall back to NTLM that NGINX open source cannot carry at "

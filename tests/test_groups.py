@@ -267,3 +267,11 @@ def test_legacy_routes_expect_only_their_virtual_directory():
     assert by[("legacy.contoso.com", "rpc")].locations == {"Default Web Site/Rpc": "None"}
     assert by[("legacy.contoso.com", "owa")].app_pools == ()
     assert "Default Web Site/owa/Integrated" in by[("mail.contoso.com", "owa")].locations
+
+
+def test_nginx_ntlm_on_a_legacy_route_says_exchange_auth_does_not_reach_it():
+    f = next(f for f in plan_of(legacy=2007).findings if f.code == "nginx-ntlm")
+    assert "legacy.contoso.com ews" in f.message and "group old: exchange.auth describes the main group only" \
+        in f.message
+    main_only = build_plan(load_model(ROOT / "profiles" / "exchange2016-bridge.yaml"))
+    assert all("describes the main group" not in f.message for f in main_only.findings)
