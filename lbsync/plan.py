@@ -33,6 +33,7 @@ class HealthCheck:
     fall: int
     rise: int
     expect_status: int = 200
+    per_protocol: bool = True  # False: one page for every protocol (2007/2010 logon page): a per-server check
 
 
 @dataclass
@@ -272,7 +273,8 @@ def _service_plan(model: Model, host: str, service: str, passthrough: bool, grou
     hs = _health(model, service)
     health = HealthCheck(scheme="http" if mode == "offload" else "https",
                          path=health_path(model.group(group).version, service), host=host,
-                         interval_ms=hs.interval_ms, timeout_ms=hs.timeout_ms, fall=hs.fall, rise=hs.rise)
+                         interval_ms=hs.interval_ms, timeout_ms=hs.timeout_ms, fall=hs.fall, rise=hs.rise,
+                         per_protocol=model.group(group).version >= catalog.MANAGED_AVAILABILITY_SINCE)
     locations = {loc.full: (loc.fixed if not loc.follows_mode else _expected_flags(mode)) for loc in cat.locations}
     app_pools = tuple(dict.fromkeys(loc.app_pool for loc in cat.locations if loc.follows_mode))
     if model.group(group).version not in catalog.SCRIPTED_VERSIONS:

@@ -160,3 +160,23 @@ def test_f5_pools_and_monitors_for_the_legacy_namespace():
     assert "192.0.2.21" in pool and "192.0.2.22" in pool and "192.0.2.11" not in pool
     mon = text[text.index("ltm monitor https /Common/lbsync_owa_legacy.contoso.com_mon {"):]
     assert 'send "GET /owa/auth/logon.aspx HTTP/1.1' in mon[:mon.index("\n}\n")]
+
+
+def test_legacy_health_is_per_server_and_the_haproxy_output_says_so(tmp_path):
+    plan = build_plan(load_model(P2007))
+    legacy = [s for s in plan.services if s.group != "main"]
+    main_routes = [s for s in plan.services if s.group == "main"]
+    assert legacy and all(not s.health.per_protocol for s in legacy)
+    assert main_routes and all(s.health.per_protocol for s in main_routes)
+    result = CliRunner().invoke(main, ["render", str(P2007), "--target", "haproxy", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    cfg = (tmp_path / "haproxy" / "haproxy.cfg").read_text()
+    blocks = cfg.split("\nbackend ")
+    for s in legacy:
+        block = next(b for b in blocks if b.startswith(s.pool + "\n"))
+        assert "# per-server health" in block and "# per-protocol health" not in block
+    for s in main_routes:
+        block = next(b for b in blocks if b.startswith(s.pool + "\n"))
+        assert "# per-protocol health" in block
+    readme = (tmp_path / "README.txt").read_text()
+    assert "one check per server, not per protocol" in readme
