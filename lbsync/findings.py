@@ -36,7 +36,6 @@ CODES: dict[str, Code] = {c.code: c for c in [
     Code("server-ca-system", True, "no tls.server_ca: re-encryption trusts the system CA store"),
     Code("mapi-unsupported", True, "MAPI/HTTP needs Exchange 2013 SP1 (CU4) or later"),
     Code("oa-hostname-not-namespace", True, "the Outlook Anywhere hostname is not a namespace carrying rpc"),
-    Code("rpc-unsupported", True, "Outlook Anywhere (RPC over HTTP) is deprecated/blocked on this version"),
     Code("ep-unknown-cu", True, "Exchange 2019 without cu: Extended Protection assumed off"),
     Code("f5-passthrough-shared", False,
          "F5: a passthrough namespace shares its VIP:port with other namespaces (no L4 SNI routing for F5)"),

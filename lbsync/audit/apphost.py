@@ -78,7 +78,7 @@ class Document:
         return LbsyncError(message, file=self.file, line=_line_at(self.text, offset), key=key)
 
     def _parse(self) -> Element:
-        text, pos, n = self.text, 0, len(self.text)
+        text, pos = self.text, 0
         if text.startswith("\ufeff"):
             pos = 1
         stack: list[Element] = []

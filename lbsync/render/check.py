@@ -142,7 +142,7 @@ def nginx_wrapper(folder: Path, http_conf: Path, stream_conf: Path | None, modul
         lines.append(f"load_module {module};")
     lines += [f"pid {folder}/nginx.pid;", "error_log stderr notice;", extra_main,
               "events { worker_connections 4096; }", "http {",
-              f"    access_log off;", f"    client_body_temp_path {folder}/body;",
+              "    access_log off;", f"    client_body_temp_path {folder}/body;",
               f"    proxy_temp_path {folder}/proxy;", f"    fastcgi_temp_path {folder}/fastcgi;",
               f"    uwsgi_temp_path {folder}/uwsgi;", f"    scgi_temp_path {folder}/scgi;",
               f"    include {http_conf};", "}"]
