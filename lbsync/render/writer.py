@@ -37,18 +37,62 @@ def atomic_write(path: Path, content: str | bytes, mode: int = 0o644) -> None:
         raise
 
 
+def _stage(path: Path, content: str | bytes, mode: int) -> str:
+    """Write content to a temporary file beside path (fsync'd, with its final mode); return the temporary name."""
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return tmp
+
+
 def write_all(outdir: str | Path, files: dict[str, Output]) -> list[Path]:
+    """Write every file or none: all are staged as temporary files first (a failure there removes the staged
+    files and any folder this call created), then each is renamed over its target."""
     outdir = Path(outdir)
     if outdir.exists() and not outdir.is_dir():
         raise LbsyncError("output path exists and is not a directory", file=str(outdir))
+    targets = [(outdir / rel, out) for rel, out in sorted(files.items())]
+    for target, _ in targets:
+        if target.is_dir():
+            raise LbsyncError("exists and is a directory, not a file", file=str(target))
+    created: list[Path] = []
+    staged: list[tuple[str, Path]] = []
+    try:
+        for target, out in targets:
+            missing = [d for d in [target.parent, *target.parent.parents] if not d.exists()]
+            for folder in reversed(missing):
+                folder.mkdir()
+                created.append(folder)
+            staged.append((_stage(target, out.content, out.mode), target))
+    except OSError as exc:
+        for tmp, _ in staged:
+            os.unlink(tmp)
+        for folder in reversed(created):
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+        raise LbsyncError(f"cannot write: {exc.strerror or exc}", file=str(exc.filename or outdir)) from None
     written = []
     try:
-        for rel, out in sorted(files.items()):
-            target = outdir / rel
-            atomic_write(target, out.content, out.mode)
+        for tmp, target in staged:
+            os.replace(tmp, target)
             written.append(target)
     except OSError as exc:
-        raise LbsyncError(f"cannot write: {exc.strerror}", file=str(exc.filename or outdir)) from None
+        for tmp, target in staged[len(written):]:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+        raise LbsyncError(f"cannot write: {exc.strerror or exc}", file=str(exc.filename or outdir)) from None
     return written
 
 

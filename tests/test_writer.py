@@ -1,0 +1,77 @@
+"""The writer: every file or none, atomic per file, key material mode 0600, --diff hides keys."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from lbsync.errors import LbsyncError
+from lbsync.render import writer
+from lbsync.render.writer import Output, diff_all, write_all
+
+
+def _files() -> dict[str, Output]:
+    return {
+        "README.txt": Output("readme\n"),
+        "exchange/apply-EX01.ps1": Output("apply\r\n"),
+        "haproxy/haproxy.cfg": Output("global\n"),
+        "haproxy/lbsync.pem": Output("-----BEGIN PRIVATE KEY-----\n", mode=0o600),
+    }
+
+
+def test_writes_every_file_with_its_mode(tmp_path):
+    written = write_all(tmp_path / "out", _files())
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in written) == sorted(_files())
+    assert (tmp_path / "out/exchange/apply-EX01.ps1").read_bytes() == b"apply\r\n"
+    assert stat.S_IMODE(os.stat(tmp_path / "out/haproxy/lbsync.pem").st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(tmp_path / "out/haproxy/haproxy.cfg").st_mode) == 0o644
+    assert not [p for p in (tmp_path / "out").rglob("*.tmp")]
+
+
+def test_a_failure_while_staging_leaves_nothing_behind(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    real_stage = writer._stage
+    calls = []
+
+    def failing_stage(path, content, mode):
+        calls.append(path)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device", str(path))
+        return real_stage(path, content, mode)
+
+    monkeypatch.setattr(writer, "_stage", failing_stage)
+    with pytest.raises(LbsyncError) as err:
+        write_all(out, _files())
+    assert "No space left on device" in str(err.value)
+    assert len(calls) == 3
+    assert not out.exists()  # no file, no temporary file, no folder this call created
+
+
+def test_an_existing_folder_keeps_its_files_when_staging_fails(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    (out / "haproxy").mkdir(parents=True)
+    (out / "haproxy/haproxy.cfg").write_text("old\n")
+    monkeypatch.setattr(writer, "_stage", lambda *a: (_ for _ in ()).throw(OSError(13, "Permission denied", "x")))
+    with pytest.raises(LbsyncError):
+        write_all(out, _files())
+    assert (out / "haproxy/haproxy.cfg").read_text() == "old\n"
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["haproxy", "haproxy/haproxy.cfg"]
+
+
+def test_a_directory_in_the_way_is_refused_before_anything_is_written(tmp_path):
+    out = tmp_path / "out"
+    (out / "haproxy/haproxy.cfg").mkdir(parents=True)
+    with pytest.raises(LbsyncError) as err:
+        write_all(out, _files())
+    assert "is a directory" in str(err.value)
+    assert not (out / "README.txt").exists()
+
+
+def test_diff_never_shows_key_material(tmp_path):
+    write_all(tmp_path, {"k.pem": Output("SECRET-A\n", mode=0o600), "c.cfg": Output("a\n")})
+    text = diff_all(tmp_path, {"k.pem": Output("SECRET-B\n", mode=0o600), "c.cfg": Output("b\n")})
+    assert "SECRET" not in text
+    assert "key material differs" in text
+    assert "-a\n" in text and "+b\n" in text
