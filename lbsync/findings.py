@@ -32,6 +32,8 @@ CODES: dict[str, Code] = {c.code: c for c in [
     Code("nginx-negotiate", True, "Negotiate may fall back to NTLM, which NGINX open source cannot carry at L7"),
     Code("passthrough-mixed", False, "a passthrough service shares a namespace+port with L7 services"),
     Code("passthrough-l4", True, "a passthrough namespace: no path routing, no X-Forwarded-For, one pool"),
+    Code("tls-modern-clients", True, "tls.profile modern is TLS 1.3 only: many Outlook/ActiveSync clients "
+         "cannot connect"),
     Code("server-verify-disabled", True, "re-encryption does not verify the servers' certificate"),
     Code("server-ca-system", True, "no tls.server_ca: re-encryption trusts the system CA store"),
     Code("mapi-unsupported", True, "MAPI/HTTP needs Exchange 2013 SP1 (CU4) or later"),

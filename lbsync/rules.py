@@ -112,6 +112,13 @@ def evaluate(model: Model, plan, allow: tuple[str, ...] = ()) -> list[Finding]:
                 "no tls.server_ca: the servers' certificate is verified against the system CA store "
                 f"({plan.server_ca})", ("tls",))
 
+    # Client-side TLS: Mozilla's "modern" is TLS 1.3 only.
+    if model.tls.profile == "modern":
+        add("warning", "tls-modern-clients",
+            "tls.profile modern accepts TLS 1.3 only: Outlook on Windows 10 / Server 2016-2019 (Schannel without "
+            "TLS 1.3) and many ActiveSync devices cannot connect; 'intermediate' (TLS 1.2 and 1.3) is the "
+            "Exchange-compatible choice", ("tls", "profile"))
+
     # Outlook Anywhere hostname.
     oa = plan.exchange.outlook_anywhere
     rpc_hosts = {ns.host for ns in model.namespaces if "rpc" in ns.services}

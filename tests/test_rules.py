@@ -247,3 +247,17 @@ def test_ep_finding_points_at_what_turned_ep_on():
     assert finding(plan_of(model_dict(2019, "bridge", cu=14)), "ep-same-certificate").where == ("exchange", "cu")
     data = model_dict(2016, "bridge", extended_protection=True)
     assert finding(plan_of(data), "ep-same-certificate").where == ("exchange", "extended_protection")
+
+
+# --- client-side TLS profile -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("profile,expected", [("modern", True), ("intermediate", False), ("compat", False)])
+def test_modern_profile_warns_that_older_outlook_clients_cannot_connect(profile, expected):
+    data = model_dict(2016, "bridge", cu=23)
+    data.setdefault("tls", {})["profile"] = profile
+    plan = plan_of(data)
+    assert ("tls-modern-clients" in codes(plan)) is expected
+    if expected:
+        f = finding(plan, "tls-modern-clients")
+        assert f.level == "warning" and f.where == ("tls", "profile")
+        assert "TLS 1.3 only" in f.message and f not in plan.blocking()
