@@ -19,8 +19,10 @@ What runs (all on 127.0.0.0/8, every process stopped at the end, also on Ctrl-C)
   NGINX open source cannot carry NTLM at layer 7, so its model puts the NTLM vdirs on Basic auth (the way out
   the nginx-ntlm rule names); the generated configuration is otherwise what every NGINX user gets.
 - minimal: the same binary, one TLS listener with the same certificate, one pool of the same servers, no
-  health checks, no routing, no logging, the binary's default TLS settings; NGINX upstream keep-alive on (as the
-  generated one has it), HAProxy keeps server connections alive by default. For "bridge", the pool re-encrypts
+  health checks, no routing, no logging, the binary's default TLS settings (session tickets on) except that
+  NGINX is given `ssl_protocols TLSv1.2 TLSv1.3` so that both sides negotiate TLS 1.3 (NGINX 1.22's default
+  leaves TLS 1.3 out); NGINX upstream keep-alive on (as the generated one has it), HAProxy keeps server
+  connections alive by default. For "bridge", the pool re-encrypts
   (HAProxy `ssl verify none`, NGINX `proxy_pass https://` without verification): the least work possible.
 - wrk (`--latency`, bench/wrk_report.lua) GETs /owa/bench.htm with Host mail.contoso.com.
   workload "keepalive": persistent HTTPS connections. workload "close": `Connection: close` on every request,
@@ -201,6 +203,10 @@ def minimal(lb: str, mode: str, servers, port: int, files: dict) -> str:
     return ("upstream be {\n" + members + "    keepalive 32;\n}\n"
             f"server {{\n    listen 127.0.0.1:{port} ssl;\n    server_name _;\n"
             f"    ssl_certificate {files['fullchain']};\n    ssl_certificate_key {files['key']};\n"
+            # NGINX 1.22's default is TLSv1 TLSv1.1 TLSv1.2 (TLS 1.3 joined the default in 1.23.4): without this
+            # line wrk would negotiate TLS 1.2 with the minimal config and TLS 1.3 with the generated one, and a
+            # TLS 1.2 resumption (no key exchange) would be compared with a TLS 1.3 one (a fresh ECDHE).
+            "    ssl_protocols TLSv1.2 TLSv1.3;\n"
             f"    location / {{\n        proxy_pass {'https' if tls else 'http'}://be;\n"
             "        proxy_http_version 1.1;\n        proxy_set_header Connection \"\";\n    }\n}\n")
 
