@@ -220,7 +220,7 @@ def test_as3_fault_at_any_write_leaves_the_device_as_it_was(emu, model, where):
     emu.inject(method="POST", path=where, nth=2 if "declare" not in where else 1, action="error", status=400)
     code, out, err = run(["f5", "apply", "--method", "as3", str(model)])
     assert code == 1 and "Traceback" not in err
-    assert emu.config() == before and emu.as3_tenants == {}
+    assert emu.config() == before and emu.as3_tenants == {} and emu.uploads == {}
 
 
 def test_as3_task_polling_survives_a_dropped_read(emu, model):
@@ -236,3 +236,67 @@ def test_as3_task_polling_survives_a_dropped_read(emu, model):
     assert result.applied and "Exchange" in emu.as3_tenants
     polls = [e for e in emu.log if e[1].startswith("/mgmt/shared/appsvcs/task/")]
     assert len(polls) >= 3  # the dropped one, at least one "in progress", the result
+
+
+@pytest.mark.parametrize("method", ["imperative", "as3"])
+def test_apply_leaves_no_upload_on_the_device(emu, model, method):
+    code, out, err = run(["f5", "apply", "--method", method, str(model)])
+    assert code == 0, err
+    assert emu.uploads == {}  # the unencrypted private key above all
+    assert [e[1] for e in emu.log].count("/mgmt/tm/util/unix-rm") == 4
+
+
+@pytest.mark.parametrize("method", ["imperative", "as3"])
+def test_a_failed_key_install_leaves_no_upload(emu, model, method):
+    before = emu.config()
+    emu.inject(method="POST", path=r"^/mgmt/tm/sys/crypto/key$", action="error", status=400)
+    code, out, err = run(["f5", "apply", "--method", method, str(model)])
+    assert code == 1 and "Traceback" not in err
+    assert emu.uploads == {} and emu.config() == before
+
+
+@pytest.mark.parametrize("method", ["imperative", "as3"])
+def test_an_upload_that_cannot_be_deleted_is_exit_1_naming_it(emu, model, method):
+    emu.inject(method="POST", path=r"^/mgmt/tm/util/unix-rm$", nth=1, times=2, action="error", status=400)
+    code, out, err = run(["f5", "apply", "--method", method, str(model)])
+    assert code == 1 and out == ""
+    (left,) = emu.uploads
+    what = "private key" if left.endswith(".key") else "certificate"
+    local = f"/var/config/rest/downloads/{left}"
+    assert err.strip().splitlines()[-1] == (
+        f"f5: the uploaded {what} {local} is still on the BIG-IP (deleting it failed twice: "
+        f"https://127.0.0.1:{emu.port}: 400 injected fault (400)); delete it by hand: tmsh run util unix-rm {local}")
+    assert emu.as3_tenants == {}
+
+
+def test_unreachable_device_is_one_clean_line(emu, model, pki_files):
+    import socket
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    model.write_text(model.read_text().replace(f"port: {emu.port}", f"port: {port}"))
+    code, out, err = run(["f5", "plan", str(model)])
+    assert code == 1 and out == ""
+    assert err.strip().splitlines()[-1] == f"f5: cannot reach https://127.0.0.1:{port}: Connection refused"
+
+
+@pytest.mark.parametrize("text, reason", [
+    # urllib3 2 (double quotes around the inner repr) and urllib3 1 (single quotes)
+    ("HTTPSConnectionPool(host='127.0.0.1', port=9): Max retries exceeded with url: /mgmt/shared/authn/login "
+     "(Caused by NewConnectionError(\"HTTPSConnection(host='127.0.0.1', port=9): Failed to establish a new "
+     "connection: [Errno 111] Connection refused\"))", "Connection refused"),
+    ("HTTPSConnectionPool(host='127.0.0.1', port=9): Max retries exceeded with url: /x (Caused by "
+     "NewConnectionError('<urllib3.connection.HTTPSConnection object at 0x7f>: Failed to establish a new "
+     "connection: [Errno 111] Connection refused'))", "Connection refused"),
+    ("HTTPSConnectionPool(host='10.0.0.1', port=443): Read timed out. (read timeout=30)", "timed out"),
+    ("HTTPSConnectionPool(host='x', port=443): Max retries exceeded with url: /x (Caused by SSLError("
+     "SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed "
+     "certificate in certificate chain (_ssl.c:1006)')))",
+     "certificate verify failed: self-signed certificate in certificate chain"),
+    ("('Connection aborted.', RemoteDisconnected('Remote end closed connection without response'))",
+     "RemoteDisconnected"),
+    ("something else entirely", "ValueError"),
+])
+def test_connection_error_reasons_are_cut_cleanly(text, reason):
+    from lbsync.f5.connection import _reason
+    assert _reason(ValueError(text)) == reason

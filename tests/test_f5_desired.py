@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from lbsync.errors import LbsyncError
@@ -162,7 +164,7 @@ def test_idle_timeouts_longest_on_the_virtual_and_per_route_in_the_irule(tmp_pat
     eas = next(s for s in plan.services if s.service == "eas")
     assert tcp["idleTimeout"] == max(s.timeout_s for s in plan.services) == eas.timeout_s > 59 * 60
     rule = objs(d, "ltm/rule")[PREFIX + "203.0.113.10_443_route"].attrs["apiAnonymous"]
-    block = rule.split('starts_with "/microsoft-server-activesync"')[1].split("elseif")[0]
+    block = rule.split('starts_with "/microsoft-server-activesync/"')[1].split("elseif")[0]
     assert f"IP::idle_timeout {eas.timeout_s}" in block
 
 
@@ -185,11 +187,46 @@ def test_irule_routes_mrsproxy_first_and_switches_server_side_tls_per_pool(tmp_p
     mrs = rule.split('"/ews/mrsproxy.svc"')[1].split("elseif")[0]
     assert f"pool /Exchange/{PREFIX}mrsproxy_mail.contoso.com" in mrs and "SSL::enable serverside" in mrs
     assert f"set lbsync_ssl /Exchange/{PREFIX}mail.contoso.com_serverssl" in mrs
-    ews = rule.split('starts_with "/ews" }')[1].split("elseif")[0]
+    ews = rule.split('starts_with "/ews/" }')[1].split("elseif")[0]
     assert f"pool /Exchange/{PREFIX}ews_mail.contoso.com" in ews and "SSL::disable serverside" in ews
     assert "SSL::profile $lbsync_ssl" in rule.split("when SERVER_CONNECTED")[1]
     assert '"autodiscover.contoso.com"' in rule and 'HTTP::redirect "https://[HTTP::host]/owa/"' in rule
     assert "X-Forwarded-Proto https" in rule
+
+
+def _route_conditions(rule: str) -> list[str]:
+    return re.findall(r"(?m)^\s*(?:\} elseif|if) \{ (\$lbsync_path .*) \} \{$", rule)
+
+
+def _matches(condition: str, path: str) -> bool:
+    """The generated condition, evaluated: only `eq "P"` and `starts_with "P"` joined by `or` are expected."""
+    path = path.lower()  # the iRule compares [string tolower [HTTP::path]]
+    terms = condition.split(" or ")
+    for term in terms:
+        m = re.fullmatch(r'\$lbsync_path (eq|starts_with) "([^"]*)"', term)
+        assert m, f"unexpected iRule condition {condition!r}"
+        if (path == m[2]) if m[1] == "eq" else path.startswith(m[2]):
+            return True
+    return False
+
+
+def test_irule_matches_path_prefixes_on_a_segment_boundary(tmp_path):
+    plan = model(tmp_path)
+    rule = objs(build(plan), "ltm/rule")[PREFIX + "203.0.113.10_443_route"].attrs["apiAnonymous"]
+    conditions = _route_conditions(rule)
+    prefixes = [p for ns in plan.namespaces for s in ns.routes for p in s.paths]
+    redirects = [ns for ns in plan.namespaces if ns.root_redirect]
+    assert redirects and len(conditions) == len(prefixes) + len(redirects)  # a route per prefix, "/" per redirect
+    for p in prefixes:  # exactly: the prefix itself, or the prefix and a /
+        assert f'$lbsync_path eq "{p}" or $lbsync_path starts_with "{p}/"' in conditions
+    assert '$lbsync_path eq "/"' in conditions
+    routes = [c for c in conditions if c != '$lbsync_path eq "/"']
+    for path in ("/rpcwithcert", "/mapix", "/owa2", "/ecpx/", "/ewsx", "/oab2", "/autodiscoverx",
+                 "/microsoft-server-activesyncx"):
+        assert not any(_matches(c, path) for c in routes), path
+    for path in ("/owa", "/OWA/", "/owa/auth/logon.aspx", "/rpc/rpcproxy.dll", "/mapi", "/EWS/Exchange.asmx",
+                 "/ews/mrsproxy.svc", "/Microsoft-Server-ActiveSync"):
+        assert any(_matches(c, path) for c in routes), path
 
 
 def test_all_offloaded_virtual_has_no_server_ssl_commands(tmp_path):

@@ -161,6 +161,35 @@ def test_uploads_need_a_consistent_content_range_and_install_needs_a_pem(emu, s,
     assert key_as_cert.status_code == 400
 
 
+def test_unix_rm_really_deletes_an_upload_and_reports_a_missing_file(emu, s):
+    data = b"-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n"
+    up = s.call("POST", "/mgmt/shared/file-transfer/uploads/k.key", data=data,
+                headers={"Content-Type": "application/octet-stream", "Content-Range": f"0-{len(data) - 1}/{len(data)}"})
+    assert up.status_code == 200 and "k.key" in emu.uploads
+    emu.reset_counts()
+    rm = {"command": "run", "utilCmdArgs": "/var/config/rest/downloads/k.key"}
+    r = s.call("POST", "/mgmt/tm/util/unix-rm", json=rm)
+    assert r.status_code == 200 and "k.key" not in emu.uploads and emu.writes == 1
+    body = r.json()
+    assert body["kind"] == "tm:util:unix-rm:runstate" and "commandResult" not in body
+    again = s.call("POST", "/mgmt/tm/util/unix-rm", json=rm)  # as on a BIG-IP: rm's stderr, in a 200 answer
+    assert again.status_code == 200
+    assert again.json()["commandResult"] == ("/bin/rm: cannot remove '/var/config/rest/downloads/k.key': "
+                                             "No such file or directory\n")
+    assert s.call("POST", "/mgmt/tm/util/unix-rm", json={"command": "list", "utilCmdArgs": "x"}).status_code == 400
+    assert s.call("POST", "/mgmt/tm/util/unix-rm", json={"command": "run"}).status_code == 400
+    tx = s.call("POST", "/mgmt/tm/transaction", json={}).json()["transId"]
+    inside = s.call("POST", "/mgmt/tm/util/unix-rm", json=rm, headers={"X-F5-REST-Coordination-Id": str(tx)})
+    assert inside.status_code == 400
+    assert emu.writes == 6
+
+
+def test_a_fault_can_fail_a_request_and_its_retry(emu, s):
+    emu.inject(method="GET", path="/ltm/pool$", nth=2, times=2, action="error", status=400)
+    codes = [s.call("GET", "/mgmt/tm/ltm/pool").status_code for _ in range(4)]
+    assert codes == [200, 400, 400, 200] and emu.faults[0].fired
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # f5-sdk's own use of distutils' LooseVersion
 def test_f5_sdk_talks_to_it_unmodified(emu):
     from f5.bigip import ManagementRoot

@@ -9,6 +9,7 @@ from f5emu.testing import PASSWORD, USER, credentials_env, load, run, write_mode
 from lbsync.f5 import push
 from lbsync.f5.connection import DeviceError, Retryable
 from lbsync.f5.desired import PREFIX
+from lbsync.f5.upload import UploadLeft
 from pki import make_pki
 
 
@@ -136,16 +137,95 @@ def first_apply_writes(tmp_path_factory, emu_pki, pki_files):
 @pytest.mark.parametrize("action", ["error", "drop"])
 def test_a_fault_at_every_write_leaves_the_device_as_it_was(emu, model, first_apply_writes, action):
     steps = len(first_apply_writes)
-    assert steps > 30  # uploads, installs, transaction, every queued command, the commit
+    assert steps > 30  # uploads, installs, upload deletes, transaction, every queued command, the commit
+    rms = [n for n, (_, p, _) in enumerate(first_apply_writes, start=1) if p == "/mgmt/tm/util/unix-rm"]
+    assert len(rms) == 4  # certificate, key, chain, server CA
     before = emu.config()
     for n in range(1, steps + 1):
+        # an upload delete is retried once: fail the retry too, or the apply (rightly) succeeds
         fault = emu.inject(method="WRITE", path=r"^/mgmt/(tm|shared/file-transfer)/", nth=n, action=action,
-                           status=400)
-        with pytest.raises(DeviceError):
+                           status=400, times=2 if n in rms else 1)
+        with pytest.raises(DeviceError) as info:
             apply(model, retries=0)
         assert fault.fired, n
         assert emu.config() == before, f"state changed after a fault at write {n} ({first_apply_writes[n - 1]})"
+        if n in rms:  # the one upload left behind is named, with the command that deletes it
+            assert isinstance(info.value, UploadLeft) and len(emu.uploads) == 1, n
+            assert f"tmsh run util unix-rm /var/config/rest/downloads/{next(iter(emu.uploads))}" in str(info.value)
+            emu.uploads.clear()
+        assert emu.uploads == {}, f"an upload stayed after a fault at write {n} ({first_apply_writes[n - 1]})"
         emu.faults.clear()
+
+
+# -- no certificate or key stays in the upload directory ------------------------------------------------------------
+
+def test_every_upload_is_deleted_right_after_its_install(emu, model):
+    result, desired = apply(model)
+    assert result.applied and emu.uploads == {}  # the unencrypted key included
+    installs = [i for i, e in enumerate(emu.log) if e[1].startswith("/mgmt/tm/sys/crypto/")]
+    assert len(installs) == len(desired.files) == 4
+    assert all(emu.log[i + 1][:2] == ("POST", "/mgmt/tm/util/unix-rm") for i in installs)
+    assert [e[1] for e in emu.log].count("/mgmt/tm/util/unix-rm") == 4
+
+
+@pytest.mark.parametrize("what, status", [("key", 400), ("cert", 400), ("key", 503)])
+def test_a_failed_install_deletes_its_upload(emu, model, what, status):
+    before = emu.config()
+    emu.inject(method="POST", path=rf"^/mgmt/tm/sys/crypto/{what}$", action="error", status=status)
+    with pytest.raises(DeviceError) as info:
+        apply(model, retries=0)
+    assert not isinstance(info.value, UploadLeft)
+    assert emu.uploads == {} and emu.config() == before
+    failed = next(i for i, e in enumerate(emu.log) if e[1] == f"/mgmt/tm/sys/crypto/{what}")
+    assert emu.log[failed + 1][1] == "/mgmt/tm/util/unix-rm"
+
+
+def test_a_failed_install_then_a_retried_apply_leaves_no_upload(emu, model):
+    emu.inject(method="POST", path=r"^/mgmt/tm/sys/crypto/key$", action="error", status=503)
+    result, _ = apply(model, retries=1)
+    assert result.applied and result.attempts == 2 and emu.uploads == {}
+
+
+@pytest.mark.parametrize("action", ["error", "drop", "drop_after"])
+def test_a_failed_upload_delete_is_retried_once(emu, model, action):
+    emu.inject(method="POST", path=r"^/mgmt/tm/util/unix-rm$", nth=2, action=action, status=400)
+    result, _ = apply(model)
+    assert result.applied and emu.uploads == {}
+    assert [e[1] for e in emu.log].count("/mgmt/tm/util/unix-rm") == 5
+
+
+def test_an_upload_that_cannot_be_deleted_stops_the_apply_naming_it(emu, model):
+    before = emu.config()
+    emu.inject(method="POST", path=r"^/mgmt/tm/util/unix-rm$", nth=1, times=2, action="error", status=400)
+    with pytest.raises(UploadLeft) as info:
+        apply(model, retries=3)  # final: a retried attempt would find the file installed and never delete it
+    assert len([e for e in emu.log if e[1].startswith("/mgmt/tm/sys/crypto/")]) == 1
+    (left,) = emu.uploads
+    assert str(info.value) == (f"the uploaded {'private key' if left.endswith('.key') else 'certificate'} "
+                               f"/var/config/rest/downloads/{left} is still on the BIG-IP (deleting it failed "
+                               "twice: https://127.0.0.1:%d: 400 injected fault (400)); delete it by hand: "
+                               f"tmsh run util unix-rm /var/config/rest/downloads/{left}" % emu.port)
+    assert emu.config() == before  # the file it installed is removed again
+
+
+def test_rm_complaints_other_than_a_missing_file_are_failures():
+    from lbsync.f5.upload import remove
+
+    class Conn:
+        def __init__(self, *answers):
+            self.answers, self.calls = list(answers), []
+
+        def write(self, method, path, json=None, **kw):
+            self.calls.append((method, path, json))
+            return self.answers.pop(0)
+    gone = Conn({"commandResult": "/bin/rm: cannot remove '/var/config/rest/downloads/k': No such file or directory\n"})
+    assert remove(gone, "k") is None
+    assert gone.calls == [("POST", "/mgmt/tm/util/unix-rm",
+                           {"command": "run", "utilCmdArgs": "/var/config/rest/downloads/k"})]
+    denied = "/bin/rm: cannot remove '/var/config/rest/downloads/k': Permission denied\n"
+    twice = Conn({"commandResult": denied}, {"commandResult": denied})
+    assert remove(twice, "k") == denied.strip() and len(twice.calls) == 2
+    assert remove(Conn({"commandResult": denied}, {}), "k") is None
 
 
 @pytest.mark.parametrize("k", [1, 5, 27])

@@ -177,13 +177,16 @@ class Connection:
 
 
 def _reason(exc: Exception) -> str:
+    """The telling part of a requests/urllib3 error, which nests reprs: cut at the first quote (single or double:
+    urllib3 2 quotes with either) or parenthesis after the marker."""
+    import re
     text = str(exc)
-    for marker in ("CERTIFICATE_VERIFY_FAILED", "certificate verify failed", "hostname mismatch",
+    for marker in ("certificate verify failed", "CERTIFICATE_VERIFY_FAILED", "hostname mismatch",
                    "Connection refused", "timed out", "RemoteDisconnected", "Connection aborted",
                    "Name or service not known"):
         if marker in text:
             i = text.index(marker)
-            return text[i:i + 120].split("'")[0].split(")")[0].rstrip(" (")
+            return re.split(r"['\"()]", text[i:i + 120])[0].rstrip(" .:,")
     return type(exc).__name__
 
 

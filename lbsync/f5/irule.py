@@ -11,7 +11,8 @@ TEMPLATE = "f5/route.irule.j2"
 
 @dataclass(frozen=True)
 class Route:
-    prefix: str          # lower-case path prefix (matched case-insensitively)
+    prefix: str          # lower-case path prefix without a trailing / (matched case-insensitively, on a segment
+    #                      boundary: the path equals it or starts with it followed by /, as HAProxy and NGINX do)
     service: str
     pool: str            # full path of the pool
     ssl: str | None      # server-ssl profile full path (bridged), None (offloaded: server-side TLS disabled)
@@ -26,7 +27,7 @@ class HostRoutes:
 
 
 def routes_of(ns, pools: dict[str, str], serverssl: dict[str, str]) -> HostRoutes:
-    routes = [Route(prefix, s.service, pools[s.pool], serverssl[ns.host] if s.scheme == "https" else None,
+    routes = [Route(prefix.rstrip("/"), s.service, pools[s.pool], serverssl[ns.host] if s.scheme == "https" else None,
                     s.timeout_s)
               for s in ns.routes for prefix in s.paths]
     routes.sort(key=lambda r: -len(r.prefix))  # longest prefix first (/ews/mrsproxy.svc before /ews)

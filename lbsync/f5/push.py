@@ -5,7 +5,9 @@ differs; refuse if too many of lbsync's objects would be deleted (unless forced)
 files that are missing or differ (fingerprint); then queue every object change in ONE transaction and commit.
 A connection error or 5xx anywhere repeats the whole attempt after re-reading the device (an attempt whose commit
 went through but whose answer was lost finds nothing left to do); a refusal (4xx) is final. Files installed by
-a failed apply and referenced by nothing are removed again, so a failure leaves the device as it was.
+a failed apply and referenced by nothing are removed again, so a failure leaves the device as it was. Uploaded
+certificate/key files never stay in /var/config/rest/downloads: see upload.py (an upload that cannot be deleted
+stops the apply, exit 1, naming it).
 """
 
 from __future__ import annotations
@@ -57,8 +59,9 @@ def check_safety(changes: list[Change], *, force: bool) -> None:
 
 
 def install_files(conn, changes: list[Change], progress, done: list[Change] | None = None) -> list[Change]:
-    """Install missing/different certificate and key files (outside the transaction). Each installed file is
-    appended to `done` as soon as the device has it, so a failure part-way can remove what was added."""
+    """Install missing/different certificate and key files (outside the transaction), deleting each upload right
+    after its install (upload.install). Each installed file is appended to `done` as soon as the device has it, so
+    a failure part-way (an upload that cannot be deleted included) can remove what was added."""
     from .upload import install
     done = [] if done is None else done
     todo = [c for c in changes if c.crypto and c.action in ("create", "modify")]
@@ -66,8 +69,7 @@ def install_files(conn, changes: list[Change], progress, done: list[Change] | No
         if c.file.content is None:
             raise LbsyncError(f"no content for {c.path}: the model's certificate could not be loaded")
         progress(f"installing {c.path} ({i}/{len(todo)})")
-        install(conn, c.file)
-        done.append(c)
+        install(conn, c.file, on_installed=lambda c=c: done.append(c))  # then its upload is deleted
     return done
 
 

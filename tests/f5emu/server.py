@@ -53,6 +53,7 @@ class Fault:
     path: str | None = None         # match when this regex is found in the path (None: any)
     in_transaction: bool | None = None  # match only requests with (True) / without (False) a coordination id
     nth: int = 1                    # trigger on the nth matching request
+    times: int = 1                  # ... and on the times-1 matching requests after it (a retry fails too)
     action: str = "error"           # error | drop (close without answering) | drop_after (apply, then close)
     status: int = 500
     seen: int = 0
@@ -70,8 +71,8 @@ class Fault:
         if self.in_transaction is not None and self.in_transaction != bool(txid):
             return False
         self.seen += 1
-        if self.seen == self.nth:
-            self.fired = True
+        if self.nth <= self.seen < self.nth + self.times:
+            self.fired = self.seen == self.nth + self.times - 1
             return True
         return False
 
@@ -303,6 +304,10 @@ def _handler(emu: Emulator):
                 if txid:
                     raise DeviceError(400, "sys crypto install is not supported in a transaction")
                 return self._install(path.rsplit("/", 1)[1], self._json(raw))
+            if path == "/mgmt/tm/util/unix-rm" and method == "POST":
+                if txid:
+                    raise DeviceError(400, "util commands are not supported in a transaction")
+                return self._unix_rm(self._json(raw))
             if path.startswith("/mgmt/tm/"):
                 return self._config(method, path[len("/mgmt/tm/"):], query, raw, txid)
             raise DeviceError(404, f"URI path {path} not registered.")
@@ -499,6 +504,27 @@ def _handler(emu: Emulator):
             emu.store.install(coll, full, bytes(emu.uploads[src[len(DOWNLOADS):]]))
             return 200, {"kind": f"tm:sys:crypto:{what}:{what}state", "command": "install", "name": full,
                          "fromLocalFile": src}
+
+        def _unix_rm(self, body):
+            """`tmsh run util unix-rm PATH`: deletes an upload. As with every util command, what rm prints on
+            stderr comes back as commandResult of a 200 answer (only the upload directory is modelled: any other
+            path is a file that does not exist)."""
+            if body.get("command") != "run":
+                raise DeviceError(400, "util unix-rm: only command run is supported")
+            args = str(body.get("utilCmdArgs") or "")
+            if not args.split():
+                raise DeviceError(400, "/bin/rm: missing operand")
+            out = {"kind": "tm:util:unix-rm:runstate", "command": "run", "utilCmdArgs": args}
+            errors = []
+            for target in args.split():
+                name = target[len(DOWNLOADS):] if target.startswith(DOWNLOADS) else ""
+                if name in emu.uploads:
+                    del emu.uploads[name]
+                else:
+                    errors.append(f"/bin/rm: cannot remove '{target}': No such file or directory\n")
+            if errors:
+                out["commandResult"] = "".join(errors)
+            return 200, out
 
         # -- AS3 ------------------------------------------------------------------------------------------------
         def _as3(self, method, path, query, raw):
