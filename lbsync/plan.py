@@ -35,6 +35,12 @@ class HealthCheck:
     expect_status: int = 200
     per_protocol: bool = True  # False: one page for every protocol (2007/2010 logon page): a per-server check
 
+    @property
+    def passive_down_ms(self) -> int:
+        """Passive health (targets without active checks): a server that failed `fall` requests is left alone
+        this long — interval x fall, at least one second."""
+        return max(self.interval_ms * self.fall, 1000)
+
 
 @dataclass
 class ServicePlan:
@@ -57,6 +63,22 @@ class ServicePlan:
     sni: str | None             # SNI / verify name toward the servers when re-encrypting
     group: str = "main"         # the server group whose servers are the members
     mode_from: tuple = ()       # the model key the mode comes from (("tls", "default"), ("groups", g, "tls", ...))
+    # Whether a server connection may carry requests of different clients (upstream keep-alive pools, connection
+    # reuse, F5 OneConnect). False when IIS may bind authentication to the connection (NTLM, Kerberos by default:
+    # ntlm_affinity, or a sub-location with Windows Integrated auth such as owa/Integrated): a shared connection
+    # would let client B run as client A. A target with an NTLM-aware pool (NGINX Plus `ntlm`) may still keep
+    # connections alive per client; sharing across clients never.
+    share_server_connections: bool = True
+    server_tls_min: str = "TLSv1.2"   # lowest TLS version offered to the servers (bridge, and HTTPS health checks)
+    persistence: str = "none"         # none | source-ip | cookie (catalog.persistence: legacy groups only)
+    persistence_timeout_s: int = 0    # how long an idle source-ip entry keeps its server (0: no persistence)
+    balance: str = "roundrobin"       # leastconn | roundrobin (catalog.BALANCE_*): how a new client is placed
+    pool_timeout_s: int = 0           # the pool's server-side idle timeout: longest timeout_s of the services on it
+
+    @property
+    def server_tls_versions(self) -> tuple[str, ...]:
+        """TLS versions offered to the servers: server_tls_min up to TLS 1.3 (Plan spelling: TLSv1.0 ...)."""
+        return catalog.TLS_VERSIONS[catalog.TLS_VERSIONS.index(self.server_tls_min):]
 
     @property
     def health_url(self) -> str:
@@ -73,6 +95,8 @@ class ServicePlan:
             "pool": self.pool, "paths": list(self.paths),
             "members": [{"server": m.server, "address": m.address, "port": m.port} for m in self.members],
             "timeout_s": self.timeout_s, "streaming": self.streaming, "auth": list(self.auth),
+            "share_server_connections": self.share_server_connections, "server_tls_min": self.server_tls_min,
+            "persistence": self.persistence, "balance": self.balance,
             "exchange": {"locations": dict(self.locations), "app_pools": list(self.app_pools)},
         }
 
@@ -112,6 +136,16 @@ class OutlookAnywherePlan:
     internal_hostname: str | None
     external_auth: str
     internal_auth: str
+    # Set-OutlookAnywhere parameter -> value that apply sets (guarded) and verify/audit compare: only the
+    # exchange.outlook_anywhere keys the model states, only when a namespace carries rpc (main group only).
+    managed: dict[str, str] = field(default_factory=dict)
+
+
+# exchange.outlook_anywhere key -> the Set-OutlookAnywhere parameter (and Get-OutlookAnywhere property)
+OUTLOOK_ANYWHERE_PARAMETERS = {
+    "external_hostname": "ExternalHostname", "internal_hostname": "InternalHostname",
+    "external_auth": "ExternalClientAuthenticationMethod", "internal_auth": "InternalClientAuthenticationMethod",
+}
 
 
 @dataclass
@@ -131,6 +165,12 @@ class ExchangePlan:
     mrsproxy_enabled: bool               # apply enables MRSProxy on EWS when True
     modes: dict[str, str]                # service key -> mode
     group: str = "main"                  # the server group these scripts are for
+    # What undo sets Outlook Anywhere -SSLOffloading back to (None: rpc not carried, left alone): Exchange's default
+    # $true, but $false with Extended Protection on (Microsoft: no SSL offloading for Outlook Anywhere with EP).
+    undo_outlook_anywhere_ssl_offloading: bool | None = None
+    # service key -> what its virtual directory accepts (exchange.auth or Exchange's defaults; rpc excluded: its
+    # authentication is Outlook Anywhere's): verify reads and compares it, apply never changes it
+    auth: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass
@@ -143,6 +183,7 @@ class Plan:
     verify_server: bool
     max_body: str
     findings: list[Finding] = field(default_factory=list)
+    max_header_bytes: int = catalog.MAX_HEADER_BYTES  # largest request header block (Kerberos tokens, ~64 KB)
     group_exchanges: list[ExchangePlan] = field(default_factory=list)  # other 2013+ groups: scripted too
     coexistence: list = field(default_factory=list)  # coexist.GroupPlan per group of groups: (none: no groups)
 
@@ -282,17 +323,50 @@ def _service_plan(model: Model, host: str, service: str, passthrough: bool, grou
         locations = {f"{catalog.SITE}/{catalog.LEGACY_VDIR[service]}": _expected_flags(mode)}
         app_pools = ()
     auth = auth_of(model, service, group)
+    version = model.group(group).version
+    ntlm_affinity = bool(set(catalog.CONNECTION_AUTH) & set(auth))
+    integrated = bool(catalog.INTEGRATED_SUBLOCATIONS.get(service))
+    persistence = catalog.persistence(version, service)
+    if passthrough and persistence == "cookie":
+        persistence = "source-ip"  # no cookie can be read or set without terminating TLS
     return ServicePlan(
         namespace=host, service=service, mode=mode, scheme=scheme,
         port=ports.pop() if len(ports) == 1 else port_of(servers[0]),
         pool=f"tcp_{host}" if passthrough else f"{service}_{host}",
         paths=tuple(p.lower() for p in cat.lb_paths), health=health, members=members,
         timeout_s=cat.idle_timeout_s, streaming=cat.streaming, auth=auth,
-        ntlm_affinity=bool({"Ntlm", "Negotiate"} & set(auth)),
+        ntlm_affinity=ntlm_affinity,
         locations=locations, app_pools=app_pools,
         verify_server=model.tls.verify_server, sni=host if mode == "bridge" else None, group=group,
         mode_from=mode_source(model, service, group),
+        share_server_connections=not (ntlm_affinity or integrated),
+        server_tls_min=catalog.SERVER_TLS_MIN[version],
+        persistence=persistence,
+        persistence_timeout_s=(max(catalog.LEGACY_AFFINITY_TIMEOUT_S, cat.idle_timeout_s)
+                               if persistence == "source-ip" else 0),
+        balance=catalog.BALANCE_STREAMING if cat.streaming or passthrough else catalog.BALANCE_DEFAULT,
+        pool_timeout_s=cat.idle_timeout_s,
     )
+
+
+def _settle_pool(services: list[ServicePlan]) -> None:
+    """Services sharing one pool (a passthrough namespace) share its decisions: the longest timeout, and no
+    connection sharing / the strongest persistence when any of them needs it."""
+    pools: dict[str, list[ServicePlan]] = {}
+    for s in services:
+        pools.setdefault(s.pool, []).append(s)
+    rank = {"none": 0, "cookie": 1, "source-ip": 2}
+    for members in pools.values():
+        if len(members) < 2:
+            continue
+        timeout = max(s.timeout_s for s in members)
+        share = all(s.share_server_connections for s in members)
+        strongest = max((s.persistence for s in members), key=rank.__getitem__)
+        ptimeout = max([s.persistence_timeout_s for s in members]
+                       + [catalog.LEGACY_AFFINITY_TIMEOUT_S, timeout]) if strongest != "none" else 0
+        for s in members:
+            s.pool_timeout_s, s.share_server_connections = timeout, share
+            s.persistence, s.persistence_timeout_s = strongest, ptimeout
 
 
 def _exchange_plan(model: Model, group: str = "main") -> ExchangePlan:
@@ -324,14 +398,20 @@ def _exchange_plan(model: Model, group: str = "main") -> ExchangePlan:
         ssl_offloading=(modes["rpc"] == "offload") if "rpc" in modes else None,
         external_hostname=oa.external_hostname or (rpc_hosts[0] if rpc_hosts else None),
         internal_hostname=oa.internal_hostname,
-        external_auth=oa.external_auth, internal_auth=oa.internal_auth)
+        external_auth=oa.external_auth, internal_auth=oa.internal_auth,
+        managed={param: getattr(oa, key) for key, param in OUTLOOK_ANYWHERE_PARAMETERS.items()
+                 if key in getattr(oa, "given", ()) and "rpc" in modes and group == "main"})
+    undo_oa = None if "rpc" not in modes else (
+        False if g.extended_protection else catalog.OUTLOOK_ANYWHERE_DEFAULT_SSL_OFFLOADING)
     return ExchangePlan(
         version=g.version, cu=g.cu, extended_protection=g.extended_protection,
         servers=model.group_servers(group) if model.groups else model.servers, group=group,
         locations=locations, defaults=defaults, default_explicit=explicit, location_pool=pools,
         location_service=owner, appcmd_locations=appcmd, outlook_anywhere=oa_plan,
         oab_require_ssl=(modes["oab"] != "offload") if "oab" in modes else None,
-        mrsproxy_enabled=model.exchange.mrsproxy and "ews" in modes, modes=modes)
+        mrsproxy_enabled=model.exchange.mrsproxy and "ews" in modes, modes=modes,
+        undo_outlook_anywhere_ssl_offloading=undo_oa,
+        auth={s: auth_of(model, s, group) for s in services if s != "rpc"})
 
 
 def _scripted(model: Model, group: str) -> bool:
@@ -348,6 +428,7 @@ def build_plan(model: Model, allow: tuple[str, ...] | list[str] = ()) -> Plan:
         if model.exchange.mrsproxy and "ews" in keys and not passthrough and _scripted(model, ns.group):
             keys.insert(keys.index("ews") + 1, "mrsproxy")
         services = [_service_plan(model, ns.host, s, passthrough, ns.group) for s in keys]
+        _settle_pool(services)
         namespaces.append(NamespacePlan(
             host=ns.host, vip=ns.vip, port=ns.port, passthrough=passthrough, services=services,
             root_redirect="/owa/" if "owa" in ns.services and not passthrough else None, group=ns.group))
