@@ -31,10 +31,12 @@ def _prepare(model: str, allow: tuple[str, ...], *, apply: bool):
     if apply:
         from .certs.precheck import precheck_or_refuse
         precheck_or_refuse(plan)
-    if plan.model.certificate is None:
+    if plan.model.certificate is None:  # at targets.f5: the key that asks for the push
         from .errors import LbsyncError
+        line, col = plan.model.marks.at(("targets", "f5"), key=True)
         raise LbsyncError("the F5 push installs the model's certificate: add a certificate: section "
-                          "(pfx, or cert/key/chain)", file=plan.model.marks.file)
+                          "(pfx, or cert/key/chain)", file=plan.model.marks.file, line=line, col=col,
+                          key="targets.f5")
     from .f5.material import load_material
     return plan, load_material(plan)
 

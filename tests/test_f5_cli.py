@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -300,3 +301,90 @@ def test_unreachable_device_is_one_clean_line(emu, model, pki_files):
 def test_connection_error_reasons_are_cut_cleanly(text, reason):
     from lbsync.f5.connection import _reason
     assert _reason(ValueError(text)) == reason
+
+
+# -- model-level errors point at the model key (FILE:LINE:COL) -------------------------------------------------------
+
+def _pos(text: str, line_start: str, token: str | None = None) -> tuple[int, int]:
+    """1-based line of the first line starting with line_start; column of token in it (else of its first key)."""
+    for n, line in enumerate(text.splitlines(), start=1):
+        if line.startswith(line_start):
+            return n, (line.index(token) + 1 if token else len(line) - len(line.lstrip()) + 1)
+    raise AssertionError(line_start)
+
+
+def test_missing_certificate_points_at_targets_f5(emu, model):
+    text = model.read_text().replace("certificate: {", "# certificate: {")
+    model.write_text(text)
+    code, out, err = run(["f5", "plan", str(model)])
+    line, col = _pos(text, "  f5:")
+    assert code == 2 and err.strip().splitlines()[-1] == (
+        f"{model}:{line}:{col}: error: the F5 push installs the model's certificate: add a certificate: section "
+        "(pfx, or cert/key/chain), at targets.f5")
+
+
+def test_missing_host_points_at_targets_f5(emu, model):
+    text = model.read_text().replace("host: 127.0.0.1, ", "")
+    model.write_text(text)
+    code, out, err = run(["f5", "plan", str(model)])
+    line, col = _pos(text, "  f5:")
+    assert code == 2 and err.strip().splitlines()[-1] == (
+        f"{model}:{line}:{col}: error: targets.f5.host is not set: lbsync does not know which BIG-IP to talk to")
+
+
+def test_missing_ca_bundle_points_at_its_value(emu, model, tmp_path):
+    gone = tmp_path / "gone.pem"
+    text = model.read_text().replace(f"ca_bundle: {emu.ca_file}", f"ca_bundle: {gone}")
+    model.write_text(text)
+    code, out, err = run(["f5", "plan", str(model)])
+    line, col = _pos(text, "  f5:", str(gone))
+    assert code == 2 and err.strip().splitlines()[-1] == (
+        f"{model}:{line}:{col}: error: targets.f5.ca_bundle: no such file: {gone}")
+    assert emu.counts["auth"] == 0
+
+
+def test_missing_credentials_point_at_targets_f5(emu, model, monkeypatch):
+    monkeypatch.delenv("F5_PASSWORD")
+    text = model.read_text()
+    code, out, err = run(["f5", "plan", str(model)])
+    line, col = _pos(text, "  f5:", "{")  # no username_env key: the targets.f5 mapping
+    assert code == 2 and err.strip().splitlines()[-1] == (
+        f"{model}:{line}:{col}: error: F5 credentials: set the environment variables F5_USER and F5_PASSWORD "
+        "(targets.f5.username_env / password_env), or run on a terminal to be asked")
+    text = text.replace("partition: Exchange,", "partition: Exchange, username_env: MY_F5_USER,")
+    model.write_text(text)
+    code, out, err = run(["f5", "plan", str(model)])
+    line, col = _pos(text, "  f5:", "username_env")
+    assert code == 2 and err.strip().splitlines()[-1].startswith(
+        f"{model}:{line}:{col}: error: F5 credentials: set the environment variables MY_F5_USER and F5_PASSWORD ")
+
+
+def test_unreadable_server_ca_points_at_tls_server_ca(emu, model, pki_files, tmp_path):
+    bogus = tmp_path / "not-a-ca.pem"
+    bogus.write_text("hello\n")
+    text = model.read_text().replace(f"server_ca: {pki_files['ca']}", f"server_ca: {bogus}")
+    model.write_text(text)
+    code, out, err = run(["f5", "plan", str(model)])
+    line, col = _pos(text, "tls:", str(bogus))
+    assert code == 2, err
+    assert f"{model}:{line}:{col}: error: tls.server_ca {bogus} holds no PEM certificate" in err.splitlines()
+
+
+def test_certificate_without_key_points_at_certificate(emu, model, tmp_path, monkeypatch):
+    """A PFX exported without its private key: the model is valid, the F5 client-ssl profile cannot be built."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    pki = make_pki()
+    pfx = tmp_path / "nokey.pfx"
+    pfx.write_bytes(pkcs12.serialize_key_and_certificates(
+        b"mail", None, pki.leaf.cert, [pki.intermediate.cert],
+        serialization.BestAvailableEncryption(b"pfx-pw")))
+    monkeypatch.setenv("PFX_PW", "pfx-pw")
+    text = re.sub(r"certificate: \{[^}]*\}", f"certificate: {{pfx: {pfx}, password_env: PFX_PW}}",
+                  model.read_text())
+    model.write_text(text)
+    code, out, err = run(["f5", "plan", str(model)])
+    line, col = _pos(text, "certificate:")
+    assert code == 2 and err.strip().splitlines()[-1] == (
+        f"{model}:{line}:{col}: error: the certificate has no private key; the F5 client-ssl profile needs one, "
+        "at certificate")

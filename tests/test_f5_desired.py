@@ -253,8 +253,11 @@ def test_passthrough_namespace_gets_its_own_l4_virtual(tmp_path):
 def test_passthrough_sharing_a_listener_is_refused_for_f5(tmp_path):
     ns = NS.replace(", rpc]", "]") + "\n  - {host: outlook.contoso.com, vip: 203.0.113.10, services: [rpc]}"
     plan = model(tmp_path, version=2016, default="bridge", namespaces=ns, tls=", services: {rpc: passthrough}")
-    with pytest.raises(LbsyncError, match="passthrough namespace .*outlook.contoso.com.* VIP or port of its own"):
+    with pytest.raises(LbsyncError, match="passthrough namespace .*outlook.contoso.com.* VIP or port of its own") \
+            as info:
         build(plan)
+    # at the passthrough namespace's entry: namespaces[2], line 9 (namespaces: is line 6), column 5
+    assert str(info.value).startswith(f"{tmp_path / 'lbsync.yaml'}:9:5: error: F5 target: 203.0.113.10:443 ")
 
 
 def test_objects_come_in_dependency_order(tmp_path):

@@ -48,8 +48,8 @@ def settings_from(plan, *, retries: int = 3, backoff: float = 0.5, timeout: floa
                   warn=lambda text: print(text, file=sys.stderr)) -> Settings:
     f5 = plan.model.targets.f5
     if not f5.host:
-        raise LbsyncError("targets.f5.host is not set: lbsync does not know which BIG-IP to talk to",
-                          file=plan.model.marks.file, key="targets.f5.host")
+        raise _model_error(plan, "targets.f5.host is not set: lbsync does not know which BIG-IP to talk to",
+                           ("targets", "f5"))
     if not f5.verify_tls:
         warn(f"WARNING: TLS verification of the BIG-IP management certificate is OFF (targets.f5.verify_tls: "
              f"false): anyone between here and {f5.host} can read the F5 credentials and the private key")
@@ -57,8 +57,15 @@ def settings_from(plan, *, retries: int = 3, backoff: float = 0.5, timeout: floa
     else:
         verify = str(f5.ca_bundle) if f5.ca_bundle else True
         if f5.ca_bundle and not f5.ca_bundle.is_file():
-            raise LbsyncError("targets.f5.ca_bundle: no such file", file=str(f5.ca_bundle))
+            raise _model_error(plan, f"targets.f5.ca_bundle: no such file: {f5.ca_bundle}",
+                               ("targets", "f5", "ca_bundle"), key=False)
     return Settings(f5.host, f5.port, f5.partition, verify, timeout, retries, backoff)
+
+
+def _model_error(plan, message: str, path: tuple, *, key: bool = True) -> LbsyncError:
+    """An error about the model's targets.f5 settings, at FILE:LINE:COL of the key (or of its nearest parent)."""
+    line, col = plan.model.marks.at(path, key=key)
+    return LbsyncError(message, file=plan.model.marks.file, line=line, col=col)
 
 
 def credentials(plan, *, interactive: bool | None = None) -> tuple[str, str]:
@@ -71,10 +78,10 @@ def credentials(plan, *, interactive: bool | None = None) -> tuple[str, str]:
         import click
         user = user or click.prompt(f"BIG-IP user for {f5.host}")
         password = password or click.prompt(f"Password for {user}@{f5.host}", hide_input=True)
-    if not user or not password:
-        raise LbsyncError(f"F5 credentials: set the environment variables {f5.username_env} and "
-                          f"{f5.password_env} (targets.f5.username_env / password_env), or run on a terminal "
-                          "to be asked")
+    if not user or not password:  # at targets.f5.username_env (or targets.f5 when the defaults apply)
+        raise _model_error(plan, f"F5 credentials: set the environment variables {f5.username_env} and "
+                                 f"{f5.password_env} (targets.f5.username_env / password_env), or run on a "
+                                 "terminal to be asked", ("targets", "f5", "username_env"))
     return user, password
 
 

@@ -166,10 +166,13 @@ def build(plan, material: Material | None = None, *, partition: str | None = Non
         listeners.setdefault((ns.vip, ns.port), []).append(ns)
     for (vip, port), nss in listeners.items():
         if len(nss) > 1 and any(ns.passthrough for ns in nss):
+            host = next(ns.host for ns in nss if ns.passthrough)
+            index = next((i for i, n in enumerate(plan.model.namespaces) if n.host == host), None)
+            line, col = plan.model.marks.at(("namespaces",) + ((index,) if index is not None else ()))
             raise LbsyncError(f"F5 target: {vip or '*'}:{port} carries a passthrough namespace "
                               f"({', '.join(ns.host for ns in nss if ns.passthrough)}) together with other "
                               "namespaces; lbsync does not generate L4 SNI routing for F5 — give the passthrough "
-                              "namespace a VIP or port of its own", file=plan.model.marks.file)
+                              "namespace a VIP or port of its own", file=plan.model.marks.file, line=line, col=col)
 
     # Server-ssl profiles: one per namespace with HTTPS toward the servers (bridged pools, https monitors).
     serverssl: dict[str, str] = {}

@@ -14,12 +14,14 @@ def load_material(plan, *, need_key: bool = True) -> Material | None:
     model = plan.model
     server_ca = None
     if model.tls.server_ca is not None:
+        line, col = model.marks.at(("tls", "server_ca"))
+        where = {"file": model.marks.file, "line": line, "col": col}
         try:
             server_ca = model.tls.server_ca.read_bytes()
         except OSError as exc:
-            raise LbsyncError(f"cannot read tls.server_ca: {exc.strerror}", file=str(model.tls.server_ca)) from None
+            raise LbsyncError(f"cannot read tls.server_ca {model.tls.server_ca}: {exc.strerror}", **where) from None
         if b"-----BEGIN CERTIFICATE-----" not in server_ca:
-            raise LbsyncError("tls.server_ca holds no PEM certificate", file=str(model.tls.server_ca))
+            raise LbsyncError(f"tls.server_ca {model.tls.server_ca} holds no PEM certificate", **where)
     if model.certificate is None:
         return Material(server_ca=server_ca) if server_ca else None
     from cryptography.hazmat.primitives import serialization
@@ -27,8 +29,9 @@ def load_material(plan, *, need_key: bool = True) -> Material | None:
     from ..certs.load import load_model_bundle
     bundle = load_model_bundle(model)
     if need_key and bundle.key is None:
+        line, col = model.marks.at(("certificate",), key=True)
         raise LbsyncError("the certificate has no private key; the F5 client-ssl profile needs one",
-                          file=str(model.path), key="certificate")
+                          file=model.marks.file, line=line, col=col, key="certificate")
     pem = serialization.Encoding.PEM
     key = None
     if bundle.key is not None:
