@@ -48,6 +48,18 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def source_state() -> dict:
+    """Which lbsync was measured: the commit, and the files of lbsync/ or templates/ that differ from it."""
+    def git(*args):
+        try:
+            out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+        return out.stdout if out.returncode == 0 else ""
+    dirty = [line[3:] for line in git("status", "--porcelain", "--", "lbsync", "templates").splitlines() if line]
+    return {"commit": git("rev-parse", "--short", "HEAD").strip() or "unknown", "uncommitted": dirty}
+
+
 def machine() -> dict:
     """What the figures were measured on (reported with every result)."""
     try:
@@ -64,6 +76,7 @@ def machine() -> dict:
         "wrk": _first_line(["wrk", "-v"]),
         "loadavg_at_start": [round(x, 2) for x in load],
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "lbsync": source_state(),
     }
 
 
