@@ -30,15 +30,26 @@ def print_plan(plan, console: Console | None = None) -> None:
         loc.add_column(col)
     for path, flags in ex.locations.items():
         svc = ex.location_service[path]
+        # apply writes every location but Rpc, each guarded: a location that keeps a fixed value in every mode
+        # (owa/Calendar: None) is set back to it only where it differs
         how = ("Set-OutlookAnywhere" if svc == "rpc" else
-               "(kept as is)" if flags == ex.defaults[path] and ex.location_service[path] == "owa"
-               and path.endswith("/Calendar") else "appcmd / WebAdministration")
+               f"appcmd / WebAdministration ({flags} in every mode, set only if it differs)"
+               if _fixed(svc, path) else "appcmd / WebAdministration")
         loc.add_row(path, flags, ex.defaults[path], ex.location_pool[path], how)
     console.print(loc)
     oa = ex.outlook_anywhere
     if oa.ssl_offloading is not None:
         console.print(f"Outlook Anywhere: -SSLOffloading ${str(oa.ssl_offloading).lower()}"
                       f" (external {oa.external_hostname or '-'}, {oa.external_auth}/{oa.internal_auth})")
+        managed = getattr(oa, "managed", {}) or {}
+        console.print("  apply also sets (only where it differs): "
+                      + (", ".join(f"-{k} {v}" for k, v in managed.items()) if managed else
+                         "nothing else (no exchange.outlook_anywhere key stated: host names and authentication "
+                         "are left as they are)"))
+        undo = getattr(ex, "undo_outlook_anywhere_ssl_offloading", None)
+        if undo is not None:
+            console.print(f"  undo sets -SSLOffloading ${str(undo).lower()}"
+                          + (" (Extended Protection is on: SSL offloading stays off)" if undo is False else ""))
     if ex.oab_require_ssl is not None:
         console.print(f"OAB: Set-OabVirtualDirectory -RequireSSL ${str(ex.oab_require_ssl).lower()}")
     if ex.mrsproxy_enabled:
@@ -53,6 +64,13 @@ def print_plan(plan, console: Console | None = None) -> None:
         for f in findings:
             ft.add_row(f"[{_LEVEL_STYLE[f.level]}]{f.level}[/]", f.code, f.message)
         console.print(ft)
+
+
+def _fixed(service: str, path: str) -> bool:
+    """A location that keeps its own value whatever the mode (catalog: follows_mode False)."""
+    from . import catalog
+    cat = catalog.SERVICES.get(service)
+    return bool(cat) and any(loc.full == path and not loc.follows_mode for loc in cat.locations)
 
 
 _BEHAVIOUR = {"proxy": "proxied by 2013+", "redirect": "redirected", "autodiscover": "URL from Autodiscover",

@@ -6,14 +6,18 @@ No PowerShell runs here. This module reads an emitted apply/undo script, finds t
 - `if (<guard>) {` ... `}`: the guard helpers the scripts define are evaluated with the *meaning* their
   PowerShell bodies implement (read the current effective value, compare with the wanted one):
   `Test-SslFlagsChange -Location L -Value V`, `Test-SslFlagsClear -Location L`,
-  `Test-OutlookAnywhereChange -SSLOffloading $b`, `Test-OabRequireSslChange -RequireSsl $b`,
+  `Test-OutlookAnywhereChange -SSLOffloading $b`, `Test-OutlookAnywhereSetting -Name P -Value V`,
+  `Test-OabRequireSslChange -RequireSsl $b`,
   `Test-MRSProxyChange -Enabled $b`, `Test-LbsyncMarker 'name'`.
 - IIS changes: `& $appcmd set config "<loc>" /section:... /sslFlags:... /commit:APPHOST`,
   `& $appcmd clear config "<loc>" /section:... /commit:APPHOST`,
   `Set-WebConfigurationProperty -PSPath 'MACHINE/WEBROOT/APPHOST' -Location L -Filter F -Name sslFlags -Value V`,
   `Clear-WebConfiguration -PSPath 'MACHINE/WEBROOT/APPHOST' -Location L -Filter F`.
 - Exchange cmdlets, with the IIS effect Exchange gives them: `Set-OutlookAnywhere -SSLOffloading $true|$false`
-  (the Service Host writes the Rpc vdir's sslFlags None / "Ssl, Ssl128" — modelled as immediate),
+  (the Service Host writes the Rpc vdir's sslFlags None / "Ssl, Ssl128" — modelled as immediate);
+  `Set-OutlookAnywhere -ExternalHostname H | -InternalHostname H | -ExternalClientAuthenticationMethod M |
+  -InternalClientAuthenticationMethod M` (recorded in ExchangeState.outlook_anywhere, no IIS effect; M is Basic,
+  Ntlm or Negotiate),
   `Set-OabVirtualDirectory -RequireSSL` (sets / clears the Ssl bits of the OAB vdir),
   `Set-WebServicesVirtualDirectory -MRSProxyEnabled` (no sslFlags effect; recorded).
 - Bookkeeping helpers: `Assert-LastExitCode`, `Add-ChangedPool 'pool'`, `Set-LbsyncMarker 'n'`,
@@ -79,6 +83,18 @@ class ExchangeState:
     oab_require_ssl: bool = True
     mrsproxy_enabled: bool = False
     markers: set[str] = field(default_factory=set)
+    # Outlook Anywhere's other settings, by Set-OutlookAnywhere parameter (Exchange 2013+ defaults; the external
+    # host name is empty until someone sets it)
+    outlook_anywhere: dict[str, str | None] = field(default_factory=lambda: dict(OA_DEFAULTS))
+
+
+# Set-OutlookAnywhere parameters besides -SSLOffloading/-*ClientsRequireSsl that the scripts may set, with the
+# values a fresh Exchange 2013+ server shows; the *AuthenticationMethod ones take Basic, Ntlm or Negotiate.
+OA_DEFAULTS: dict[str, str | None] = {
+    "ExternalHostname": None, "InternalHostname": None,
+    "ExternalClientAuthenticationMethod": "Negotiate", "InternalClientAuthenticationMethod": "Ntlm",
+}
+OA_AUTH_METHODS = ("Basic", "Ntlm", "Negotiate")
 
 
 @dataclass
@@ -284,6 +300,12 @@ def _read_guard(state: Run, text: str, where: str) -> bool:
         if want:
             return not ex.ssl_offloading
         return ex.ssl_offloading or not (ex.external_clients_require_ssl and ex.internal_clients_require_ssl)
+    if name == "Test-OutlookAnywhereSetting":
+        a = _named(args, where, {"Name": "", "Value": ""})
+        _require(a, ("Name", "Value"), where)
+        key = _oa_setting(a["Name"], where)
+        current = ex.outlook_anywhere.get(key) or ""
+        return current.lower() != a["Value"].lower()
     if name == "Test-OabRequireSslChange":
         want = _bool(_named(args, where, {"RequireSsl": ""})["RequireSsl"], where)
         return ex.oab_require_ssl != want
@@ -345,15 +367,23 @@ def _command(state: Run, line: str, where: str, server: str | None, *, execute: 
         action = lambda: _set_text(state, clear_access(state.apphost, loc))  # noqa: E731
     elif head == "Set-OutlookAnywhere":
         a = _named(tokens[1:], where, {"Identity": "", "SSLOffloading": "", "ExternalClientsRequireSsl": "",
-                                       "InternalClientsRequireSsl": ""})
-        _require(a, ("Identity", "SSLOffloading"), where)
+                                       "InternalClientsRequireSsl": "", **{k: "" for k in OA_DEFAULTS}})
+        _require(a, ("Identity",), where)
         _identity(a["Identity"], RPC_IDENTITY, server, where)
-        offload = _bool(a["SSLOffloading"], where)
+        settings = {k: _oa_value(k, a[k], where) for k in OA_DEFAULTS if k in a}
+        if "SSLOffloading" not in a and ({"ExternalClientsRequireSsl", "InternalClientsRequireSsl"} & set(a)):
+            raise InterpreterError(f"{where}: -*ClientsRequireSsl only go with -SSLOffloading")
+        if "SSLOffloading" not in a and not settings:
+            raise InterpreterError(f"{where}: Set-OutlookAnywhere sets nothing lbsync manages")
+        offload = _bool(a["SSLOffloading"], where) if "SSLOffloading" in a else None
         ext = _bool(a["ExternalClientsRequireSsl"], where) if "ExternalClientsRequireSsl" in a else None
         internal = _bool(a["InternalClientsRequireSsl"], where) if "InternalClientsRequireSsl" in a else None
 
         def action() -> None:
             ex = state.exchange
+            ex.outlook_anywhere.update(settings)
+            if offload is None:
+                return
             ex.ssl_offloading = offload
             if ext is not None:
                 ex.external_clients_require_ssl = ext
@@ -397,6 +427,26 @@ def _command(state: Run, line: str, where: str, server: str | None, *, execute: 
     if execute:
         action()
         state.executed.append(line)
+
+
+def _oa_setting(name: str, where: str) -> str:
+    for key in OA_DEFAULTS:
+        if key.lower() == name.lower():
+            return key
+    raise InterpreterError(f"{where}: {name!r} is not an Outlook Anywhere setting lbsync manages")
+
+
+def _oa_value(key: str, value: str, where: str) -> str:
+    """A host name (one label at least, no spaces) or an authentication method Set-OutlookAnywhere accepts."""
+    if key.endswith("AuthenticationMethod"):
+        for m in OA_AUTH_METHODS:
+            if m.lower() == value.lower():
+                return m
+        raise InterpreterError(f"{where}: -{key} must be one of {', '.join(OA_AUTH_METHODS)}, got {value!r}")
+    if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*",
+                        value):
+        raise InterpreterError(f"{where}: -{key} is not a host name: {value!r}")
+    return value
 
 
 def _require(a: dict, names: tuple[str, ...], where: str) -> None:

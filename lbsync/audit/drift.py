@@ -11,8 +11,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .. import catalog, sslflags
-from .evidence import (EWS_MRSPROXY, OA_EXTERNAL_HOST, OA_EXTERNAL_SSL, OA_INTERNAL_HOST, OA_INTERNAL_SSL,
-                       OA_SSL_OFFLOADING, OAB_REQUIRE_SSL, ServerEvidence, exchanges)
+from . import vdirauth
+from .evidence import (EWS_MRSPROXY, OA_EXTERNAL_AUTH, OA_EXTERNAL_HOST, OA_EXTERNAL_SSL, OA_INTERNAL_AUTH,
+                       OA_INTERNAL_HOST, OA_INTERNAL_SSL, OA_SSL_OFFLOADING, OAB_REQUIRE_SSL, ServerEvidence,
+                       exchanges)
 
 # Stable drift codes (documented in the README; never renamed).
 CODES: dict[str, str] = {
@@ -21,6 +23,10 @@ CODES: dict[str, str] = {
     "ssl-flags-differ": "sslFlags differ from the plan in other bits (Ssl128, client certificates)",
     "outlook-anywhere-offloading": "Outlook Anywhere -SSLOffloading differs from the plan",
     "outlook-anywhere-client-ssl": "Outlook Anywhere without offloading must have External/InternalClientsRequireSsl",
+    "outlook-anywhere-settings": "an Outlook Anywhere host name or client authentication method the model states "
+                                 "differs (exchange.outlook_anywhere)",
+    "vdir-auth-differs": "a virtual directory accepts other authentication methods than the model says "
+                         "(exchange.auth or Exchange's defaults); apply never changes them: a person must",
     "oab-require-ssl": "the OAB virtual directory's RequireSSL differs from the plan",
     "mrsproxy-state": "MRSProxy is off on EWS but the model routes /EWS/mrsproxy.svc to it",
     "site-root-modified": "the Default Web Site root no longer has Exchange's default sslFlags",
@@ -94,6 +100,9 @@ def expected_settings(ex) -> dict[str, bool]:
         if not oa:   # Microsoft: without offloading, clients must be told to use SSL
             out[OA_EXTERNAL_SSL] = True
             out[OA_INTERNAL_SSL] = True
+    for param, value in (getattr(ex.outlook_anywhere, "managed", {}) or {}).items():
+        item = f"Outlook Anywhere: {param}"
+        out[item] = value.lower() if item in (OA_EXTERNAL_HOST, OA_INTERNAL_HOST) else value
     if ex.oab_require_ssl is not None:
         out[OAB_REQUIRE_SSL] = ex.oab_require_ssl
     if ex.mrsproxy_enabled:
@@ -101,17 +110,24 @@ def expected_settings(ex) -> dict[str, bool]:
     return out
 
 
+OA_SETTINGS = (OA_EXTERNAL_HOST, OA_INTERNAL_HOST, OA_EXTERNAL_AUTH, OA_INTERNAL_AUTH)
 SETTING_CODE = {OA_SSL_OFFLOADING: "outlook-anywhere-offloading", OA_EXTERNAL_SSL: "outlook-anywhere-client-ssl",
                 OA_INTERNAL_SSL: "outlook-anywhere-client-ssl", OAB_REQUIRE_SSL: "oab-require-ssl",
-                EWS_MRSPROXY: "mrsproxy-state"}
+                EWS_MRSPROXY: "mrsproxy-state", **{k: "outlook-anywhere-settings" for k in OA_SETTINGS}}
 SETTING_KIND = {OA_SSL_OFFLOADING: "outlook_anywhere", OA_EXTERNAL_SSL: "outlook_anywhere",
-                OA_INTERNAL_SSL: "outlook_anywhere", OAB_REQUIRE_SSL: "oab", EWS_MRSPROXY: "ews"}
+                OA_INTERNAL_SSL: "outlook_anywhere", OAB_REQUIRE_SSL: "oab", EWS_MRSPROXY: "ews",
+                **{k: "outlook_anywhere" for k in OA_SETTINGS}}
+# Compared only when the evidence carries them (older verify JSON and Get-OutlookAnywhere output written as numbers
+# lack the authentication methods): missing is "not checked", not drift.
+OPTIONAL_SETTINGS = set(OA_SETTINGS)
 HOW_TO_COLLECT = {
     "locations": "give --apphost SERVER=applicationHost.config or the verify JSON",
     "outlook_anywhere": "give --outlook-anywhere SERVER=FILE (Get-OutlookAnywhere | ConvertTo-Json, or the "
                         "verify JSON)",
     "oab": "only the verify JSON (verify-SERVER.ps1) carries it",
     "ews": "only the verify JSON (verify-SERVER.ps1) carries it",
+    "optional": "the evidence does not carry it (the verify JSON of this lbsync version does; Get-OutlookAnywhere "
+                "| ConvertTo-Json writes authentication methods as numbers, which are not compared)",
 }
 
 
@@ -162,6 +178,15 @@ def compare_group(ex, evidence: dict[str, ServerEvidence], report: Report) -> No
                     report.drift.append(Drift(server, path, want, have, "back-end-modified"))
         missing_kinds: set[str] = set()
         for item, want in settings.items():
+            if item not in ev.settings and item in OPTIONAL_SETTINGS:
+                if any(SETTING_KIND.get(k) == SETTING_KIND[item] for k in ev.settings):
+                    report.not_checked.append(NotChecked(server, item, HOW_TO_COLLECT["optional"]))
+                else:
+                    kind = SETTING_KIND[item]
+                    if kind not in missing_kinds:
+                        missing_kinds.add(kind)
+                        report.not_checked.append(NotChecked(server, item.split(":")[0], HOW_TO_COLLECT[kind]))
+                continue
             if item not in ev.settings:
                 kind = SETTING_KIND[item]
                 has_kind = any(SETTING_KIND.get(k) == kind for k in ev.settings)
@@ -174,8 +199,28 @@ def compare_group(ex, evidence: dict[str, ServerEvidence], report: Report) -> No
             n += 1
             if ev.settings[item] != want:
                 report.drift.append(Drift(server, item, want, ev.settings[item], SETTING_CODE[item]))
+        n += compare_vdir_auth(ex, ev, report)
         report.checked[server] = n
     report.drift.extend(between_servers([s.name for s in ex.servers], evidence, settings))
+
+
+def compare_vdir_auth(ex, ev: ServerEvidence, report: Report) -> int:
+    """What each managed virtual directory accepts, when the evidence carries it (verify JSON vdir_auth); returns
+    the number of items compared."""
+    if ev.vdir_auth is None:
+        return 0
+    n = 0
+    for svc, want in vdirauth.expected(ex).items():
+        have = ev.vdir_auth.get(svc)
+        if have is None:
+            reason = f"the verify JSON has no vdir_auth entry for {svc}"
+            report.not_checked.append(NotChecked(ev.server, vdirauth.item(svc), reason))
+            continue
+        n += 1
+        if have != want:
+            report.drift.append(Drift(ev.server, vdirauth.item(svc), ", ".join(want), ", ".join(have),
+                                      "vdir-auth-differs"))
+    return n
 
 
 def _reference(values: list[tuple[str, object]]) -> object:
@@ -204,13 +249,14 @@ def between_servers(servers: list[str], evidence: dict[str, ServerEvidence],
                 out += [Drift(s, names[key], ref, v, "servers-differ") for s, v in canon if v != ref]
     # Exchange settings the plan leaves alone (and the Outlook Anywhere host names)
     items = [OA_SSL_OFFLOADING, OA_EXTERNAL_SSL, OA_INTERNAL_SSL, OA_EXTERNAL_HOST, OA_INTERNAL_HOST,
-             OAB_REQUIRE_SSL, EWS_MRSPROXY]
+             OA_EXTERNAL_AUTH, OA_INTERNAL_AUTH, OAB_REQUIRE_SSL, EWS_MRSPROXY]
     for item in items:
         if item in settings:
             continue
         kind = SETTING_KIND.get(item, "outlook_anywhere")
         showing = [s for s in servers if any(SETTING_KIND.get(k, "outlook_anywhere") == kind
-                                             for k in evidence[s].settings)]
+                                             for k in evidence[s].settings)
+                   and (item not in (OA_EXTERNAL_AUTH, OA_INTERNAL_AUTH) or item in evidence[s].settings)]
         if len(showing) < 2:
             continue
         values = [(s, evidence[s].settings.get(item)) for s in showing]

@@ -26,12 +26,15 @@ from pathlib import Path
 
 from .. import catalog, sslflags
 from ..errors import LbsyncError
+from . import vdirauth
 
 OA_SSL_OFFLOADING = "Outlook Anywhere: SSLOffloading"
 OA_EXTERNAL_SSL = "Outlook Anywhere: ExternalClientsRequireSsl"
 OA_INTERNAL_SSL = "Outlook Anywhere: InternalClientsRequireSsl"
 OA_EXTERNAL_HOST = "Outlook Anywhere: ExternalHostname"
 OA_INTERNAL_HOST = "Outlook Anywhere: InternalHostname"
+OA_EXTERNAL_AUTH = "Outlook Anywhere: ExternalClientAuthenticationMethod"
+OA_INTERNAL_AUTH = "Outlook Anywhere: InternalClientAuthenticationMethod"
 OAB_REQUIRE_SSL = "OAB: RequireSSL"
 EWS_MRSPROXY = "EWS: MRSProxyEnabled"
 
@@ -53,11 +56,12 @@ class ServerEvidence:
     site_root: str | None = None
     back_end: dict[str, str] | None = None        # back-end site path -> effective sslFlags
     settings: dict[str, object] = field(default_factory=dict)   # OA / OAB / EWS items -> value
+    vdir_auth: dict[str, list[str]] | None = None  # service key -> what its vdir accepts (vdirauth words)
 
     @property
     def empty(self) -> bool:
         return (self.locations is None and self.site_root is None and self.back_end is None
-                and not self.settings and self.others is None)
+                and not self.settings and self.others is None and not self.vdir_auth)
 
 
 # ---- bytes -> text ------------------------------------------------------------------------------------------
@@ -271,6 +275,15 @@ def read_verify(ev: ServerEvidence, doc: dict, file: str, servers: list[str]) ->
     ews = doc.get("ews")
     if isinstance(ews, dict) and "MRSProxyEnabled" in ews:
         ev.settings[EWS_MRSPROXY] = _bool(ews["MRSProxyEnabled"], file, "ews.MRSProxyEnabled")
+    auth = doc.get("vdir_auth")   # optional (verify scripts of lbsync before it had no vdir_auth)
+    if isinstance(auth, dict):
+        ev.vdir_auth = {}
+        for svc, entry in auth.items():
+            methods = entry.get("methods") if isinstance(entry, dict) else entry
+            if not isinstance(methods, list) or not all(isinstance(m, str) for m in methods):
+                raise LbsyncError(f"expected a list of authentication methods, got {json.dumps(methods)}",
+                                  file=file, key=f"vdir_auth.{svc}.methods")
+            ev.vdir_auth[str(svc).lower()] = vdirauth.normalise(methods)
 
 
 def _read_oa_fields(ev: ServerEvidence, obj: dict, file: str, prefix: str = "") -> None:
@@ -285,6 +298,23 @@ def _read_oa_fields(ev: ServerEvidence, obj: dict, file: str, prefix: str = "") 
         if key in obj:
             value = _text(obj[key])
             ev.settings[item] = value.lower() if value else None
+    for key, item in (("ExternalClientAuthenticationMethod", OA_EXTERNAL_AUTH),
+                      ("InternalClientAuthenticationMethod", OA_INTERNAL_AUTH)):
+        # names only (the verify JSON writes them as text); Get-OutlookAnywhere | ConvertTo-Json writes the enum as
+        # a number, which is not read (not compared) rather than guessed
+        value = obj.get(key)
+        if isinstance(value, dict):
+            value = value.get("Value") if isinstance(value.get("Value"), str) else None
+        if isinstance(value, str) and value.strip():
+            ev.settings[item] = oa_auth_name(value)
+
+
+def oa_auth_name(value: str) -> str:
+    """An authentication method name in Exchange's spelling (Basic, Ntlm, Negotiate), any case given."""
+    for name in ("Basic", "Ntlm", "Negotiate"):
+        if name.lower() == value.strip().lower():
+            return name
+    return value.strip()
 
 
 def oa_server(obj: dict) -> str | None:

@@ -26,7 +26,14 @@ def repairable(plan, d: Drift) -> bool:
     if d.code in SSL_CODES:
         return d.location in ex.appcmd_locations or (d.location == RPC_LOCATION
                                                      and ex.outlook_anywhere.ssl_offloading is not None)
+    if d.code == "outlook-anywhere-settings":   # apply sets what the model states, so the fix can
+        return d.location in _oa_items(ex)
     return d.location in OA_ITEMS + (OAB_REQUIRE_SSL, EWS_MRSPROXY) and d.code != "location-missing"
+
+
+def _oa_items(ex) -> dict[str, str]:
+    """Drift item -> Set-OutlookAnywhere parameter, for the Outlook Anywhere settings the plan manages."""
+    return {f"Outlook Anywhere: {p}": p for p in (getattr(ex.outlook_anywhere, "managed", {}) or {})}
 
 
 def restricted_plan(plan, server: str, drift: list[Drift]):
@@ -40,7 +47,10 @@ def restricted_plan(plan, server: str, drift: list[Drift]):
         ex,
         servers=tuple(s for s in ex.servers if s.name == server),
         appcmd_locations=[loc for loc in ex.appcmd_locations if loc in items],
-        outlook_anywhere=dataclasses.replace(oa, ssl_offloading=oa.ssl_offloading if fix_oa else None),
+        outlook_anywhere=dataclasses.replace(
+            oa, ssl_offloading=oa.ssl_offloading if fix_oa else None,
+            **({"managed": {p: v for p, v in oa.managed.items() if f"Outlook Anywhere: {p}" in items}}
+               if hasattr(oa, "managed") else {})),
         oab_require_ssl=ex.oab_require_ssl if OAB_REQUIRE_SSL in items else None,
         mrsproxy_enabled=ex.mrsproxy_enabled if EWS_MRSPROXY in items else False,
     )

@@ -34,6 +34,7 @@ class OutlookAnywhere:
     internal_hostname: str | None = None
     external_auth: str = "Negotiate"
     internal_auth: str = "Ntlm"
+    given: frozenset[str] = frozenset()   # the keys the model states (the others are defaults)
 
 
 @dataclass(frozen=True)

@@ -332,7 +332,8 @@ def build_model(data: Any, marks: Marks, path: Path) -> t.Model:
         mrsproxy=ex.get("mrsproxy", False),
         outlook_anywhere=t.OutlookAnywhere(
             external_hostname=oa.get("external_hostname"), internal_hostname=oa.get("internal_hostname"),
-            external_auth=oa.get("external_auth", "Negotiate"), internal_auth=oa.get("internal_auth", "Ntlm")),
+            external_auth=oa.get("external_auth", "Negotiate"), internal_auth=oa.get("internal_auth", "Ntlm"),
+            given=frozenset(oa)),
         auth={k: tuple(v) for k, v in ex.get("auth", {}).items()},
     )
     servers = tuple(t.Server(name=s["name"], address=s["address"], http_port=s.get("http_port", 80),

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, replace
 
 from .. import __version__, catalog
+from ..audit import vdirauth
 from ..plan import Plan, slug
 from .env import environment, render_template
 from .writer import Output
@@ -109,11 +110,28 @@ def _ps_bool(value: bool) -> str:
     return "$true" if value else "$false"
 
 
+def oa_settings(plan: Plan) -> dict[str, str]:
+    """Set-OutlookAnywhere parameter -> value apply sets (each guarded): the outlook_anywhere keys the model states."""
+    return dict(getattr(plan.exchange.outlook_anywhere, "managed", {}) or {})
+
+
+def vdir_auth_checks(plan: Plan, server: str) -> list[dict]:
+    """One read per managed virtual directory for verify: its Get- cmdlet, -Identity, shape and expected methods."""
+    out = []
+    for svc, methods in vdirauth.expected(plan.exchange).items():
+        cmdlet, name, shape = vdirauth.VDIRS[svc]
+        out.append({"service": svc, "cmdlet": cmdlet, "identity": f"{server}\\{name}", "shape": shape,
+                    "item": vdirauth.item(svc), "methods": methods})
+    return out
+
+
 def expected_state(plan: Plan) -> dict:
     """What verify compares with: effective sslFlags of every managed location (Rpc included, as the Service
-    Host writes it), the site roots lbsync never touches, and the Exchange settings lbsync manages."""
+    Host writes it), the site roots lbsync never touches, the Exchange settings lbsync manages, and what each
+    managed virtual directory accepts (vdir_auth: compared, never changed)."""
     ex = plan.exchange
     oa = ex.outlook_anywhere.ssl_offloading
+    settings = oa_settings(plan)
     return {
         "locations": dict(ex.locations),
         "site_root": catalog.SITE_ROOT_FLAGS,
@@ -121,9 +139,11 @@ def expected_state(plan: Plan) -> dict:
         "outlook_anywhere": None if oa is None else {
             "SSLOffloading": oa,
             # Microsoft: with SSLOffloading $false, internal and external clients must be told to use SSL
-            **({} if oa else {"ExternalClientsRequireSsl": True, "InternalClientsRequireSsl": True})},
+            **({} if oa else {"ExternalClientsRequireSsl": True, "InternalClientsRequireSsl": True}),
+            **settings},
         "oab": None if ex.oab_require_ssl is None else {"RequireSSL": ex.oab_require_ssl},
         "ews": {"MRSProxyEnabled": True} if ex.mrsproxy_enabled else None,
+        "vdir_auth": vdirauth.expected(ex),
     }
 
 
@@ -139,6 +159,11 @@ def _context(plan: Plan, options, server) -> dict:
         "exchange_version": ex.version, "cu": ex.cu,
         "apply_steps": apply_steps(plan), "undo_steps": undo_steps(plan),
         "oa_offloading": ex.outlook_anywhere.ssl_offloading,
+        "oa_settings": oa_settings(plan),
+        "oa_undo": getattr(ex, "undo_outlook_anywhere_ssl_offloading",
+                           None if ex.outlook_anywhere.ssl_offloading is None
+                           else catalog.OUTLOOK_ANYWHERE_DEFAULT_SSL_OFFLOADING),
+        "vdir_auth": vdir_auth_checks(plan, server.name),
         "oa_identity": _identity(server.name, "rpc"),
         "oab_require_ssl": ex.oab_require_ssl, "oab_identity": _identity(server.name, "oab"),
         "oab_pool": ex.location_pool.get(f"{catalog.SITE}/OAB", ""),
