@@ -338,3 +338,26 @@ def test_plan_view_says_apply_sets_owa_calendar_only_if_it_differs(tmp_path):
     assert "Test-SslFlagsChange -Location 'Default Web Site/owa/Calendar' -Value 'None'" in text
     run = iisinterp.run(iisinterp.load_fixture(2013), text, server="EX01")
     assert not any("owa/Calendar" in line for line in run.executed)
+
+
+def test_evidence_with_the_new_optional_keys_follows_the_documented_schema_and_is_in_sync(tmp_path):
+    import jsonschema
+
+    from test_exchange_render import doc_blocks
+    example, schema = doc_blocks()
+    plan = oa_plan(tmp_path)
+    for server in ("EX01", "EX02"):
+        text, state = applied(plan, server)
+        doc = verify_doc(plan, server, text, state)
+        doc["outlook_anywhere"].update({k: state.outlook_anywhere[k] for k in ALL_STATED})
+        doc["vdir_auth"] = {svc: {"methods": m, "properties": {"WindowsAuthentication": "Windows" in m}}
+                            for svc, m in vdirauth.expected(plan.exchange).items()}
+        jsonschema.validate(doc, schema)
+        write(tmp_path, f"ev/verify-{server}.json", json.dumps(doc))
+    report = audit(plan, evidence_dir=str(tmp_path / "ev"))
+    assert report.in_sync, report.drift
+    assert not [n for n in report.not_checked if "Authentication" in n.what or "Outlook" in n.what]
+    # the schema refuses a word the verify script never writes
+    doc["vdir_auth"]["ews"]["methods"] = ["Kerberos"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, schema)
