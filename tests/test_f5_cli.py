@@ -388,3 +388,35 @@ def test_certificate_without_key_points_at_certificate(emu, model, tmp_path, mon
     assert code == 2 and err.strip().splitlines()[-1] == (
         f"{model}:{line}:{col}: error: the certificate has no private key; the F5 client-ssl profile needs one, "
         "at certificate")
+
+
+# -- the Plan's per-pool decisions reach the device, and a second apply writes nothing -------------------------------
+
+@pytest.mark.parametrize("method", ["imperative", "as3"])
+def test_coexistence_pushes_persistence_and_server_tls_then_writes_nothing(
+        emu, tmp_path, pki_files, monkeypatch, method):
+    from f5emu.testing import coexistence_text
+    credentials_env(monkeypatch)
+    path = tmp_path / "coexistence.yaml"
+    path.write_text(coexistence_text(emu, pki_files))
+    code, out, err = run(["f5", "apply", "--method", method, str(path)])
+    assert code == 0, err
+    if method == "imperative":
+        s = emu.store.objects
+        vs = s["ltm/virtual"]["/Exchange/lbsync_203.0.113.10_443"]
+        assert vs["persist"] == [{"name": "/Exchange/lbsync_203.0.113.10_443_cookie", "tmDefault": "yes"}]
+        assert vs["fallbackPersistence"] == "/Exchange/lbsync_203.0.113.10_443_source_addr"
+        assert s["ltm/persistence/cookie"]["/Exchange/lbsync_203.0.113.10_443_cookie"]["cookieName"] == "lbsync_server"
+        assert s["ltm/persistence/source-addr"]["/Exchange/lbsync_203.0.113.10_443_source_addr"]["timeout"] == 3900
+        assert "no-tlsv1" not in s["ltm/profile/server-ssl"]["/Exchange/lbsync_legacy.contoso.com_serverssl"]["options"]
+        assert s["ltm/profile/http"]["/Exchange/lbsync_http"]["enforcement"] == {"maxHeaderSize": 65536}
+        assert s["ltm/pool"]["/Exchange/lbsync_owa_legacy.contoso.com"]["loadBalancingMode"] == "round-robin"
+        assert "persist cookie insert lbsync_server 0" in \
+            s["ltm/rule"]["/Exchange/lbsync_203.0.113.10_443_route"]["apiAnonymous"]
+    else:
+        app = emu.as3_tenants["Exchange"]["lbsync"]
+        assert app["lbsync_203.0.113.10_443"]["persistenceMethods"] == [{"use": "lbsync_203.0.113.10_443_cookie"}]
+        assert app["lbsync_legacy.contoso.com_serverssl"]["tls1_0Enabled"] is True
+    emu.reset_counts()
+    code, out, err = run(["f5", "apply", "--method", method, str(path)])
+    assert code == 0 and "nothing to do" in out and emu.writes == 0, out + err

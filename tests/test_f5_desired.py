@@ -60,7 +60,12 @@ def test_one_pool_per_service_plan_pool_with_members_on_the_mode_port(tmp_path):
         port = 443 if svc.service == "mrsproxy" else 80
         assert members == [{"name": f"192.0.2.11:{port}", "address": "192.0.2.11"},
                            {"name": f"192.0.2.12:{port}", "address": "192.0.2.12"}]
-    assert pools[PREFIX + "owa_mail.contoso.com"].attrs["loadBalancingMode"] == "least-connections-member"
+    # ServicePlan.balance: short requests round-robin, long-lived (streaming) connections by least connections
+    assert pools[PREFIX + "owa_mail.contoso.com"].attrs["loadBalancingMode"] == "round-robin"
+    assert pools[PREFIX + "eas_mail.contoso.com"].attrs["loadBalancingMode"] == "least-connections-member"
+    for svc in plan.services:
+        assert pools[PREFIX + svc.pool].attrs["loadBalancingMode"] == \
+            {"leastconn": "least-connections-member", "roundrobin": "round-robin"}[svc.balance]
 
 
 def test_bridged_pools_use_443(tmp_path):
@@ -269,3 +274,97 @@ def test_objects_come_in_dependency_order(tmp_path):
     shuffled = list(reversed(d.objects))
     assert [o.key for o in order(shuffled)] == [o.key for o in order(d.objects)]
     assert all(o.kind in KIND_ORDER for o in d.objects)
+
+
+# -- the Plan's per-pool decisions: balance, persistence, server TLS minimum; the plan's header size -----------------
+
+def coexistence(tmp_path, pki_files, **kwargs):
+    """Exchange 2016 (bridge) plus a 2010 group (bridge) whose namespace legacy.contoso.com shares the VIP."""
+    from types import SimpleNamespace
+
+    from f5emu.testing import coexistence_text
+    return plan_of(tmp_path, coexistence_text(SimpleNamespace(port=443, ca_file=None), pki_files, ca_bundle=None,
+                                              **kwargs))
+
+
+def host_block(rule: str, host: str) -> str:
+    return rule.split(f'"{host}" {{')[1].split('\n        "')[0]
+
+
+def route_block(block: str, service: str) -> str:
+    return block.split(f"# {service}\n")[1].split("}")[0]
+
+
+def test_server_ssl_refuses_the_tls_versions_below_the_plans_minimum(tmp_path, pki_files):
+    plan = coexistence(tmp_path, pki_files)
+    ssl = objs(build(plan), "ltm/profile/server-ssl")
+    mins = {ns.host: {s.server_tls_min for s in ns.services} for ns in plan.namespaces}
+    assert mins["mail.contoso.com"] == {"TLSv1.2"} and mins["legacy.contoso.com"] == {"TLSv1.0"}
+    assert ssl[PREFIX + "mail.contoso.com_serverssl"].attrs["options"] == [
+        "dont-insert-empty-fragments", "no-ssl", "no-tlsv1", "no-tlsv1.1", "no-tlsv1.3"]
+    assert ssl[PREFIX + "legacy.contoso.com_serverssl"].attrs["options"] == [
+        "dont-insert-empty-fragments", "no-ssl", "no-tlsv1.3"]  # Exchange 2010 on Windows 2008 R2: TLS 1.0
+    from lbsync.f5.desired import server_tls_options
+    assert server_tls_options("TLSv1.1") == ["dont-insert-empty-fragments", "no-ssl", "no-tlsv1", "no-tlsv1.3"]
+
+
+def test_persistence_only_for_the_legacy_routes(tmp_path, pki_files):
+    plan = coexistence(tmp_path, pki_files)
+    d = build(plan)
+    vs = objs(d, "ltm/virtual")[PREFIX + "203.0.113.10_443"].attrs
+    cookie, source = f"/Exchange/{PREFIX}203.0.113.10_443_cookie", f"/Exchange/{PREFIX}203.0.113.10_443_source_addr"
+    assert vs["persist"] == [{"name": cookie, "tmDefault": "yes"}] and vs["fallbackPersistence"] == source
+    assert objs(d, "ltm/persistence/cookie")[PREFIX + "203.0.113.10_443_cookie"].attrs == {
+        "defaultsFrom": "/Common/cookie", "method": "insert", "cookieName": "lbsync_server", "expiration": "0"}
+    legacy = {s.service: s for s in plan.services if s.namespace == "legacy.contoso.com"}
+    assert {k: s.persistence for k, s in legacy.items()} == {
+        "owa": "cookie", "ecp": "cookie", "eas": "source-ip", "ews": "source-ip"}
+    assert objs(d, "ltm/persistence/source-addr")[PREFIX + "203.0.113.10_443_source_addr"].attrs == {
+        "defaultsFrom": "/Common/source_addr", "timeout": max(legacy["eas"].persistence_timeout_s,
+                                                              legacy["ews"].persistence_timeout_s)}
+    rule = objs(d, "ltm/rule")[PREFIX + "203.0.113.10_443_route"].attrs["apiAnonymous"]
+    block = host_block(rule, "legacy.contoso.com")
+    for svc in ("owa", "ecp"):
+        assert "persist cookie insert lbsync_server 0\n" in route_block(block, svc)
+    for svc in ("eas", "ews"):
+        assert f"persist source_addr {legacy[svc].persistence_timeout_s}\n" in route_block(block, svc)
+    for host in ("mail.contoso.com", "autodiscover.contoso.com"):  # 2013+: no affinity, stated per route
+        routes = host_block(rule, host).count("pool /Exchange/")
+        assert routes and host_block(rule, host).count("persist none\n") == routes
+    assert rule.count("persist ") == sum(len(s.paths) for ns in plan.namespaces for s in ns.routes)
+
+
+@pytest.mark.parametrize("services, kinds", [("[owa, ecp]", {"ltm/persistence/cookie"}),
+                                             ("[eas]", {"ltm/persistence/source-addr"})])
+def test_one_kind_of_persistence_is_the_virtuals_default_without_fallback(tmp_path, pki_files, services, kinds):
+    d = build(coexistence(tmp_path, pki_files, legacy_services=services))
+    have = {o.kind for o in d.objects if o.kind.startswith("ltm/persistence/")}
+    assert have == kinds
+    vs = objs(d, "ltm/virtual")[PREFIX + "203.0.113.10_443"].attrs
+    (profile,) = [o for o in d.objects if o.kind in kinds]
+    assert vs["persist"] == [{"name": profile.path, "tmDefault": "yes"}] and vs["fallbackPersistence"] == "none"
+
+
+def test_no_persistence_for_exchange_2013_and_later(tmp_path):
+    d = build(model(tmp_path))
+    assert not [o for o in d.objects if o.kind.startswith("ltm/persistence/")]
+    main = objs(d, "ltm/virtual")[PREFIX + "203.0.113.10_443"].attrs  # said, so that a lost persistence is removed
+    assert main["persist"] == [] and main["fallbackPersistence"] == "none"
+    assert "persist" not in objs(d, "ltm/rule")[PREFIX + "203.0.113.10_443_route"].attrs["apiAnonymous"]
+
+
+def test_http_profile_accepts_the_plans_largest_header(tmp_path):
+    plan = model(tmp_path)
+    assert plan.max_header_bytes >= 65536  # a Kerberos token of a user in many groups
+    assert objs(build(plan), "ltm/profile/http")[PREFIX + "http"].attrs["enforcement"] == {
+        "maxHeaderSize": plan.max_header_bytes}
+    plan.max_header_bytes = 98304
+    assert objs(build(plan), "ltm/profile/http")[PREFIX + "http"].attrs["enforcement"]["maxHeaderSize"] == 98304
+
+
+def test_legacy_pools_balance_as_the_plan_says(tmp_path, pki_files):
+    plan = coexistence(tmp_path, pki_files)
+    pools = objs(build(plan), "ltm/pool")
+    modes = {s.pool: pools[PREFIX + s.pool].attrs["loadBalancingMode"] for s in plan.services}
+    assert modes["owa_legacy.contoso.com"] == "round-robin"
+    assert modes["eas_legacy.contoso.com"] == "least-connections-member"

@@ -266,3 +266,34 @@ def test_virtual_profile_combinations_are_enforced(s):
     assert r.status_code == 400 and r.json()["message"].startswith("01070394:3: HTTP_REQUEST event in rule")
     assert vs("v4", ["/Common/tcp", "/Common/http", "/Common/oneconnect", "/Common/ntlm"],
               ["/Common/_sys_https_redirect"]).status_code == 200
+
+
+def test_persistence_profiles_are_referenced_checked_and_read_back_as_a_big_ip_does(s):
+    def vs(name, profiles, **kw):
+        return s.call("POST", "/mgmt/tm/ltm/virtual", json={
+            "name": name, "partition": "Exchange", "destination": "/Exchange/203.0.113.10:443",
+            "mask": "255.255.255.255", "profiles": [{"name": p, "context": "all"} for p in profiles], **kw})
+    assert s.call("POST", "/mgmt/tm/ltm/persistence/cookie", json={
+        "name": "lbsync_c", "partition": "Exchange", "defaultsFrom": "/Common/cookie", "method": "insert",
+        "cookieName": "lbsync_server", "expiration": "0"}).status_code == 200
+    assert s.call("POST", "/mgmt/tm/ltm/persistence/source-addr", json={
+        "name": "lbsync_s", "partition": "Exchange", "defaultsFrom": "/Common/source_addr",
+        "timeout": 2700}).status_code == 200
+    assert s.call("POST", "/mgmt/tm/ltm/persistence/source-addr", json={
+        "name": "lbsync_x", "partition": "Exchange", "bogus": 1}).status_code == 400
+    missing = vs("v0", ["/Common/tcp"], persist=[{"name": "/Exchange/nope", "tmDefault": "yes"}])
+    assert missing.status_code == 400 and "persistence profile (/Exchange/nope) was not found" in missing.json()[
+        "message"]
+    no_http = vs("v1", ["/Common/tcp"], persist=[{"name": "/Exchange/lbsync_c", "tmDefault": "yes"}])
+    assert no_http.status_code == 400 and "Cookie persistence requires an HTTP" in no_http.json()["message"]
+    ok = vs("v2", ["/Common/tcp", "/Common/http"], persist=[{"name": "/Exchange/lbsync_c", "tmDefault": "yes"}],
+            fallbackPersistence="/Exchange/lbsync_s")
+    assert ok.status_code == 200, ok.text
+    body = s.call("GET", "/mgmt/tm/ltm/virtual/~Exchange~v2").json()
+    assert body["persist"] == [{"name": "lbsync_c", "partition": "Exchange", "tmDefault": "yes"}]
+    assert body["fallbackPersistence"] == "/Exchange/lbsync_s"
+    in_use = s.call("DELETE", "/mgmt/tm/ltm/persistence/source-addr/~Exchange~lbsync_s")
+    assert in_use.status_code == 400 and "in use" in in_use.json()["message"]
+    two = vs("v3", ["/Common/tcp", "/Common/http"], persist=[{"name": "/Exchange/lbsync_c", "tmDefault": "yes"},
+                                                             {"name": "/Exchange/lbsync_s", "tmDefault": "yes"}])
+    assert two.status_code == 400

@@ -381,3 +381,20 @@ def test_passthrough_namespace_on_its_own_listener_is_pushed(emu, model, pki_fil
     assert [p["name"] for p in vs["profiles"]] == ["/Exchange/lbsync_203.0.113.11_443_tcp"]
     emu.reset_counts()
     assert not apply(model)[0].applied and emu.writes == 0
+
+
+def test_persistence_goes_away_with_the_legacy_group(emu, model, pki_files):
+    from f5emu.testing import coexistence_text
+    model.write_text(coexistence_text(emu, pki_files))
+    result, _ = apply(model)
+    assert result.applied and emu.store.objects["ltm/persistence/cookie"]
+    write_model(model, emu, pki_files)  # the 2010 group is gone: its virtual keeps no persistence
+    result, desired = apply(model)
+    assert result.applied
+    vs = emu.store.objects["ltm/virtual"]["/Exchange/lbsync_203.0.113.10_443"]
+    assert vs.get("persist", []) == [] and vs.get("fallbackPersistence", "none") == "none"
+    assert not any(p.startswith("/Exchange/") for c in ("ltm/persistence/cookie", "ltm/persistence/source-addr")
+                   for p in emu.store.objects[c])
+    assert owned_paths(emu) == {o.key for o in desired.objects} | {(f.kind, f.path) for f in desired.files}
+    emu.reset_counts()
+    assert not apply(model)[0].applied and emu.writes == 0

@@ -109,7 +109,7 @@ def parse_tmsh(text: str) -> dict[str, dict]:
 
 
 def kebab(key: str) -> str:
-    return {"tmName": "name"}.get(key) or re.sub(r"(?<=[a-z0-9])([A-Z])", r"-\1", key).lower()
+    return {"tmName": "name", "tmDefault": "default"}.get(key) or re.sub(r"(?<=[a-z0-9])([A-Z])", r"-\1", key).lower()
 
 
 def as_tmsh(value):
@@ -125,11 +125,26 @@ def as_tmsh(value):
 
 # -- tmsh --------------------------------------------------------------------------------------------------------
 
-def test_tmsh_says_exactly_what_the_objects_say(tmp_path):
-    plan = build_plan(load_model(str(golden_model(tmp_path))))
+def coexistence_model(tmp_path, pki_files) -> Path:
+    """Exchange 2016 plus a 2010 group on the same VIP: persistence, TLS 1.0 toward the 2010 servers."""
+    from types import SimpleNamespace
+
+    from f5emu.testing import coexistence_text
+    p = tmp_path / "coexistence.yaml"
+    p.write_text(coexistence_text(SimpleNamespace(port=443, ca_file=None), pki_files, ca_bundle=None))
+    return p
+
+
+@pytest.mark.parametrize("which", ["golden", "coexistence"])
+def test_tmsh_says_exactly_what_the_objects_say(tmp_path, pki_files, which):
+    path = golden_model(tmp_path) if which == "golden" else coexistence_model(tmp_path, pki_files)
+    plan = build_plan(load_model(str(path)))
     text = render_tmsh(plan, RenderOptions())["f5/lbsync.tmsh"].content
     parsed = parse_tmsh(text)
-    desired = build(plan)
+    from lbsync.f5.material import load_material
+    desired = build(plan, load_material(plan))
+    if which == "coexistence":
+        assert {"ltm/persistence/cookie", "ltm/persistence/source-addr"} <= {o.kind for o in desired.objects}
     for o in desired.objects:
         head = f"{o.kind.replace('/', ' ')} {o.path}"
         assert head in parsed, head
@@ -173,7 +188,8 @@ def test_tmsh_value_quoting():
 # -- AS3 ---------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("profile", ["exchange2013-offload", "exchange2016-bridge",
-                                     "exchange2019-extended-protection"])
+                                     "exchange2019-extended-protection", "coexistence-2013-2010",
+                                     "coexistence-2013-2007"])
 def test_as3_is_valid_against_f5s_schema(profile, validator, pki):
     from lbsync.f5.files import Material
     plan = build_plan(load_model(str(PROFILES / f"{profile}.yaml")))
@@ -232,6 +248,32 @@ def test_as3_means_the_same_as_tmsh(tmp_path, pki):
     cert = app["lbsync_clientssl_cert"]
     files = {f.source: f.path for f in desired_for_as3(plan, mat).files}
     assert cert["certificate"] == {"bigip": files["lbsync.crt"]} and files["lbsync.crt"].startswith("/Common/")
+
+
+def test_as3_carries_persistence_server_tls_and_header_size(tmp_path, pki_files, validator):
+    from lbsync.f5.material import load_material
+    plan = build_plan(load_model(str(coexistence_model(tmp_path, pki_files))))
+    decl = declaration(plan, load_material(plan))
+    assert list(validator.iter_errors(decl)) == []
+    app = decl["declaration"]["Exchange"]["lbsync"]
+    vs = app["lbsync_203.0.113.10_443"]
+    assert vs["persistenceMethods"] == [{"use": "lbsync_203.0.113.10_443_cookie"}]
+    assert vs["fallbackPersistenceMethod"] == {"use": "lbsync_203.0.113.10_443_source_addr"}
+    assert app["lbsync_203.0.113.10_443_cookie"] == {"class": "Persist", "persistenceMethod": "cookie",
+                                                     "cookieMethod": "insert", "cookieName": "lbsync_server",
+                                                     "ttl": 0}
+    assert app["lbsync_203.0.113.10_443_source_addr"] == {"class": "Persist", "persistenceMethod": "source-address",
+                                                          "duration": 3900}
+    legacy, mail = app["lbsync_legacy.contoso.com_serverssl"], app["lbsync_mail.contoso.com_serverssl"]
+    assert (legacy["tls1_0Enabled"], legacy["tls1_1Enabled"], legacy["tls1_2Enabled"]) == (True, True, True)
+    assert (mail["tls1_0Enabled"], mail["tls1_1Enabled"], mail["tls1_2Enabled"]) == (False, False, True)
+    assert legacy["tls1_3Enabled"] is False and mail["tls1_3Enabled"] is False
+    assert app["lbsync_http"]["maxHeaderSize"] == plan.max_header_bytes
+    assert app["lbsync_owa_legacy.contoso.com"]["loadBalancingMode"] == "round-robin"
+    assert app["lbsync_eas_legacy.contoso.com"]["loadBalancingMode"] == "least-connections-member"
+    plain = declaration(build_plan(load_model(str(golden_model(tmp_path)))))["declaration"]["Exchange"]["lbsync"]
+    assert plain["lbsync_203.0.113.10_443"]["persistenceMethods"] == []  # 2013+: none
+    assert not [k for k, v in plain.items() if isinstance(v, dict) and v.get("class") == "Persist"]
 
 
 def test_as3_for_partition_common_uses_the_shared_application(tmp_path):

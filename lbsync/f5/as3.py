@@ -78,8 +78,9 @@ def _convert(o: F5Object, by_path: dict, pointer, prefix: str) -> dict:
         return {o.name: {"class": "Pool", "loadBalancingMode": a["loadBalancingMode"],
                          "monitors": [pointer(a["monitor"])], "members": list(members.values())}}
     if o.kind == "ltm/profile/server-ssl":
+        opts = set(a["options"])
         out = {"class": "TLS_Client", "serverName": a["serverName"], "sendSNI": a["serverName"],
-               "validateCertificate": a["peerCertMode"] == "require"}
+               "validateCertificate": a["peerCertMode"] == "require", **_tls_versions(opts)}
         if a["peerCertMode"] == "require":
             out["trustCA"] = "generic" if a["caFile"] == BUILTIN["ca-bundle"] else {"bigip": a["caFile"]}
             out["authenticationDepth"] = a["authenticateDepth"]
@@ -90,14 +91,17 @@ def _convert(o: F5Object, by_path: dict, pointer, prefix: str) -> dict:
                 "privateKey": {"bigip": chain["key"]}}
         if "chain" in chain:
             cert["chainCA"] = {"bigip": chain["chain"]}
-        opts = set(a["options"])
         return {f"{o.name}_cert": cert,
                 o.name: {"class": "TLS_Server", "certificates": [{"certificate": f"{o.name}_cert"}],
-                         "ciphers": a["ciphers"], "tls1_0Enabled": "no-tlsv1" not in opts,
-                         "tls1_1Enabled": "no-tlsv1.1" not in opts, "tls1_2Enabled": "no-tlsv1.2" not in opts,
-                         "tls1_3Enabled": "no-tlsv1.3" not in opts}}
+                         "ciphers": a["ciphers"], **_tls_versions(set(a["options"]))}}
     if o.kind == "ltm/profile/http":
-        return {o.name: {"class": "HTTP_Profile", "xForwardedFor": a["insertXforwardedFor"] == "enabled"}}
+        return {o.name: {"class": "HTTP_Profile", "xForwardedFor": a["insertXforwardedFor"] == "enabled",
+                         "maxHeaderSize": a["enforcement"]["maxHeaderSize"]}}
+    if o.kind == "ltm/persistence/source-addr":
+        return {o.name: {"class": "Persist", "persistenceMethod": "source-address", "duration": a["timeout"]}}
+    if o.kind == "ltm/persistence/cookie":
+        return {o.name: {"class": "Persist", "persistenceMethod": "cookie", "cookieMethod": a["method"],
+                         "cookieName": a["cookieName"], "ttl": int(a["expiration"])}}
     if o.kind == "ltm/profile/tcp":
         return {o.name: {"class": "TCP_Profile", "idleTimeout": a["idleTimeout"]}}
     if o.kind == "ltm/profile/one-connect":
@@ -109,13 +113,20 @@ def _convert(o: F5Object, by_path: dict, pointer, prefix: str) -> dict:
     raise ValueError(f"no AS3 class for {o.kind}")
 
 
+def _tls_versions(options: set[str]) -> dict:
+    return {"tls1_0Enabled": "no-tlsv1" not in options, "tls1_1Enabled": "no-tlsv1.1" not in options,
+            "tls1_2Enabled": "no-tlsv1.2" not in options, "tls1_3Enabled": "no-tlsv1.3" not in options}
+
+
 def _service(o: F5Object, by_path: dict, pointer) -> dict:
     a = o.attrs
     dest = a["destination"].rsplit("/", 1)[1]
     sep = "." if dest.count(":") > 1 else ":"
     address, port = dest.rsplit(sep, 1)
     out: dict = {"virtualAddresses": [address], "virtualPort": int(port), "snat": "auto",
-                 "persistenceMethods": []}
+                 "persistenceMethods": [pointer(p["name"]) for p in a.get("persist", [])]}
+    if a.get("fallbackPersistence", "none") != "none":
+        out["fallbackPersistenceMethod"] = pointer(a["fallbackPersistence"])
     profiles = {_kind_of(by_path, p["name"]) or p["name"]: p["name"] for p in a["profiles"]}
     if "ltm/profile/tcp" in profiles:
         out["profileTCP"] = pointer(profiles["ltm/profile/tcp"])

@@ -14,7 +14,13 @@ Design (F5 decisions, all here):
 - OneConnect (source mask 255.255.255.255) plus the NTLM profile on virtuals carrying NTLM/Negotiate services, as
   F5's Exchange deployment guides do: the server-side connection stays tied to the client that authenticated it;
 - passthrough namespaces get their own L4 virtual (tcp profile, no TLS, no HTTP) with their single pool; two
-  namespaces sharing a VIP:port where one is passthrough is refused for F5 (no SNI routing is generated).
+  namespaces sharing a VIP:port where one is passthrough is refused for F5 (no SNI routing is generated);
+- the Plan's per-pool decisions: load-balancing mode from ServicePlan.balance; persistence (2007/2010 groups only)
+  as a persistence profile on the virtual (cookie insert as the default, source address as the fallback when
+  both are needed) with the iRule choosing per route (`persist cookie insert`, `persist source_addr TIMEOUT`,
+  `persist none` for the routes that need none); the server-ssl profile refuses the TLS versions below the
+  lowest ServicePlan.server_tls_min of its namespace; the http profile accepts headers up to
+  Plan.max_header_bytes (Kerberos tokens).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
+from .. import catalog
 from ..errors import LbsyncError
 from ..tlsprofiles import profile as tls_profile
 from .files import PREFIX, CryptoFile, Material, crypto_files
@@ -34,13 +41,16 @@ BUILTIN = {
     "ltm/profile/server-ssl": f"{COMMON}/serverssl", "ltm/profile/tcp": f"{COMMON}/tcp",
     "ltm/profile/one-connect": f"{COMMON}/oneconnect", "ltm/profile/ntlm": f"{COMMON}/ntlm",
     "ca-bundle": f"{COMMON}/ca-bundle.crt", "redirect-rule": f"{COMMON}/_sys_https_redirect",
+    "ltm/persistence/source-addr": f"{COMMON}/source_addr", "ltm/persistence/cookie": f"{COMMON}/cookie",
 }
 # Dependency order of kinds: creates and modifies in this order, deletes in reverse.
 KIND_ORDER = ["sys/file/ssl-key", "sys/file/ssl-cert", "ltm/profile/server-ssl", "ltm/monitor/http",
               "ltm/monitor/https", "ltm/pool", "ltm/profile/client-ssl", "ltm/profile/http", "ltm/profile/tcp",
-              "ltm/profile/one-connect", "ltm/rule", "ltm/virtual"]
+              "ltm/profile/one-connect", "ltm/persistence/source-addr", "ltm/persistence/cookie", "ltm/rule",
+              "ltm/virtual"]
 CRYPTO_KINDS = ("sys/file/ssl-key", "sys/file/ssl-cert")
-LB_MODE = "least-connections-member"     # F5's Exchange guidance: Least Connections (member)
+LB_MODES = {"leastconn": "least-connections-member", "roundrobin": "round-robin"}  # ServicePlan.balance
+COOKIE = "lbsync_server"   # the persistence cookie: one name, so OWA and ECP of a host share the server [LB10]
 RECV = "200 OK"
 
 
@@ -139,6 +149,25 @@ def tls_options(name: str) -> tuple[str, list[str]]:
     return ":".join(ciphers), options
 
 
+def server_tls_options(minimum: str) -> list[str]:
+    """Server-side protocol options: no SSL, no TLS version below `minimum` (Plan spelling, TLSv1.0 ...).
+    TLS 1.3 stays off, as in TMOS's own serverssl profile: lbsync does not turn it on toward the servers."""
+    flags = {"TLSv1.0": "no-tlsv1", "TLSv1.1": "no-tlsv1.1", "TLSv1.2": "no-tlsv1.2"}
+    below = catalog.TLS_VERSIONS[:catalog.TLS_VERSIONS.index(minimum)]
+    return ["dont-insert-empty-fragments", "no-ssl"] + [flags[v] for v in below] + ["no-tlsv1.3"]
+
+
+def persist_command(svc, on_virtual: bool) -> str | None:
+    """The iRule's persistence choice for one route (None when its virtual has no persistence profile)."""
+    if not on_virtual:
+        return None
+    if svc.persistence == "cookie":
+        return f"persist cookie insert {COOKIE} 0"
+    if svc.persistence == "source-ip":
+        return f"persist source_addr {svc.persistence_timeout_s}"
+    return "persist none"
+
+
 def build(plan, material: Material | None = None, *, partition: str | None = None, path=None,
           file_partition: str | None = None) -> Desired:
     """Every F5 object for this plan. `path(name)` makes the full path of an lbsync object (AS3 uses its own
@@ -179,11 +208,13 @@ def build(plan, material: Material | None = None, *, partition: str | None = Non
     if plan.verify_server:
         ca = fpath(files["server_ca"].name) if "server_ca" in files else BUILTIN["ca-bundle"]
     for ns in plan.namespaces:
-        if not any(s.scheme in ("https", "tcp") or s.health.scheme == "https" for s in ns.services):
+        tls_services = [s for s in ns.services if s.scheme in ("https", "tcp") or s.health.scheme == "https"]
+        if not tls_services:
             continue
         name = f"{PREFIX}{ns.host}_serverssl"
+        lowest = min((s.server_tls_min for s in tls_services), key=catalog.TLS_VERSIONS.index)
         attrs = {"defaultsFrom": BUILTIN["ltm/profile/server-ssl"], "serverName": ns.host,
-                 "secureRenegotiation": "require-strict"}
+                 "secureRenegotiation": "require-strict", "options": server_tls_options(lowest)}
         refs = [BUILTIN["ltm/profile/server-ssl"]]
         if plan.verify_server:
             attrs.update({"peerCertMode": "require", "caFile": ca, "authenticateName": ns.host,
@@ -211,7 +242,7 @@ def build(plan, material: Material | None = None, *, partition: str | None = Non
             mon = add(mkind, f"{PREFIX}{svc.pool}_mon", mattrs, mrefs)
             members = [_member(m.address, m.port) for m in svc.members]
             pool = add("ltm/pool", f"{PREFIX}{svc.pool}",
-                       {"loadBalancingMode": LB_MODE, "monitor": path(mon.name), "members": members},
+                       {"loadBalancingMode": LB_MODES[svc.balance], "monitor": path(mon.name), "members": members},
                        [path(mon.name)])
             pools[svc.pool] = path(pool.name)
 
@@ -230,7 +261,8 @@ def build(plan, material: Material | None = None, *, partition: str | None = Non
              "options": options}, crefs)
         shared["clientssl"] = path(f"{PREFIX}clientssl")
         add("ltm/profile/http", f"{PREFIX}http",
-            {"defaultsFrom": BUILTIN["ltm/profile/http"], "insertXforwardedFor": "enabled"},
+            {"defaultsFrom": BUILTIN["ltm/profile/http"], "insertXforwardedFor": "enabled",
+             "enforcement": {"maxHeaderSize": plan.max_header_bytes}},
             [BUILTIN["ltm/profile/http"]])
         shared["http"] = path(f"{PREFIX}http")
         if any(s.ntlm_affinity for ns in l7 for s in ns.services):
@@ -253,6 +285,10 @@ def build(plan, material: Material | None = None, *, partition: str | None = Non
                   "sourceAddressTranslation": {"type": "automap"}}
         profiles = [{"name": path(tcp.name), "context": "all"}]
         rules: list[str] = []
+        persist = _persistence(add, path, vid, services)
+        # stated even when empty: a virtual that loses its persistence must drop the profile before it is deleted
+        vattrs["persist"] = [{"name": persist[0], "tmDefault": "yes"}] if persist else []
+        vattrs["fallbackPersistence"] = persist[1] if len(persist) > 1 else "none"
         if nss[0].passthrough:
             vattrs["pool"] = pools[nss[0].services[0].pool]
         else:
@@ -264,14 +300,14 @@ def build(plan, material: Material | None = None, *, partition: str | None = Non
             if any(s.ntlm_affinity for s in services):
                 profiles += [{"name": shared["oneconnect"], "context": "all"},
                              {"name": BUILTIN["ltm/profile/ntlm"], "context": "all"}]
-            text, rrefs = route_rule(nss, pools, serverssl, has_serverssl=bool(ssl_here))
+            text, rrefs = route_rule(nss, pools, serverssl, has_serverssl=bool(ssl_here), persistence=bool(persist))
             rule = add("ltm/rule", f"{PREFIX}{vid}_route", {"apiAnonymous": text}, rrefs)
             rules.append(path(rule.name))
             if port == 443 and vip not in redirect_vips and (vip, 80) not in taken:
                 redirect_vips.append(vip)
         vattrs["profiles"] = sorted(profiles, key=lambda p: p["name"])
         vattrs["rules"] = rules
-        refs = [p["name"] for p in profiles] + rules + ([vattrs["pool"]] if "pool" in vattrs else [])
+        refs = [p["name"] for p in profiles] + list(persist) + rules + ([vattrs["pool"]] if "pool" in vattrs else [])
         add("ltm/virtual", f"{PREFIX}{vid}", vattrs, refs)
 
     for vip in redirect_vips:
@@ -286,3 +322,22 @@ def build(plan, material: Material | None = None, *, partition: str | None = Non
 
     used = {r for o in objs for r in o.refs}
     return Desired(part, order(objs), [f for f in files.values() if fpath(f.name) in used])
+
+
+def _persistence(add, path, vid: str, services) -> list[str]:
+    """The persistence profiles of one virtual: [default] or [cookie default, source-address fallback]; none when
+    no service on it needs persistence (2013+ only). Each is the virtual's own (its timeout is its routes')."""
+    kinds = {s.persistence for s in services} - {"none"}
+    out: list[str] = []
+    if "cookie" in kinds:
+        o = add("ltm/persistence/cookie", f"{PREFIX}{vid}_cookie",
+                {"defaultsFrom": BUILTIN["ltm/persistence/cookie"], "method": "insert", "cookieName": COOKIE,
+                 "expiration": "0"}, [BUILTIN["ltm/persistence/cookie"]])
+        out.append(path(o.name))
+    if "source-ip" in kinds:
+        timeout = max(s.persistence_timeout_s for s in services if s.persistence == "source-ip")
+        o = add("ltm/persistence/source-addr", f"{PREFIX}{vid}_source_addr",
+                {"defaultsFrom": BUILTIN["ltm/persistence/source-addr"], "timeout": timeout},
+                [BUILTIN["ltm/persistence/source-addr"]])
+        out.append(path(o.name))
+    return out

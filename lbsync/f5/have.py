@@ -23,6 +23,11 @@ def normalise(kind: str, obj: dict) -> dict:
         out["profiles"] = [{"name": i.get("fullPath") or f"/{i['partition']}/{i['name']}",
                             "context": i.get("context", "all")} for i in items]
         out.setdefault("rules", [])
+        # persist items come back as name + partition (as profiles do): full paths, as desired.py writes them
+        out["persist"] = [{"name": p["name"] if str(p.get("name", "")).startswith("/") or "partition" not in p
+                           else f"/{p['partition']}/{p['name']}", "tmDefault": p.get("tmDefault", "no")}
+                          for p in obj.get("persist") or []]
+        out.setdefault("fallbackPersistence", "none")  # a BIG-IP leaves it out when there is none
     if isinstance(out.get("monitor"), str):
         out["monitor"] = out["monitor"].strip()
     return out

@@ -17,6 +17,7 @@ class Route:
     pool: str            # full path of the pool
     ssl: str | None      # server-ssl profile full path (bridged), None (offloaded: server-side TLS disabled)
     timeout: int         # client-side idle timeout, seconds
+    persist: str | None = None  # the route's persistence command (None: its virtual has no persistence profile)
 
 
 @dataclass(frozen=True)
@@ -26,18 +27,20 @@ class HostRoutes:
     root_redirect: str | None
 
 
-def routes_of(ns, pools: dict[str, str], serverssl: dict[str, str]) -> HostRoutes:
+def routes_of(ns, pools: dict[str, str], serverssl: dict[str, str], persistence: bool = False) -> HostRoutes:
+    from .desired import persist_command
     routes = [Route(prefix.rstrip("/"), s.service, pools[s.pool], serverssl[ns.host] if s.scheme == "https" else None,
-                    s.timeout_s)
+                    s.timeout_s, persist_command(s, persistence))
               for s in ns.routes for prefix in s.paths]
     routes.sort(key=lambda r: -len(r.prefix))  # longest prefix first (/ews/mrsproxy.svc before /ews)
     return HostRoutes(ns.host, routes, ns.root_redirect)
 
 
 def route_rule(namespaces, pools: dict[str, str], serverssl: dict[str, str], *,
-               has_serverssl: bool) -> tuple[str, list[str]]:
-    """The iRule text and the full paths it references (pools, server-ssl profiles)."""
-    hosts = [routes_of(ns, pools, serverssl) for ns in namespaces]
+               has_serverssl: bool, persistence: bool = False) -> tuple[str, list[str]]:
+    """The iRule text and the full paths it references (pools, server-ssl profiles). With `persistence` (the
+    virtual has a persistence profile) every route states its own persistence, `persist none` included."""
+    hosts = [routes_of(ns, pools, serverssl, persistence) for ns in namespaces]
     text = render_template(environment(), TEMPLATE, hosts=hosts, has_serverssl=has_serverssl)
     refs = [r.pool for h in hosts for r in h.routes] + [r.ssl for h in hosts for r in h.routes if r.ssl]
     return text, list(dict.fromkeys(refs))

@@ -22,6 +22,8 @@ ACCESSORS = {
     "ltm/profile/http": ("ltm.profile.https", "http"),
     "ltm/profile/tcp": ("ltm.profile.tcps", "tcp"),
     "ltm/profile/one-connect": ("ltm.profile.one_connects", "one_connect"),
+    "ltm/persistence/source-addr": ("ltm.persistence.source_addrs", "source_addr"),
+    "ltm/persistence/cookie": ("ltm.persistence.cookies", "cookie"),
     "ltm/rule": ("ltm.rules", "rule"),
     "ltm/virtual": ("ltm.virtuals", "virtual"),
     "sys/file/ssl-cert": ("sys.file.ssl_certs", "ssl_cert"),

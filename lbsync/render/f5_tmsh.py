@@ -16,7 +16,7 @@ from .writer import Output
 
 CONFIG = "f5/lbsync.tmsh"
 # iControl REST attribute names whose tmsh spelling is not the plain camelCase -> kebab-case conversion.
-SPECIAL_KEYS = {"tmName": "name"}
+SPECIAL_KEYS = {"tmName": "name", "tmDefault": "default"}
 _BARE = re.compile(r"^[A-Za-z0-9_./:*@+-]+$")
 
 

@@ -348,6 +348,11 @@ def _handler(emu: Emulator):
             out = {"kind": kind_of(coll), **copy.deepcopy(obj)}
             link = f"/mgmt/tm/{coll}/{_tilde(obj['fullPath'])}"
             out["selfLink"] = _self_link(link)
+            if coll == "ltm/virtual" and out.get("persist"):  # as a BIG-IP: name and partition, not a full path
+                out["persist"] = [{"name": p["name"].rsplit("/", 1)[-1],
+                                   "partition": p["name"].strip("/").split("/")[0] if p["name"].startswith("/")
+                                   else obj["partition"], "tmDefault": p.get("tmDefault", "no")}
+                                  for p in out["persist"]]
             for attr, sub in (("members", "members"), ("profiles", "profiles")):
                 if attr in out and ((coll == "ltm/pool") if attr == "members" else (coll == "ltm/virtual")):
                     items = out.pop(attr)

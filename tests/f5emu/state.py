@@ -16,9 +16,10 @@ VERSION = "15.1.10"
 COLLECTIONS = {
     "ltm/monitor/http", "ltm/monitor/https", "ltm/pool", "ltm/profile/client-ssl", "ltm/profile/server-ssl",
     "ltm/profile/http", "ltm/profile/tcp", "ltm/profile/one-connect", "ltm/profile/ntlm", "ltm/rule",
-    "ltm/virtual", "sys/file/ssl-cert", "sys/file/ssl-key",
+    "ltm/virtual", "sys/file/ssl-cert", "sys/file/ssl-key", "ltm/persistence/source-addr", "ltm/persistence/cookie",
 }
 PROFILE_COLLECTIONS = {c for c in COLLECTIONS if c.startswith("ltm/profile/")}
+PERSISTENCE_COLLECTIONS = {c for c in COLLECTIONS if c.startswith("ltm/persistence/")}
 MONITOR_COLLECTIONS = {"ltm/monitor/http", "ltm/monitor/https"}
 TITLE = {"ltm/pool": "Pool", "ltm/virtual": "Virtual Server", "ltm/rule": "rule", "sys/file/ssl-cert": "Certificate",
          "sys/file/ssl-key": "Key"}
@@ -32,12 +33,17 @@ ATTRS = {
     "ltm/profile/client-ssl": {"defaultsFrom", "certKeyChain", "ciphers", "options", "sniDefault", "serverName"},
     "ltm/profile/server-ssl": {"defaultsFrom", "serverName", "peerCertMode", "caFile", "authenticateName",
                                "authenticateDepth", "secureRenegotiation", "ciphers", "options"},
-    "ltm/profile/http": {"defaultsFrom", "insertXforwardedFor"},
+    "ltm/profile/http": {"defaultsFrom", "insertXforwardedFor", "enforcement"},
     "ltm/profile/tcp": {"defaultsFrom", "idleTimeout"},
     "ltm/profile/one-connect": {"defaultsFrom", "sourceMask"},
     "ltm/profile/ntlm": {"defaultsFrom"},
     "ltm/rule": {"apiAnonymous"},
-    "ltm/virtual": {"destination", "mask", "ipProtocol", "sourceAddressTranslation", "profiles", "rules", "pool"},
+    "ltm/virtual": {"destination", "mask", "ipProtocol", "sourceAddressTranslation", "profiles", "rules", "pool",
+                    "persist", "fallbackPersistence"},
+    "ltm/persistence/source-addr": {"defaultsFrom", "timeout", "mask", "matchAcrossServices",
+                                    "matchAcrossVirtuals", "matchAcrossPools"},
+    "ltm/persistence/cookie": {"defaultsFrom", "method", "cookieName", "expiration", "alwaysSend", "httponly",
+                               "secure", "cookieEncryption"},
     "sys/file/ssl-cert": {"fingerprint", "sourcePath"},
     "sys/file/ssl-key": {"sourcePath", "keyType"},
 }
@@ -46,6 +52,7 @@ BUILTINS = {
     "ltm/profile/client-ssl": ["clientssl"], "ltm/profile/server-ssl": ["serverssl"], "ltm/profile/tcp": ["tcp"],
     "ltm/profile/one-connect": ["oneconnect"], "ltm/profile/ntlm": ["ntlm"], "ltm/rule": ["_sys_https_redirect"],
     "sys/file/ssl-cert": ["ca-bundle.crt", "default.crt"], "sys/file/ssl-key": ["default.key"],
+    "ltm/persistence/source-addr": ["source_addr"], "ltm/persistence/cookie": ["cookie"],
 }
 
 
@@ -197,6 +204,9 @@ class Store:
             refs += [({"ltm/pool"}, p) for p in re.findall(r"(?m)^\s*pool\s+(/\S+)", obj.get("apiAnonymous", ""))]
         if collection == "ltm/virtual":
             refs += [(PROFILE_COLLECTIONS, p["name"]) for p in obj.get("profiles", [])]
+            refs += [(PERSISTENCE_COLLECTIONS, p["name"]) for p in obj.get("persist", [])]
+            if obj.get("fallbackPersistence") not in (None, "", "none"):
+                refs.append((PERSISTENCE_COLLECTIONS, obj["fallbackPersistence"]))
             refs += [({"ltm/rule"}, r) for r in obj.get("rules", [])]
             if obj.get("pool"):
                 refs.append(({"ltm/pool"}, obj["pool"]))
@@ -218,6 +228,14 @@ class Store:
         for have, need, why in needs:
             if have in kinds and need not in kinds:
                 raise DeviceError(400, f"01070734:3: Configuration error: Virtual Server ({full}): {why}.")
+        persist = [p["name"] for p in obj.get("persist", [])] + \
+            ([obj["fallbackPersistence"]] if obj.get("fallbackPersistence") not in (None, "", "none") else [])
+        if any(p in self.objects["ltm/persistence/cookie"] for p in persist) and "ltm/profile/http" not in kinds:
+            raise DeviceError(400, f"01070309:3: Cookie persistence requires an HTTP or FastHTTP profile to be "
+                                   f"associated with the virtual server ({full}).")
+        if len([p for p in obj.get("persist", []) if p.get("tmDefault") == "yes"]) > 1:
+            raise DeviceError(400, f"01070734:3: Configuration error: Virtual Server ({full}): only one default "
+                                   "persistence profile is allowed.")
         for rule in obj.get("rules", []):
             text = self.objects["ltm/rule"].get(rule, {}).get("apiAnonymous", "")
             if re.search(r"\bHTTP::|when HTTP_REQUEST", text) and "ltm/profile/http" not in kinds:
@@ -229,7 +247,8 @@ class Store:
             full = target if target.startswith("/") else f"/{obj['partition']}/{target}"
             if not any(full in self.objects[c] for c in colls):
                 what = sorted(colls)[0].rsplit("/", 1)[1] if len(colls) == 1 else \
-                    ("monitor" if colls == MONITOR_COLLECTIONS else "profile")
+                    ("monitor" if colls == MONITOR_COLLECTIONS else
+                     "persistence profile" if colls == PERSISTENCE_COLLECTIONS else "profile")
                 raise DeviceError(400, f"01020036:3: The requested {what} ({full}) was not found.")
         if collection == "ltm/virtual":
             self._check_virtual(obj)

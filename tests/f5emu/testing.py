@@ -29,6 +29,18 @@ targets:
 {allow}{extra}"""
 
 
+def coexistence_text(emu, pki_files: dict, *, legacy_mode: str = "bridge",
+                     legacy_services: str = "[owa, ecp, eas, ews]", **kwargs) -> str:
+    """model_text plus an Exchange 2010 group (two servers) and its namespace legacy.contoso.com on the same VIP."""
+    text = model_text(emu, pki_files, **kwargs)
+    text = text.replace("servers:\n", "groups:\n  legacy2010:\n    version: 2010\n"
+                        f"    tls: {{default: {legacy_mode}}}\nservers:\n", 1)
+    text = text.replace("namespaces:\n", "  - {name: EX2010A, address: 192.0.2.21, group: legacy2010}\n"
+                        "  - {name: EX2010B, address: 192.0.2.22, group: legacy2010}\nnamespaces:\n", 1)
+    return text.replace("\ntls:", "\n  - {host: legacy.contoso.com, vip: 203.0.113.10, group: legacy2010, "
+                        f"services: {legacy_services}}}\ntls:", 1)
+
+
 def write_model(path: Path, emu, pki_files: dict, **kwargs) -> Path:
     path.write_text(model_text(emu, pki_files, **kwargs))
     return path
