@@ -368,3 +368,27 @@ def test_legacy_pools_balance_as_the_plan_says(tmp_path, pki_files):
     modes = {s.pool: pools[PREFIX + s.pool].attrs["loadBalancingMode"] for s in plan.services}
     assert modes["owa_legacy.contoso.com"] == "round-robin"
     assert modes["eas_legacy.contoso.com"] == "least-connections-member"
+
+
+def test_a_legacy_passthrough_virtual_persists_by_source_address(tmp_path, pki_files):
+    """No cookie without terminating TLS: the plan turns a passed-through 2010 pool's persistence into source-ip,
+    and its L4 virtual carries the source-address profile itself (no iRule)."""
+    from types import SimpleNamespace
+
+    from f5emu.testing import coexistence_text
+    text = coexistence_text(SimpleNamespace(port=443, ca_file=None), pki_files, ca_bundle=None,
+                            legacy_mode="passthrough", legacy_services="[owa, ecp, eas]")
+    plan = plan_of(tmp_path, text.replace("legacy.contoso.com, vip: 203.0.113.10", "legacy.contoso.com, vip: "
+                                          "203.0.113.11"))
+    d = build(plan)
+    vs = objs(d, "ltm/virtual")[PREFIX + "203.0.113.11_443"].attrs
+    source = objs(d, "ltm/persistence/source-addr")[PREFIX + "203.0.113.11_443_source_addr"]
+    assert vs["persist"] == [{"name": source.path, "tmDefault": "yes"}] and vs["rules"] == []
+    legacy = [s for s in plan.services if s.namespace == "legacy.contoso.com"]
+    assert {s.persistence for s in legacy} == {"source-ip"}
+    assert source.attrs["timeout"] == max(s.persistence_timeout_s for s in legacy)
+    assert not objs(d, "ltm/persistence/cookie")
+    from lbsync.f5.as3 import declaration
+    app = declaration(plan)["declaration"]["Exchange"]["lbsync"]
+    assert app["lbsync_203.0.113.11_443"]["class"] == "Service_TCP"
+    assert app["lbsync_203.0.113.11_443"]["persistenceMethods"] == [{"use": "lbsync_203.0.113.11_443_source_addr"}]
