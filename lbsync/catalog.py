@@ -221,8 +221,10 @@ EXTERNAL_URL: dict[str, tuple[str, str, str]] = {
 #         authentication cookie and this cookie can only be decrypted by one specific Client Access server";
 #         Exchange Web Services require it for subscriptions, with "an affinity timeout value of 45 minutes";
 #         Outlook Anywhere "split[s] a single RPC data connection into two HTTP connections" (RPC_IN_DATA /
-#         RPC_OUT_DATA) and works without affinity only with "performance significantly reduced"; ActiveSync
-#         benefits likewise; Autodiscover and the Offline Address Book need none.
+#         RPC_OUT_DATA) and works without affinity only with "performance significantly reduced". Not read in
+#         the excerpts found (said so): that page's lines on ActiveSync, Autodiscover and the OAB — ActiveSync is
+#         given source-ip like Outlook Anywhere (long-lived requests per device), Autodiscover and OAB none
+#         (stateless requests).
 #  [LB13] Microsoft Learn, "Load balancing in Exchange Server" (2013+): session affinity is no longer required —
 #         all session state lives on the Mailbox server behind the front end.
 #  No Microsoft page for 2007 was found: 2007 forms-based OWA uses the same per-server cookie encryption as 2010,

@@ -56,6 +56,10 @@ CODES: dict[str, Code] = {c.code: c for c in [
     Code("legacy-manual-steps", True,
          "lbsync writes no scripts for Exchange 2007/2010: README.txt lists the manual steps for that group"),
     Code("group-not-routed", True, "a server group no namespace serves: its servers are in no pool"),
+    Code("legacy-server-tls", True,
+         "re-encryption (or an HTTPS health check) toward Exchange 2007/2010 servers accepts TLS older than 1.2"),
+    Code("legacy-persistence", True,
+         "Exchange 2007/2010 pools keep a client on one server (source address or an LB cookie)"),
 ]}
 
 

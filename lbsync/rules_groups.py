@@ -35,6 +35,28 @@ def _offload_rules(model: Model, name: str, version: int, modes: dict[str, str],
     return out
 
 
+def _legacy_lb_rules(plan, name: str, version: int) -> list[tuple]:
+    """What the load balancer does differently for a 2007/2010 group: older TLS toward it, and persistence."""
+    out = []
+    pools = [s for s in plan.services if s.group == name]
+    old = [s for s in pools if s.mode != "offload" and s.server_tls_min != "TLSv1.2"]
+    if old:
+        how = sorted({"re-encrypted" if s.mode == "bridge" else "health-checked over HTTPS" for s in old})
+        out.append(("warning", "legacy-server-tls",
+                    f"group {name} (Exchange {version}): the load balancer accepts {old[0].server_tls_min} or later "
+                    f"toward its servers ({' and '.join(how)}: {', '.join(f'{s.namespace} {s.service}' for s in old)}) "
+                    "— Exchange 2007 has no TLS 1.2 and Windows Server 2008 R2 ships with it off; once TLS 1.2 is "
+                    "enabled on those servers (Exchange Team Blog, 'Exchange Server TLS guidance'), TLS 1.0/1.1 "
+                    "toward them is an avoidable downgrade", ("groups", name)))
+    sticky = [s for s in pools if s.persistence != "none"]
+    if sticky:
+        kinds = ", ".join(f"{s.namespace} {s.service}: {s.persistence}" for s in sticky)
+        out.append(("info", "legacy-persistence",
+                    f"group {name} (Exchange {version}) needs client-to-server affinity ('Load Balancing "
+                    f"Requirements of Exchange Protocols'): {kinds}", ("groups", name)))
+    return out
+
+
 def evaluate_groups(model: Model, plan) -> list[tuple]:
     out: list[tuple] = []
     for gp in plan.coexistence:
@@ -66,6 +88,7 @@ def evaluate_groups(model: Model, plan) -> list[tuple]:
                         f"group {name} (Exchange {version}) has no Managed Availability healthcheck.htm: its pools "
                         f"({', '.join(gp.namespaces)}) are checked on {catalog.LEGACY_HEALTH_PATH}, a server-level "
                         "check (one failed protocol does not take only that protocol out)", ("groups", name)))
+            out.extend(_legacy_lb_rules(plan, name, version))
             out.append(("info", "legacy-manual-steps",
                         f"group {name} (Exchange {version}): lbsync writes no scripts for it; README.txt lists the "
                         f"manual steps for {', '.join(gp.servers)}", ("groups", name)))

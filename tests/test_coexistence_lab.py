@@ -1,6 +1,8 @@
 """Coexistence end to end: real HAProxy and NGINX in front of two server groups — simulated Exchange 2013
 servers (main) and simulated Exchange 2010 and 2007 servers (legacy groups, which answer no healthcheck.htm,
-only the OWA logon page) — each legacy namespace reaching only its group, checked on the legacy health URL."""
+only the OWA logon page) — each legacy namespace reaching only its group, checked on the legacy health URL. The
+2007 servers speak TLS 1.0 only (Windows Server 2003/2008 SCHANNEL), and the legacy pools keep a client on one
+server (2007/2010 need affinity)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from lab import client
 from lab.exchange import Lab
 from lab.iis import applied_state, default_state
 from lab.lb import Haproxy, Nginx
-from lab.legacy import legacy_servers
+from lab.legacy import legacy_servers, tls10_only
 from lab.models import write_model
 from lbsync.render.check import free_port
 from pki import make_pki
@@ -31,7 +33,8 @@ def groups(coex_pki):
     main = Lab(coex_pki, 2, first_octet=31)
     offloaded = {loc: "None" for loc in default_state(2013)}  # the README's manual steps done on the 2010 servers
     l10 = legacy_servers(coex_pki, L10, 41, offloaded)
-    l07 = legacy_servers(coex_pki, L07, 51, default_state(2013))  # 2007 bridged: Require SSL kept
+    # 2007 bridged: Require SSL kept, and TLS 1.0 only (no TLS 1.2 in Exchange 2007's SCHANNEL)
+    l07 = legacy_servers(coex_pki, L07, 51, default_state(2013), tls=tls10_only(coex_pki))
     yield main, l10, l07
     main.close()
     for s in l10 + l07:
@@ -107,7 +110,11 @@ def test_each_namespace_reaches_only_its_group_in_its_groups_mode(running, coex_
              ("legacy2007.contoso.com", "/OAB/x/oab.xml", set(L07), "https")]
     for host, path, servers, scheme in cases:
         replies = served_by(running, host, path, ca)
-        assert {r["server"] for r in replies} == servers, (running.target, host, path, replies[0])
+        seen = {r["server"] for r in replies}
+        if host.startswith("legacy"):  # persistence: one client may stay on one of its group's servers
+            assert seen and seen <= servers, (running.target, host, path, replies[0])
+        else:
+            assert seen == servers, (running.target, host, path, replies[0])
         assert {r["scheme"] for r in replies} == {scheme}, (host, path)
         assert {r["host"] for r in replies} == {host}
         if scheme == "https":
@@ -139,3 +146,52 @@ def test_haproxy_checks_legacy_members_on_the_owa_logon_page_and_takes_them_out(
     finally:
         l10[0].heal("logon")
     running.wait_status("owa_legacy.contoso.com", "EXL10A", "UP", timeout=5)
+
+
+def test_main_group_pools_have_no_persistence_legacy_pools_do(running):
+    for s in running.plan.services:
+        if s.group == "main":
+            assert s.persistence == "none", s.service
+        else:
+            assert s.persistence == ("cookie" if s.service in ("owa", "ecp") else
+                                     "none" if s.service in ("oab", "autodiscover") else "source-ip"), s.service
+
+
+def test_legacy_owa_and_ecp_keep_a_client_on_the_server_that_issued_its_logon_cookie(running, coex_pki):
+    """2010 forms-based logon: the cookie decrypts only on the issuing server, and OWA and ECP share it. HAProxy
+    inserts a cookie naming the server (the same in both pools); NGINX open source hashes the client address."""
+    ca = coex_pki["ca"]
+    with client.Client(running.port, "legacy.contoso.com", ca) as c:
+        first = c.get("/owa/")
+        server = first.json["server"]
+        headers = {}
+        if running.target == "haproxy":
+            cookie = next(v for v in first.headers_named("Set-Cookie") if v.startswith("LBSYNC_LEGACY2010="))
+            assert cookie.split(";")[0] == f"LBSYNC_LEGACY2010={server}" and "path=/" in cookie.lower()
+            assert "secure" in cookie.lower() and "httponly" in cookie.lower()
+            headers = {"Cookie": cookie.split(";")[0]}
+    for path in ["/owa/", "/ecp/", "/OWA/x", "/ecp/y"] * 3:  # new connections each time: persistence, not keep-alive
+        assert client.get(running.port, "legacy.contoso.com", path, ca, headers=headers).json["server"] == server
+
+
+def test_legacy_ews_keeps_a_client_address_on_one_server(running, coex_pki):
+    """2007/2010 EWS subscriptions live on one Client Access server: source-address persistence."""
+    servers = {client.get(running.port, "legacy2007.contoso.com", "/EWS/Exchange.asmx", coex_pki["ca"]).json["server"]
+               for _ in range(10)}
+    assert len(servers) == 1 and servers <= set(L07)
+    # the main group is still balanced per request (Exchange 2013+ needs no persistence)
+    main = {client.get(running.port, "mail.contoso.com", "/EWS/Exchange.asmx", coex_pki["ca"]).json["server"]
+            for _ in range(10)}
+    assert main == {"EX01", "EX02"}
+
+
+def test_reencryption_reaches_exchange_2007_servers_that_speak_only_tls_1_0(running, coex_pki):
+    """Exchange 2007 has no TLS 1.2: the plan offers its pools TLS 1.0 (with a legacy-server-tls warning), the main
+    group keeps TLS 1.2 and later."""
+    assert {s.server_tls_min for s in running.plan.services if s.group == "legacy2007"} == {"TLSv1.0"}
+    assert {s.server_tls_min for s in running.plan.services if s.group == "main"} == {"TLSv1.2"}
+    assert any(f.code == "legacy-server-tls" for f in running.plan.findings)
+    for path in ("/owa/", "/EWS/Exchange.asmx", "/OAB/x/oab.xml"):
+        reply = client.get(running.port, "legacy2007.contoso.com", path, coex_pki["ca"])
+        assert reply.status == 200, (running.target, path, reply.status, reply.body[:200])
+        assert reply.json["scheme"] == "https" and reply.json["server"] in L07

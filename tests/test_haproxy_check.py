@@ -58,3 +58,34 @@ def test_check_files_returns_the_verdicts(profiles_dir):
     files = render_targets(plan, ["haproxy"], RenderOptions())
     verdicts = check_files(plan, files, ["haproxy", "exchange"])
     assert len(verdicts) == 1 and verdicts[0].startswith("haproxy -c: configuration valid")
+
+
+def test_a_multi_namespace_config_checks_without_a_warning(profiles_dir):
+    """Several namespaces on one listener (the root redirects and the routes of each): haproxy -c says nothing."""
+    from lbsync.model import load_model
+    from lbsync.plan import build_plan
+    from lbsync.render import RenderOptions, render_targets
+    plan = build_plan(load_model(profiles_dir / "coexistence-2013-2010.yaml"))
+    assert len([ns for ns in plan.namespaces if ns.root_redirect]) >= 2
+    files = render_targets(plan, ["haproxy"], RenderOptions())
+    (verdict,) = check_files(plan, files, ["haproxy"])
+    assert verdict.startswith("haproxy -c: configuration valid") and "WARNING" not in verdict, verdict
+
+
+def test_warnings_are_shown_in_the_verdict(profiles_dir, tmp_path):
+    """A configuration haproxy accepts with a warning still passes, and the verdict says what the warning is."""
+    from lbsync.resources import templates_dir
+    override = tmp_path / "tpl" / "haproxy"
+    override.mkdir(parents=True)
+    text = (templates_dir() / "haproxy" / "haproxy.cfg.j2").read_text()
+    late = "    default_backend no_route_{{ l.key }}\n"
+    assert late in text
+    (override / "haproxy.cfg.j2").write_text(text.replace(late, late + "    http-request set-header X-Late 1\n"))
+    out = tmp_path / "out"
+    proc = run_cli("render", str(profiles_dir / "exchange2016-bridge.yaml"), "--target", "haproxy", "--check",
+                   "--templates", str(tmp_path / "tpl"), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    line = next(ln for ln in proc.stderr.splitlines() if ln.startswith("check: haproxy -c"))
+    assert "configuration valid, with 1 WARNING(S)" in line
+    assert "placed after a 'use_backend' rule" in line and "haproxy/haproxy.cfg:" in line
+    assert str(tmp_path) not in line.split("haproxy/haproxy.cfg:")[0]

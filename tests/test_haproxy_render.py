@@ -62,6 +62,9 @@ def test_haproxy_accepts_every_generated_config(made, name):
     proc = subprocess.run(["haproxy", "-c", "-f", str(cfg)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Configuration file is valid" in proc.stdout + proc.stderr
+    # not even a warning (e.g. "a 'http-request' rule placed after a 'use_backend' rule will still be processed
+    # before" on a listener with several namespaces)
+    assert "WARNING" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
 
 
 def test_one_backend_per_pool_with_every_server_and_its_health_check(made):
@@ -100,11 +103,18 @@ def test_ntlm_safe_and_streaming_settings(made):
     for name, (_, plan, text) in made.items():
         lines = directives(text)
         assert "option http-server-close" not in lines, name
-        assert not any(ln.startswith("http-reuse") and ln != "http-reuse safe" for ln in lines), name
+        assert not any(ln.startswith("http-reuse") and ln not in ("http-reuse safe", "http-reuse never")
+                       for ln in lines), name
         assert not any(ln.startswith("balance") and ln not in ("balance roundrobin", "balance leastconn")
                        for ln in lines), name
         assert not any("http-buffer-request" in ln for ln in lines), name
-        assert not any(ln.startswith(("cookie", "stick", "appsession")) for ln in lines), name
+        secs = sections(text)
+        for pool in [p for ns in plan.namespaces for p in ns.pools]:
+            body = secs[f"backend {pool.pool}"]
+            assert f"balance {pool.balance}" in body and f"timeout server {pool.pool_timeout_s}s" in body
+            # 2013+ needs no persistence: only 2007/2010 pools carry a cookie or a stick table
+            sticky = [ln for ln in body if ln.startswith(("cookie", "stick", "appsession"))]
+            assert bool(sticky) == (pool.persistence != "none"), (name, pool.pool, sticky)
         assert "retries 3" in lines and "option redispatch" in lines
         assert "h1-case-adjust www-authenticate WWW-Authenticate" in lines
     _, plan, text = made["lab-offload"]
@@ -174,7 +184,11 @@ def test_passthrough_shares_the_port_through_an_sni_splitter(made):
     _, _, alone = made["passthrough-alone"]
     sa = sections(alone)
     lone = [k for k in sa if k.startswith("frontend tls_")]
-    assert len(lone) == 1 and "tcp-request content reject" in sa[lone[0]]
+    assert len(lone) == 1
+    rules = [ln for ln in sa[lone[0]] if ln.startswith("tcp-request content")]
+    # names no namespace claims are refused BEFORE "accept" (which ends the tcp-request content rules)
+    assert rules == ["tcp-request content reject if { req.ssl_hello_type 1 } !{ req.ssl_sni -i outlook.contoso.com }",
+                     "tcp-request content accept if { req.ssl_hello_type 1 }"]
 
 
 def test_comments_name_the_model_entries(made):
@@ -209,3 +223,56 @@ def test_profile_renders_with_documentation_addresses_unchanged(profiles_dir):
     assert "bind 203.0.113.10:80" in text
     assert "server EX02 192.0.2.12:443 check ssl verify required" in text
     assert yaml.safe_load((profiles_dir / "exchange2016-bridge.yaml").read_text())["tls"]["default"] == "bridge"
+
+
+def test_http_request_rules_come_before_every_use_backend(made):
+    for name, (_, plan, text) in made.items():
+        for head, body in sections(text).items():
+            if not head.startswith("frontend https_") or not any(ln.startswith("use_backend") for ln in body):
+                continue
+            first_use = next(i for i, ln in enumerate(body) if ln.startswith("use_backend"))
+            assert not any(ln.startswith("http-request") for ln in body[first_use:]), (name, head)
+
+
+def test_a_kerberos_sized_header_block_fits_the_buffers(made):
+    for name, (_, plan, text) in made.items():
+        lines = directives(text)
+        size = int(next(ln.split()[1] for ln in lines if ln.startswith("tune.bufsize ")))
+        rewrite = int(next(ln.split()[1] for ln in lines if ln.startswith("tune.maxrewrite ")))
+        assert plan.max_header_bytes == 65536
+        assert size - rewrite >= plan.max_header_bytes and rewrite >= 1024, name
+
+
+def test_pools_that_may_carry_connection_bound_auth_never_share_server_connections(made):
+    _, plan, text = made["lab-offload"]
+    secs = sections(text)
+    by_service = {p.service: p for ns in plan.namespaces for p in ns.pools}
+    # NTLM/Negotiate pools, and owa (owa/Integrated: Windows authentication) never reuse a connection across clients
+    for key in ("ews", "mrsproxy", "oab", "mapi", "rpc", "autodiscover", "owa"):
+        assert not by_service[key].share_server_connections, key
+        assert "http-reuse never" in secs[f"backend {by_service[key].pool}"], key
+    for key in ("ecp", "eas"):  # forms / Basic: per-request credentials
+        assert by_service[key].share_server_connections, key
+        assert not any(ln.startswith("http-reuse") for ln in secs[f"backend {by_service[key].pool}"]), key
+
+
+def test_legacy_pools_offer_old_tls_and_keep_clients_on_one_server(profiles_dir):
+    plan, text = render(profiles_dir / "coexistence-2013-2007.yaml")
+    secs = sections(text)
+    assert "ssl-default-server-options ssl-min-ver TLSv1.2" in directives(text)
+    for pool in [p for ns in plan.namespaces for p in ns.pools]:
+        body = secs[f"backend {pool.pool}"]
+        default_server = next(ln for ln in body if ln.startswith("default-server"))
+        if pool.group == "legacy2007":  # bridged: 2007 has no TLS 1.2; OpenSSL 3 needs security level 0 for it
+            assert default_server.endswith("ssl-min-ver TLSv1.0 ciphers DEFAULT:@SECLEVEL=0"), pool.pool
+        else:
+            assert "ssl-min-ver" not in default_server and "SECLEVEL" not in default_server, pool.pool
+        if pool.persistence == "cookie":
+            assert "cookie LBSYNC_LEGACY2007 insert indirect nocache httponly secure" in body
+            assert all(ln.endswith(f" cookie {m.server}") for ln, m in
+                       zip([ln for ln in body if ln.startswith("server ")], pool.members))
+        elif pool.persistence == "source-ip":
+            assert f"stick-table type ipv6 size 1m expire {pool.persistence_timeout_s}s" in body
+            assert "stick on src" in body and pool.persistence_timeout_s >= 2700
+    assert {(p.service, p.persistence) for p in plan.services if p.group == "legacy2007"} == \
+        {("owa", "cookie"), ("ews", "source-ip"), ("oab", "none")}

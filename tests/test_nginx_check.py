@@ -54,3 +54,28 @@ def test_plus_is_not_checked_and_says_so(pki_files, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "nginx -t: NOT checked" in proc.stderr and "NGINX Plus" in proc.stderr
     assert "ntlm;" in (out / "nginx" / "lbsync.conf").read_text()
+
+
+def test_warnings_are_shown_in_the_verdict(pki_files, tmp_path):
+    """nginx -t passes with a warning: the verdict says so, naming the rendered file."""
+    from lbsync.resources import templates_dir
+    override = tmp_path / "tpl" / "nginx"
+    override.mkdir(parents=True)
+    text = (templates_dir() / "nginx" / "lbsync.conf.j2").read_text()
+    anchor = "    server_name {{ ns.host }};\n"
+    assert anchor in text
+    # the same name twice on one listener: nginx warns "conflicting server name ... ignored"
+    (override / "lbsync.conf.j2").write_text(text.replace(anchor, "    server_name {{ ns.host }} {{ ns.host }};\n"))
+    out = tmp_path / "out"
+    proc = run_cli("render", str(doc_model(pki_files, tmp_path)), "--target", "nginx", "--check",
+                   "--templates", str(tmp_path / "tpl"), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    line = next(ln for ln in proc.stderr.splitlines() if ln.startswith("check: nginx -t"))
+    assert "configuration valid, with" in line and "WARNING(S)" in line and "[warn]" in line, line
+
+
+def test_the_rendered_configs_check_without_a_warning(pki_files, tmp_path):
+    out = tmp_path / "out"
+    proc = run_cli("render", str(doc_model(pki_files, tmp_path)), "--target", "nginx", "--check", "-o", str(out))
+    line = next(ln for ln in proc.stderr.splitlines() if ln.startswith("check: nginx -t"))
+    assert line.startswith("check: nginx -t: configuration valid") and "WARNING" not in line, line

@@ -122,7 +122,10 @@ def test_upstreams_keepalive_and_passive_health(made):
     conf = files[nginx.HTTP_CONF]
     for svc in [p for ns in plan.namespaces for p in ns.pools]:
         block = re.search(r"upstream " + nginx.upstream_name(svc) + r" \{\n(.*?)\n\}", conf, re.S).group(1)
-        assert "keepalive 32;" in block
+        # NGINX open source shares kept-alive upstream connections across clients: only where no authentication
+        # is bound to the connection (owa: owa/Integrated accepts Windows authentication)
+        assert ("keepalive 32;" in block) == svc.share_server_connections == (svc.service != "owa"), svc.service
+        assert ("least_conn;" in block) == (svc.balance == "leastconn")
         port = 80 if svc.mode == "offload" else 443
         assert f"server 127.0.0.11:{port} max_fails=2 fail_timeout=400ms;" not in block  # below NGINX's 1s floor
         assert f"server 127.0.0.11:{port} max_fails=2 fail_timeout=1s;" in block
@@ -210,3 +213,65 @@ def test_other_forbidden_configurations_are_refused_before_anything_is_written(p
         proc = run_cli("render", str(path), "--target", "all", "-o", str(out))
         assert proc.returncode == 2 and f"[{code}]" in proc.stderr, proc.stderr
         assert not out.exists()
+
+
+def upstream(conf: str, svc) -> str:
+    return re.search(r"upstream " + nginx.upstream_name(svc) + r" \{\n(.*?)\n\}", conf, re.S).group(1)
+
+
+def test_no_keepalive_where_iis_binds_authentication_to_the_connection(pki_files, tmp_path):
+    """Forced past nginx-ntlm, open source still never shares an NTLM pool's server connections across clients;
+    NGINX Plus keeps them alive with `ntlm` (a connection that carried NTLM/Negotiate stays with its client)."""
+    model = scenarios.realise(VARIATIONS["lab-bridge"], "nginx", pki_files)
+    for key in ("ews", "oab", "mapi", "autodiscover"):
+        model["exchange"].setdefault("auth", {})[key] = ["Ntlm", "Negotiate"]
+    oss = scenarios.write(tmp_path / "oss", model)
+    plan, files = render(oss, allow=("nginx-ntlm",))
+    conf = files[nginx.HTTP_CONF]
+    for svc in [p for ns in plan.namespaces for p in ns.pools]:
+        block = upstream(conf, svc)
+        assert ("keepalive 32;" in block) == svc.share_server_connections, svc.service
+        if svc.ntlm_affinity:
+            assert not svc.share_server_connections
+    assert "client B could run on a connection authenticated as client A" in conf
+    assert nginx_t(oss.parent, files).returncode == 0
+    model["targets"]["nginx"]["plus"] = True
+    plus = scenarios.write(tmp_path / "plus", model)
+    plan, files = render(plus)
+    for svc in [p for ns in plan.namespaces for p in ns.pools]:
+        block = upstream(files[nginx.HTTP_CONF], svc)
+        assert "keepalive 32;" in block
+        assert ("ntlm;" in block) == (not svc.share_server_connections), svc.service
+
+
+def test_kerberos_sized_headers_and_the_clients_host(made):
+    for name, (_, plan, files) in made.items():
+        conf = files[nginx.HTTP_CONF]
+        servers = [body for head, body in blocks(conf) if head == "server" and " ssl" in body]
+        assert servers, name
+        for body in servers:  # the default server too: NGINX reads the headers before it picks a server
+            assert "large_client_header_buffers 4 64k;" in body, name
+        assert "proxy_set_header Host $host;" not in conf
+        assert conf.count("proxy_set_header Host $http_host;") == sum(len(ns.routes) for ns in plan.namespaces
+                                                                      if not ns.passthrough), name
+
+
+def test_tls_toward_the_servers_and_persistence_follow_the_group(profiles_dir, pki_files, tmp_path):
+    model = scenarios.realise(VARIATIONS["profile-coexistence-2013-2007"], "nginx", pki_files)
+    path = scenarios.write(tmp_path, model)
+    plan, files = render(path, allow=("nginx-ntlm", "nginx-negotiate"))
+    conf = files[nginx.HTTP_CONF]
+    for ns in plan.namespaces:
+        for (pattern, body), svc in zip([x for x in locations(conf, ns.host) if x[0].startswith("~*")], ns.routes):
+            if svc.mode != "bridge":
+                continue
+            if svc.group == "legacy2007":
+                assert "proxy_ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3;" in body, svc.service
+                assert "proxy_ssl_ciphers DEFAULT:@SECLEVEL=0;" in body
+            else:
+                assert "proxy_ssl_protocols TLSv1.2 TLSv1.3;" in body and "SECLEVEL" not in body
+    for svc in [p for ns in plan.namespaces for p in ns.pools]:
+        block = upstream(conf, svc)
+        assert ("hash $remote_addr consistent;" in block) == (svc.persistence != "none"), svc.pool
+        assert (svc.persistence != "none") == (svc.group == "legacy2007" and svc.service != "oab")
+    assert nginx_t(path.parent, files).returncode == 0

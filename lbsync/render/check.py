@@ -99,6 +99,27 @@ def _reject(program: str, output: str, checked: dict[str, Path]) -> LbsyncError:
     return LbsyncError(f"{program} rejected the generated configuration: {summary}{quoted}")
 
 
+def _warnings(output: str, checked: dict[str, Path]) -> list[str]:
+    """The program's warnings (HAProxy `[WARNING]`, NGINX `[warn]`), with the checked copies' paths turned back into
+    the rendered files' names. Warnings about the check's own wrapper are not the configuration's."""
+    out = []
+    for line in output.splitlines():
+        if not re.search(r"\[(WARNING|warn)\]", line):
+            continue
+        line = line.strip()
+        for rel, path in checked.items():
+            line = line.replace(str(path), rel)
+        out.append(line)
+    return out
+
+
+def _verdict(program: str, warnings: list[str], notes: list[str]) -> str:
+    text = f"{program}: configuration valid"
+    if warnings:
+        text += f", with {len(warnings)} WARNING(S): " + " | ".join(warnings)
+    return text + (f" ({'; '.join(notes)})" if notes else "")
+
+
 def check_haproxy(plan, files: dict, work: Path) -> str:
     binary = shutil.which("haproxy")
     if not binary:
@@ -115,7 +136,7 @@ def check_haproxy(plan, files: dict, work: Path) -> str:
     rc, out = _run([binary, "-c", "-f", str(cfg)], work)
     if rc != 0:
         raise _reject("haproxy -c", out, {CONFIG: cfg})
-    return "haproxy -c: configuration valid" + (f" ({'; '.join(notes)})" if notes else "")
+    return _verdict("haproxy -c", _warnings(out, {CONFIG: cfg}), notes)
 
 
 def stream_module(binary: str) -> str | None:
@@ -196,7 +217,7 @@ def check_nginx(plan, files: dict, work: Path) -> str:
     rc, out = _run([binary, "-t", "-q", "-c", str(wrapper), "-p", str(work), "-e", "stderr"], work)
     if rc != 0:
         raise _reject("nginx -t", out, written)
-    return "nginx -t: configuration valid" + (f" ({'; '.join(notes)})" if notes else "")
+    return _verdict("nginx -t", _warnings(out, written), notes)
 
 
 CHECKERS = {"haproxy": check_haproxy, "nginx": check_nginx}

@@ -21,9 +21,32 @@ def abns_name(listener: lbview.Listener) -> str:
     return f"abns@lbsync_{listener.key}"
 
 
-def balance(svc) -> str:
-    """Long-lived (streaming) protocols spread by open connections, the rest round-robin; never by URI."""
-    return "leastconn" if svc.streaming or svc.mode == "passthrough" else "roundrobin"
+# Room HAProxy keeps in a buffer for headers it adds (X-Forwarded-*, a persistence cookie); the rest of
+# tune.bufsize holds the request's headers, which must reach Plan.max_header_bytes (Kerberos tokens).
+MAXREWRITE = 4096
+# OpenSSL 3 refuses TLS 1.0/1.1 at its default security level: toward servers that need them (Exchange 2007/2010)
+LEGACY_CIPHERS = "DEFAULT:@SECLEVEL=0"
+
+
+def bufsize(plan) -> int:
+    return plan.max_header_bytes + MAXREWRITE
+
+
+def sharing_reason(svc) -> str:
+    """Why a pool's server connections stay with one client (the comment over `http-reuse never`)."""
+    if svc.ntlm_affinity:
+        return f"{svc.service} accepts {'/'.join(a for a in svc.auth if a in ('Ntlm', 'Negotiate'))}"
+    return f"{svc.service} carries Windows Integrated authentication (e.g. owa/Integrated)"
+
+
+def persistence_cookie(svc) -> str:
+    """One cookie name per server group: owa and ecp of a group share the logon cookie, so they must land on the
+    same server — the inserted cookie names the server, the same value in both pools."""
+    return "LBSYNC_" + lbview.ident(svc.group).upper()
+
+
+def server_cookie(svc, member) -> str:
+    return f" cookie {member.server}" if svc.persistence == "cookie" else ""
 
 
 def tls_version(name: str) -> str:
@@ -40,11 +63,6 @@ def pool_services(plan, pool: str) -> list:
     return [s for s in plan.services if s.pool == pool]
 
 
-def pool_timeout(plan, svc) -> int:
-    """The server-side idle timeout of a pool: the longest of the services it carries."""
-    return max(s.timeout_s for s in pool_services(plan, svc.pool))
-
-
 def context(plan, options) -> dict:
     extra = options.extra or {}
     tls = profile(plan.tls_profile)
@@ -58,9 +76,11 @@ def context(plan, options) -> dict:
         "redirect_port": int(extra.get("redirect_port", 80)),
         "stats_socket": extra.get("stats_socket", "/run/haproxy/admin.sock"),
         "pools": [svc for ns in plan.namespaces for svc in ns.pools],
-        "lb": lbview, "abns_name": abns_name, "balance": balance, "backend_name": backend_name,
+        "lb": lbview, "abns_name": abns_name, "backend_name": backend_name,
         "pool_services": lambda svc: [s.service for s in pool_services(plan, svc.pool)],
-        "pool_timeout": lambda svc: pool_timeout(plan, svc),
+        "bufsize": bufsize(plan), "maxrewrite": MAXREWRITE, "legacy_ciphers": LEGACY_CIPHERS,
+        "sharing_reason": sharing_reason, "persistence_cookie": persistence_cookie, "server_cookie": server_cookie,
+        "version_of": lambda svc: plan.model.group(svc.group).version,
         "client_timeout": lambda nss: max(s.timeout_s for ns in nss for s in ns.services),
     }
 

@@ -25,8 +25,27 @@ def upstream_name(svc) -> str:
 
 
 def fail_timeout(svc) -> str:
-    """Passive health: a server marked failed after `fall` errors is left alone for interval x fall."""
-    return lbview.duration(max(svc.health.interval_ms * svc.health.fall, 1000))
+    """Passive health: a server marked failed after `fall` errors is left alone this long (HealthCheck)."""
+    return lbview.duration(svc.health.passive_down_ms)
+
+
+def nginx_tls(name: str) -> str:
+    """The Plan's TLS spelling (TLSv1.0) -> NGINX's (TLSv1)."""
+    return "TLSv1" if name == "TLSv1.0" else name
+
+
+def server_protocols(svc) -> str:
+    """proxy_ssl_protocols: the versions the Plan offers the servers."""
+    return " ".join(nginx_tls(v) for v in svc.server_tls_versions)
+
+
+def header_buffers(plan) -> str:
+    """large_client_header_buffers: one header line (a Kerberos Authorization) must fit one buffer."""
+    return f"4 {max(plan.max_header_bytes // 1024, 8)}k"
+
+
+def persistence_cookie(svc) -> str:
+    return "lbsync_" + lbview.ident(svc.group).lower()
 
 
 def needs_stream(plan) -> bool:
@@ -62,7 +81,9 @@ def context(plan, options) -> dict:
         "upstreams": [svc for ns in plan.namespaces if not ns.passthrough for svc in ns.pools],
         "tcp_upstreams": [svc for ns in plan.namespaces if ns.passthrough for svc in ns.pools],
         "lb": lbview, "upstream_name": upstream_name, "fail_timeout": fail_timeout,
-        "pool_timeout": lambda svc: max(s.timeout_s for s in plan.services if s.pool == svc.pool),
+        "header_buffers": header_buffers(plan), "server_protocols": server_protocols,
+        "legacy_ciphers": "DEFAULT:@SECLEVEL=0", "persistence_cookie": persistence_cookie,
+        "version_of": lambda svc: plan.model.group(svc.group).version,
         "l4_timeout": lambda lst: max(s.timeout_s for ns in lst.namespaces for s in ns.services),
     }
 

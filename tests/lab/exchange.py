@@ -11,6 +11,8 @@ certificate). What each one does, per request:
 - connection-bound NTLM: `X-Lab-Require-Auth: 1` without Authorization -> 401 `WWW-Authenticate: NTLM` (+
   Negotiate); `Authorization: NTLM <type 1>` -> 401 with a challenge bound to THIS server connection;
   `Authorization: NTLM <type 3>` -> 200 only if it answers a challenge issued on the same connection, else 401.
+  Kerberos in one leg: `Authorization: Negotiate <kerberos_token(user)>` -> 200, and like IIS (authPersistNonNTLM,
+  on by default) the connection stays authenticated as that user for the requests that follow on it.
 - `RPC_IN_DATA` (1 GB Content-Length): the body is read as it streams; after `X-Lab-Answer-After` bytes
   (default 2 MiB) the server answers 200 while the body is still coming, then drains it.
 - `RPC_OUT_DATA`: answers 200 with a 1 GB Content-Length and streams `X-Lab-Stream-Bytes` (default 256 KiB) at
@@ -51,6 +53,25 @@ def ntlm_type3(challenge_header: str, user: str = "contoso\\alice") -> str:
     blob = base64.b64decode(challenge_header.split(None, 1)[1])
     challenge = blob[24:32]
     return base64.b64encode(NTLM_SIG + b"\x03\x00\x00\x00" + challenge + user.encode()).decode()
+
+
+KERBEROS_SIG = b"LABKRB5\x00"
+
+
+def kerberos_token(user: str = "contoso\\alice") -> str:
+    """A lab Kerberos (Negotiate) token: accepted in one leg, binding the server connection to `user`."""
+    return base64.b64encode(KERBEROS_SIG + user.encode()).decode()
+
+
+def _kerberos_user(value: str) -> str | None:
+    parts = value.split(None, 1)
+    if len(parts) != 2 or parts[0].lower() != "negotiate":
+        return None
+    try:
+        blob = base64.b64decode(parts[1], validate=True)
+    except ValueError:
+        return None
+    return blob[len(KERBEROS_SIG):].decode(errors="replace") if blob.startswith(KERBEROS_SIG) else None
 
 
 def _ntlm_message(value: str) -> tuple[int, bytes] | None:
@@ -216,6 +237,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def ntlm(self, auth: str | None, path: str, flags) -> bool:
         """Connection-bound NTLM. Returns True when the request may proceed (authenticated)."""
+        kerberos = _kerberos_user(auth) if auth else None
+        if kerberos:
+            self._drain_body()
+            self.ntlm_user = kerberos  # bound to this server connection from now on
+            self.server.owner.count("kerberos_ok")
+            return True
         msg = _ntlm_message(auth) if auth else None
         self._drain_body()
         if msg is None:

@@ -58,6 +58,22 @@ class LegacyServer(Server):
                              name=f"lab-{self.name}-{srv.scheme}").start()
 
 
-def legacy_servers(pki_files, names: list[str], first_octet: int, flags: dict[str, str]) -> list[LegacyServer]:
-    tls = server_tls(pki_files)
+def tls10_only(pki_files):
+    """A server TLS context that speaks TLS 1.0 and nothing newer — Exchange 2007 on Windows Server 2003/2008
+    (SCHANNEL without TLS 1.2). OpenSSL 3 allows TLS 1.0 only at security level 0."""
+    import ssl
+    import warnings
+    ctx = server_tls(pki_files)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1
+        ctx.maximum_version = ssl.TLSVersion.TLSv1
+    ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+    return ctx
+
+
+def legacy_servers(pki_files, names: list[str], first_octet: int, flags: dict[str, str], *,
+                   tls=None) -> list[LegacyServer]:
+    """`tls`: the servers' TLS context (default: the lab's, TLS 1.2+; tls10_only(...) for a 2007 server)."""
+    tls = tls or server_tls(pki_files)
     return [LegacyServer(n, f"127.0.0.{first_octet + i}", tls, flags) for i, n in enumerate(names)]
