@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from lbsync.render.check import check_files
 
 
@@ -89,3 +91,23 @@ def test_warnings_are_shown_in_the_verdict(profiles_dir, tmp_path):
     assert "configuration valid, with 1 WARNING(S)" in line
     assert "placed after a 'use_backend' rule" in line and "haproxy/haproxy.cfg:" in line
     assert str(tmp_path) not in line.split("haproxy/haproxy.cfg:")[0]
+
+
+@pytest.mark.parametrize("version,mode", [(2010, "passthrough"), (2010, "bridge"), (2007, "bridge"),
+                                          (2010, "offload")])
+def test_legacy_group_decisions_render_configs_both_programs_accept_without_warnings(version, mode):
+    """Persistence (cookie, stick table, hash), TLS 1.0 toward 2007/2010, at L7 and at L4 (passthrough)."""
+    from lbsync.render import RenderOptions, render_targets
+    from test_plan import plan_of
+    from test_plan_lb_decisions import with_group
+    services = ["owa", "ews", "rpc"] if version == 2007 else ["owa", "ecp", "ews", "rpc"]
+    data = with_group(version, mode, services)
+    data["targets"] = {"haproxy": {}, "nginx": {}}
+    data["allow"] += ["nginx-ntlm", "nginx-negotiate"]
+    plan = plan_of(data)
+    assert {s.persistence for s in plan.services if s.group == "old"} - {"none"}
+    files = render_targets(plan, ["haproxy", "nginx"], RenderOptions())
+    verdicts = check_files(plan, files, ["haproxy", "nginx"])
+    assert len(verdicts) == 2
+    for verdict in verdicts:
+        assert "configuration valid" in verdict and "WARNING" not in verdict, verdict
