@@ -26,3 +26,19 @@ def pki_files(pki, tmp_path_factory):
 @pytest.fixture
 def profiles_dir() -> Path:
     return ROOT / "profiles"
+
+
+@pytest.fixture(scope="session")
+def emu_pki():
+    """The iControl REST emulator's own server certificate (tests/f5emu)."""
+    return make_pki(["localhost"], ips=["127.0.0.1"])
+
+
+@pytest.fixture
+def emu(emu_pki):
+    """A running iControl REST emulator on 127.0.0.1 with partitions Common and Exchange; stopped afterwards."""
+    from f5emu import Emulator
+    from f5emu.testing import PASSWORD, USER
+    e = Emulator(users={USER: PASSWORD}, partitions=("Common", "Exchange")).start(pki=emu_pki)
+    yield e
+    e.stop()

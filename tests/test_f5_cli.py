@@ -9,21 +9,8 @@ import sys
 
 import pytest
 
-from f5emu import Emulator
-from f5emu.testing import PASSWORD, USER, credentials_env, run, write_model
+from f5emu.testing import PASSWORD, credentials_env, run, write_model
 from pki import make_pki
-
-
-@pytest.fixture(scope="session")
-def emu_pki():
-    return make_pki(["localhost"], ips=["127.0.0.1"])
-
-
-@pytest.fixture
-def emu(emu_pki):
-    e = Emulator(users={USER: PASSWORD}, partitions=("Common", "Exchange")).start(pki=emu_pki)
-    yield e
-    e.stop()
 
 
 @pytest.fixture

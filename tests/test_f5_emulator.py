@@ -7,22 +7,7 @@ import time
 import pytest
 import requests
 
-from f5emu import Emulator
-from pki import make_pki
-
-USER, PASSWORD = "admin", "emu-pw"
-
-
-@pytest.fixture(scope="module")
-def emu_pki():
-    return make_pki(["localhost"], ips=["127.0.0.1"])
-
-
-@pytest.fixture
-def emu(emu_pki):
-    e = Emulator(users={USER: PASSWORD}, partitions=("Common", "Exchange")).start(pki=emu_pki)
-    yield e
-    e.stop()
+from f5emu.testing import PASSWORD, USER
 
 
 @pytest.fixture

@@ -13,18 +13,6 @@ from lbsync.f5.upload import UploadLeft
 from pki import make_pki
 
 
-@pytest.fixture(scope="session")
-def emu_pki():
-    return make_pki(["localhost"], ips=["127.0.0.1"])
-
-
-@pytest.fixture
-def emu(emu_pki):
-    e = Emulator(users={USER: PASSWORD}, partitions=("Common", "Exchange")).start(pki=emu_pki)
-    yield e
-    e.stop()
-
-
 @pytest.fixture
 def model(tmp_path, emu, pki_files, monkeypatch):
     credentials_env(monkeypatch)
