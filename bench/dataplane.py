@@ -94,6 +94,8 @@ VARIANTS = {
                                 _drop(r"^\s*tune\.(bufsize|maxrewrite) .*\n")),
     "haproxy-reuse-safe": ("haproxy", "server connections shared between clients (http-reuse never removed: the "
                            "defaults' http-reuse safe applies)", _drop(r"^\s*http-reuse never\n")),
+    "haproxy-no-log-default-bufsize": ("haproxy", "both: no per-request log line and HAProxy's default buffers",
+                                       lambda t: _drop(r"^\s*tune\.(bufsize|maxrewrite) .*\n")(_haproxy_no_log(t))),
     "haproxy-no-headers": ("haproxy", "no X-Forwarded-For / -Proto, no h1-case-adjust",
                            _drop(r"^\s*(option forwardfor|http-request set-header X-Forwarded-Proto https|"
                                  r"option h1-case-adjust-bogus-client)\n")),
@@ -372,6 +374,7 @@ def summarise(runs: dict[str, list[dict]]) -> dict:
 
 
 def main(argv=None) -> int:
+    global PATH, SNI
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lb", default="haproxy,nginx", help="haproxy,nginx")
@@ -384,11 +387,16 @@ def main(argv=None) -> int:
     ap.add_argument("--servers", type=int, default=2, help="simulated Exchange servers (default 2)")
     ap.add_argument("--variants", default="", help="comma-separated: " + ", ".join(VARIANTS) +
                     " — each is the generated config with one setting changed, measured in the same rotation")
+    ap.add_argument("--path", default=PATH, help=f"request path (default {PATH}: the OWA route; e.g. "
+                    "/Microsoft-Server-ActiveSync/bench.htm for the ActiveSync route)")
     ap.add_argument("--sni", choices=["auto", "namespace", "ip"], default="auto",
                     help="namespace: wrk sends mail.contoso.com as SNI (needs root + unshare); ip: 127.0.0.1; "
                          "auto: namespace when possible (default)")
     ap.add_argument("--json", dest="json_file", help="also write the JSON document to this file")
     args = ap.parse_args(argv)
+    if not args.path.startswith("/"):
+        ap.error("--path must start with /")
+    PATH = args.path
     lbs = [x for x in args.lb.split(",") if x]
     modes = [x for x in args.modes.split(",") if x]
     workloads = [x for x in args.workloads.split(",") if x]
@@ -408,7 +416,6 @@ def main(argv=None) -> int:
     results = []
     with tempfile.TemporaryDirectory(prefix="lbsync-bench-") as tmp, Children() as children:
         tmp = Path(tmp)
-        global SNI
         SNI = Sni(args.sni, tmp)
         note(f"wrk TLS server name (SNI): {HOST if SNI.mode == 'namespace' else '127.0.0.1'}")
         files = make_pki().write(tmp / "pki")
