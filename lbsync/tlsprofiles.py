@@ -32,6 +32,9 @@ class TlsProfile:
     ciphersuites: tuple[str, ...]   # TLS 1.3 suites
     prefer_server_ciphers: bool
     session_tickets: bool = False
+    # Mozilla's server-side session cache (resumption without tickets, whose keys nobody rotates): every profile
+    session_timeout: str = "1d"
+    session_cache: str = "shared:lbsync_tls:10m"
 
     @property
     def cipher_string(self) -> str:

@@ -146,3 +146,26 @@ def test_reencryption_really_verifies_the_server_certificate(lab, pki_files, tmp
         assert "upstream SSL certificate verify error" in r.lb.log_text()
     finally:
         r.lb.stop()
+
+
+def test_tls12_clients_resume_their_session(running):
+    """Mozilla's session cache in every TLS server block: a second TLS 1.2 connection resumes the first one's
+    session (no full handshake), on the namespace's block (SNI) as on the catch-all one."""
+    import socket
+    import ssl
+
+    if running.scenario == "passthrough":
+        return  # the TLS there is the server's, not NGINX's (covered by the offload/bridge parameters)
+    ctx = ssl.create_default_context(cafile=str(running.ca))
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    host = running.plan.namespaces[0].host
+    session = None
+    for attempt in range(2):
+        with socket.create_connection(("127.0.0.1", running.port), timeout=5) as raw:
+            with ctx.wrap_socket(raw, server_hostname=host, session=session) as tls:
+                if attempt == 1:
+                    assert tls.session_reused
+                session = tls.session
+    text = running.lb.files["nginx/lbsync.conf"].content
+    blocks = text.count("    ssl_certificate ")  # one per TLS server block
+    assert blocks >= 2 and text.count("ssl_session_cache shared:lbsync_tls:10m;") == blocks
