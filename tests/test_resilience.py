@@ -6,23 +6,15 @@
    - nothing is ever answered with an HTTP error (no 502/503/504): a refused connect is retried and redispatched
      to the other server (`retries 3` + `option redispatch`), and the health checks take the dead server out
      within interval x fall;
-   - but a request that is IN FLIGHT on a server connection at the instant the server dies can fail at the client:
-     (a) the server connection dies before any response byte: HAProxy retries only connection failures
-         (`retry-on` is not set, so its default `conn-failure` applies); on a reused (kept-alive) server connection
-         it closes the client's kept-alive connection without a response instead, so that the client retries —
-         Python's http.client reports RemoteDisconnected; browsers and WinHTTP retry such an idempotent request
-         silently;
-     (b) the server dies after its response headers were forwarded: the response is cut (IncompleteRead) — no
-         load balancer can take back headers it has already sent.
-     Such failures only happen in the short window between the crash and the health checks marking the server
-     DOWN, at most one per client connection, and one retry of the idempotent GET on a new connection always
-     succeeds. After the server comes back, traffic returns to it.
-   - The renderer change that removes (a): `retry-on conn-failure empty-response response-timeout` (HAProxy
-     L7 retries: a request whose server connection dies without a response is re-sent, redispatched to another
-     server) with `http-request disable-l7-retry unless METH_GET` so that only idempotent GET/HEAD are ever
-     re-sent (an EWS POST that the dead server may have executed is not). The second test applies exactly
-     that change to the generated file and shows the client then sees no failure of kind (a), while NTLM and
-     the streamed RPC_IN_DATA still work.
+   - a GET in flight on a server connection when the server dies before any response byte is re-sent to the other
+     server (`retry-on conn-failure empty-response` with `http-request disable-l7-retry unless METH_GET`: only
+     idempotent GET/HEAD are ever re-sent, never an EWS POST the dead server may have executed). Without those two
+     lines HAProxy closed the client's kept-alive connection without a response instead (measured: about 13 such
+     failures in 32 crashes);
+   - what can remain: the server dies after its response headers were forwarded, so the response is cut
+     (IncompleteRead, logged by HAProxy as SD) — no load balancer can take back headers it has already sent. One
+     retry on a new connection always succeeds, and after the server comes back traffic returns to it.
+   The same test shows NTLM and the streamed RPC_IN_DATA still work with L7 retries on.
 2. The lab's connection-bound NTLM handshake with 200 clients at once through HAProxy: every client holds its
    challenge at the same time (200 private server connections), then all complete.
 
@@ -50,38 +42,19 @@ OWA_POOL = f"owa_{HOST}"
 KILLS = 3
 THREADS = 6
 
-# The renderer change recommended by this file (see the module docstring), applied to a rendered haproxy.cfg.
-RETRY_ON = "    retry-on conn-failure empty-response response-timeout\n"
-IDEMPOTENT_ONLY = "    http-request disable-l7-retry unless METH_GET\n"
-
-
-def with_l7_retries(text: str) -> str:
-    if "retry-on " not in text:
-        text = text.replace("    option redispatch\n", "    option redispatch\n" + RETRY_ON, 1)
-    if "disable-l7-retry" not in text:
-        text = text.replace("    http-request set-header X-Forwarded-Proto https\n",
-                            "    http-request set-header X-Forwarded-Proto https\n" + IDEMPOTENT_ONLY)
-    return text
-
-
 class Running:
     def __init__(self, lb, port, ca):
         self.lb, self.port, self.ca = lb, port, ca
 
 
-def start_haproxy(lab, pki_files, tmp_path_factory, name: str, patch=None) -> Running:  # noqa: F811
-    """The generated configuration for the offload scenario (fast health checks), optionally changed by
-    `patch`, with the servers in the IIS state the generated Exchange side leaves."""
+def start_haproxy(lab, pki_files, tmp_path_factory, name: str) -> Running:  # noqa: F811
+    """The generated configuration for the offload scenario (fast health checks), with the servers in the IIS
+    state the generated Exchange side leaves."""
     port = free_port()
     work = tmp_path_factory.mktemp(name)
     model = write_model(work, model_text(lab, pki_files, scenario="offload", port=port, target="haproxy",
                                          interval="200ms", fall=2, rise=2))
     lb = Haproxy(model, work / "haproxy")
-    if patch:
-        text = lb.config.read_text()
-        changed = patch(text)
-        assert changed != text, "the patch changed nothing"
-        lb.config.write_text(changed)
     for server in lab.servers:
         flags, _ = applied_state(lb.plan, server.name)
         lab.set_flags(server.name, flags)
@@ -205,10 +178,12 @@ def in_window(t: float, cycles: list[dict]) -> bool:
     return any(c["killed"] - 1.0 <= t <= c["down"] + 0.5 for c in cycles)
 
 
-def test_server_killed_mid_load_fails_only_in_flight_requests_and_traffic_returns(lab, pki_files,  # noqa: F811
-                                                                                  tmp_path_factory):
+def test_server_killed_mid_load_loses_no_request_and_traffic_returns(lab, pki_files, tmp_path_factory):  # noqa: F811
     r = start_haproxy(lab, pki_files, tmp_path_factory, "resilience-generated")
     try:
+        text = r.lb.config.read_text()
+        assert "retry-on conn-failure empty-response" in text
+        assert "http-request disable-l7-retry unless METH_GET" in text
         load, cycles = run_scenario(r, lab)
         records = load.records
         failures = [x for x in records if x[1] in ("exc", "status")]
@@ -216,14 +191,12 @@ def test_server_killed_mid_load_fails_only_in_flight_requests_and_traffic_return
         assert len(ok) > 100 * KILLS, len(ok)  # the load really ran through every cycle
         # no HTTP error status ever reaches a client: refused connects are retried and redispatched
         assert [x for x in records if x[1] == "status"] == []
-        # failures are in-flight requests at the instant of a crash, never later
+        # no client connection is closed without a response: the GET was re-sent to the other server; what can
+        # remain is a response cut after its headers (HAProxy logged it as cut by the server, SD)
+        assert [x for x in failures if x[2] != "IncompleteRead"] == [], failures
+        assert len(failures) <= cut_responses(r)
         assert all(in_window(t, cycles) for t, _, _ in failures), (failures, cycles)
-        assert len(failures) <= THREADS * KILLS, failures
-        assert {d for _, o, d in failures} <= {"RemoteDisconnected", "IncompleteRead", "ConnectionResetError",
-                                               "BadStatusLine"}, failures
-        # a cut response is one HAProxy logged as cut by the server (SD) — its headers had already gone out
-        assert sum(1 for _, o, d in failures if d == "IncompleteRead") <= cut_responses(r)
-        # one retry of the idempotent GET on a new connection always succeeds (what browsers and WinHTTP do)
+        # one retry of the idempotent GET on a new connection always succeeds
         assert [x for x in records if x[1] == "retry-failed"] == []
         assert sum(1 for x in records if x[1] == "retry-ok") == len(failures)
         for c in cycles:
@@ -235,25 +208,7 @@ def test_server_killed_mid_load_fails_only_in_flight_requests_and_traffic_return
         # traffic returned to EX01 after the last restart, and both servers share the load again
         after = [d for t, o, d in records if o == "ok" and t >= cycles[-1]["up"]]
         assert "EX01" in after
-    finally:
-        lab["EX01"].start()
-        r.lb.stop()
-
-
-def test_with_l7_retries_for_idempotent_requests_no_request_is_lost_to_a_dead_connection(
-        lab, pki_files, tmp_path_factory):  # noqa: F811
-    """The recommended renderer change (RETRY_ON + IDEMPOTENT_ONLY): no client connection is closed without a
-    response any more; what can remain is a response cut after its headers (kind (b)), which HAProxy logs."""
-    r = start_haproxy(lab, pki_files, tmp_path_factory, "resilience-l7-retries", patch=with_l7_retries)
-    try:
-        load, cycles = run_scenario(r, lab)
-        records = load.records
-        failures = [x for x in records if x[1] in ("exc", "status")]
-        assert len([x for x in records if x[1] == "ok"]) > 100 * KILLS
-        assert [x for x in failures if x[2] != "IncompleteRead"] == [], failures
-        assert len(failures) <= cut_responses(r)
-        assert "EX01" in [d for t, o, d in records if o == "ok" and t >= cycles[-1]["up"]]
-        # the change keeps NTLM and the streamed Outlook Anywhere body working
+        # L7 retries leave NTLM and the streamed Outlook Anywhere body working
         first, second, third = client.ntlm_handshake(r.port, HOST, "/EWS/Exchange.asmx", r.ca)
         assert (first.status, second.status, third.status) == (401, 401, 200)
         status, info, sent = client.rpc_in_data(r.port, HOST, r.ca, send_bytes=4 << 20)
