@@ -25,10 +25,10 @@ Design (F5 decisions, all here):
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 
 from .. import catalog
+from ..addresses import ip_version
 from ..errors import LbsyncError
 from ..tlsprofiles import profile as tls_profile
 from .files import PREFIX, CryptoFile, Material, crypto_files
@@ -116,17 +116,16 @@ def _vs_id(vip: str | None, port: int) -> str:
 def _destination(partition: str, vip: str | None, port: int) -> tuple[str, str]:
     if vip is None:
         return f"/{partition}/0.0.0.0:{port}", "any"
-    if ipaddress.ip_address(vip).version == 6:
+    if ip_version(vip) == 6:
         return f"/{partition}/{vip}.{port}", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
     return f"/{partition}/{vip}:{port}", "255.255.255.255"
 
 
 def _member(address: str, port: int) -> dict:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:  # an FQDN: BIG-IP resolves it (FQDN node), one member per name
+    version = ip_version(address)
+    if version is None:  # an FQDN: BIG-IP resolves it (FQDN node), one member per name
         return {"name": f"{address}:{port}", "fqdn": {"tmName": address, "autopopulate": "disabled"}}
-    sep = "." if ip.version == 6 else ":"
+    sep = "." if version == 6 else ":"
     return {"name": f"{address}{sep}{port}", "address": address}
 
 

@@ -6,9 +6,10 @@ These are small derivations from the Plan (grouping, naming), not Exchange decis
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass, field
+
+from ..addresses import ip_version
 
 
 @dataclass
@@ -43,11 +44,8 @@ def hostport(address: str | None, port: int) -> str:
     """address:port with IPv6 literals bracketed; no address means every address (`*` / bare port)."""
     if not address:
         return f"*:{port}"
-    try:
-        if ipaddress.ip_address(address).version == 6:
-            return f"[{address}]:{port}"
-    except ValueError:
-        pass
+    if ip_version(address) == 6:
+        return f"[{address}]:{port}"
     return f"{address}:{port}"
 
 
