@@ -80,6 +80,8 @@ def test_without_a_certificate_in_the_model_the_vip_certificate_is_the_reference
     assert code == 0, err
     assert doc["certificate"]["fingerprint_sha256"] == pki.leaf.fingerprint
     assert "the model has none" in doc["certificate"]["source"]
+    first = next(c for c in doc["checks"] if c["check"] == "certificate")
+    assert "NOT checked" in first["detail"]  # the reference itself is never reported as a verified certificate
 
 
 def test_one_server_with_a_different_certificate(running, lab, pki, pki_files, tmp_path):  # noqa: F811

@@ -142,7 +142,11 @@ def _cert_check(scope: str, target: str, address: str, port: int, sni: str, refe
     except LbsyncError as exc:
         return Check(scope, target, "certificate", where, False, exc.message), None
     fp = _fingerprint(cert)
-    if reference is None or fp == reference:
+    if reference is None:
+        return Check(scope, target, "certificate", where, True,
+                     f"SHA-256 {fp[:16]}… NOT checked: the model has no certificate: section, so this one is only "
+                     "the reference the other endpoints are compared with"), fp
+    if fp == reference:
         return Check(scope, target, "certificate", where, True, f"SHA-256 {fp[:16]}…"), fp
     return Check(scope, target, "certificate", where, False,
                  f"a different certificate: SHA-256 {fp[:16]}…, expected {reference[:16]}…"), fp
