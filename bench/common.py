@@ -140,6 +140,15 @@ def note(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+def run_main(main, interrupted: str = "interrupted") -> None:
+    """The scripts' entry point: exit with main()'s code; on Ctrl-C say what was cleaned up and exit 130."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        note(interrupted)
+        sys.exit(130)
+
+
 # -- ports and processes -------------------------------------------------------------------------------------------
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -52,8 +52,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (ROOT, Children, emit, free_port, loadavg, machine, median, note, rnd,  # noqa: E402
-                    table, wait_port)
+from common import (Children, emit, free_port, loadavg, machine, median, note, rnd,  # noqa: E402
+                    run_main, table, wait_port)
 
 import yaml  # noqa: E402
 
@@ -500,8 +500,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        note("interrupted: every process this benchmark started has been stopped")
-        sys.exit(130)
+    run_main(main, "interrupted: every process this benchmark started has been stopped")

@@ -29,7 +29,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import emit, loadavg, machine, median, note, rnd, table  # noqa: E402
+from common import emit, loadavg, machine, median, note, rnd, run_main, table  # noqa: E402
 
 STEPS = ("first apply", "no-op re-apply", "one-server change")
 
@@ -144,8 +144,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        note("interrupted: the emulator has been stopped")
-        sys.exit(130)
+    run_main(main, "interrupted: the emulator has been stopped")

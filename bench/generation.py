@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, emit, loadavg, machine, median, note, rnd, table  # noqa: E402
+from common import ROOT, emit, loadavg, machine, median, note, rnd, run_main, table  # noqa: E402
 
 import yaml  # noqa: E402
 
@@ -316,8 +316,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        note("interrupted")
-        sys.exit(130)
+    run_main(main, "interrupted")
