@@ -36,6 +36,17 @@ def _oa_items(ex) -> dict[str, str]:
     return {f"Outlook Anywhere: {p}": p for p in (getattr(ex.outlook_anywhere, "managed", {}) or {})}
 
 
+def with_managed_descendants(managed: list[str], repaired: set[str]) -> list[str]:
+    """The repaired locations plus every managed location under one of them, in the plan's (parent-first) order.
+
+    Repairing a parent changes what its children inherit: owa/Calendar that lost its own "None" looks right while
+    owa has drifted to None, and turns wrong once owa is repaired. The children's guarded lines re-check them after
+    the parent is set and change nothing when they still match.
+    """
+    roots = [r.lower() + "/" for r in repaired]
+    return [loc for loc in managed if loc in repaired or any(loc.lower().startswith(r) for r in roots)]
+
+
 def restricted_plan(plan, server: str, drift: list[Drift]):
     """A copy of the plan that applies exactly these drift items on this one server (its group's expectations;
     other groups left out)."""
@@ -46,7 +57,7 @@ def restricted_plan(plan, server: str, drift: list[Drift]):
     exchange = dataclasses.replace(
         ex,
         servers=tuple(s for s in ex.servers if s.name == server),
-        appcmd_locations=[loc for loc in ex.appcmd_locations if loc in items],
+        appcmd_locations=with_managed_descendants(ex.appcmd_locations, items),
         outlook_anywhere=dataclasses.replace(
             oa, ssl_offloading=oa.ssl_offloading if fix_oa else None,
             **({"managed": {p: v for p, v in oa.managed.items() if f"Outlook Anywhere: {p}" in items}}
