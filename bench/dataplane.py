@@ -52,10 +52,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (Children, emit, free_port, loadavg, machine, median, note, rnd,  # noqa: E402
-                    run_main, table, wait_port)
-
 import yaml  # noqa: E402
+from common import Children, emit, free_port, loadavg, machine, median, note, rnd, run_main, table, wait_port  # noqa: E402
 
 LUA = Path(__file__).resolve().parent / "wrk_report.lua"
 HOST = "mail.contoso.com"
@@ -177,7 +175,7 @@ def generated(lb: str, mode: str, servers, port: int, files: dict, work: Path) -
     """The configuration `lbsync render` writes for this model (HAProxy: haproxy.cfg; NGINX: lbsync.conf)."""
     from lbsync.model import load_model
     from lbsync.plan import build_plan
-    from lbsync.render import RenderOptions
+    from lbsync.targets import RenderOptions
     work.mkdir(parents=True, exist_ok=True)
     model = work / "lbsync.yaml"
     model.write_text(yaml.safe_dump(model_doc(mode, lb, servers, port, files), sort_keys=False))
@@ -187,11 +185,11 @@ def generated(lb: str, mode: str, servers, port: int, files: dict, work: Path) -
         raise SystemExit(f"the benchmark model is refused: {[f.code for f in blocking]}")
     extra = {"redirect_port": free_port()}
     if lb == "haproxy":
-        from lbsync.render import haproxy
+        from lbsync.targets import haproxy
         extra["stats_socket"] = str(work / "admin.sock")
         out = haproxy.render(plan, RenderOptions(extra=extra))
         return out[haproxy.CONFIG].content, {"routes": len(plan.services)}
-    from lbsync.render import nginx
+    from lbsync.targets import nginx
     extra["socket_dir"] = str(work)
     out = nginx.render(plan, RenderOptions(extra=extra))
     return out[nginx.HTTP_CONF].content, {"routes": len(plan.services)}
@@ -229,7 +227,7 @@ class Lb:
             conf.write_text(text)
             argv = ["haproxy", "-db", "-f", str(conf)]
         else:
-            from lbsync.render.check import nginx_wrapper
+            from lbsync.targets.nginx import nginx_wrapper
             inc = folder / "lbsync.conf"
             inc.write_text(text)
             conf = nginx_wrapper(folder, inc, None, None,

@@ -37,7 +37,7 @@ STEPS = ("first apply", "no-op re-apply", "one-server change")
 def lbsync_argv() -> list[str]:
     import shutil
     exe = shutil.which("lbsync")
-    return [exe] if exe else [sys.executable, "-m", "lbsync.cli"]
+    return [exe] if exe else [sys.executable, "-m", "lbsync"]
 
 
 def classify(path: str) -> str:

@@ -36,9 +36,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, emit, loadavg, machine, median, note, rnd, run_main, table  # noqa: E402
-
 import yaml  # noqa: E402
+from common import ROOT, emit, loadavg, machine, median, note, rnd, run_main, table  # noqa: E402
 
 SERVICES = ["owa", "ecp", "ews", "eas", "oab", "mapi", "rpc", "autodiscover"]
 SIZES = {"small": (1, 2), "medium": (10, 16), "large": (50, 64)}
@@ -68,7 +67,7 @@ def model_doc(namespaces: int, servers: int) -> dict:
 
 def lbsync_argv() -> list[str]:
     exe = shutil.which("lbsync")
-    return [exe] if exe else [sys.executable, "-m", "lbsync.cli"]
+    return [exe] if exe else [sys.executable, "-m", "lbsync"]
 
 
 def timed(argv: list[str], cwd: Path) -> tuple[float, int, int]:
@@ -94,7 +93,7 @@ def in_process(model: Path, allow: tuple[str, ...], runs: int) -> tuple[float, d
     """Median seconds of load + plan + render of every target, in this process (modules already imported)."""
     from lbsync.model import load_model
     from lbsync.plan import build_plan
-    from lbsync.render import RenderOptions, expand, render_targets
+    from lbsync.targets import RenderOptions, expand, render_targets
     times, sizes = [], {}
     for _ in range(runs + 1):  # the first run imports the renderers and compiles the templates: not counted
         start = time.perf_counter()
@@ -109,9 +108,10 @@ def in_process(model: Path, allow: tuple[str, ...], runs: int) -> tuple[float, d
 def profile_hotspots(model: Path, top: int = 15) -> list[dict]:
     import cProfile
     import pstats
+
     from lbsync.model import load_model
     from lbsync.plan import build_plan
-    from lbsync.render import RenderOptions, expand, render_targets
+    from lbsync.targets import RenderOptions, expand, render_targets
     render_targets(build_plan(load_model(model)), expand("all"), RenderOptions())  # warm
     prof = cProfile.Profile()
     prof.enable()
@@ -129,10 +129,11 @@ def profile_hotspots(model: Path, top: int = 15) -> list[dict]:
 def phases(model: Path, runs: int, outdir: Path) -> dict:
     """Median seconds per phase of one large render, in-process: load, plan, each target, write."""
     import importlib
+
     from lbsync.model import load_model
+    from lbsync.output.writer import write_all
     from lbsync.plan import build_plan
-    from lbsync.render import TARGETS, RenderOptions, expand, render_targets
-    from lbsync.render.writer import write_all
+    from lbsync.targets import TARGETS, RenderOptions, expand, render_targets
     samples: dict[str, list[float]] = {}
     for i in range(runs + 1):
         t = {}
@@ -166,11 +167,12 @@ def template_compiles(model: Path) -> dict:
     once costs (each render module builds its own Jinja environment for render() and readme(), so nothing is
     shared between them and every CLI run compiles from scratch)."""
     import jinja2
+
     from lbsync.model import load_model
+    from lbsync.output.env import environment
     from lbsync.plan import build_plan
-    from lbsync.render import RenderOptions, expand, render_targets
-    from lbsync.render.env import environment
     from lbsync.resources import templates_dir
+    from lbsync.targets import RenderOptions, expand, render_targets
     plan = build_plan(load_model(model))
     count = {"n": 0}
     original = jinja2.Environment.compile
@@ -205,7 +207,8 @@ def what_ifs(model: Path, runs: int, outdir: Path) -> dict:
     """The phases again with (a) memoised IP parsing, (b) no per-file fsync — patched in this process only."""
     import functools
     import ipaddress
-    import lbsync.render.writer as writer
+
+    import lbsync.output.writer as writer
     out = {"as shipped": phases(model, runs, outdir)}
     original_ip, original_fsync = ipaddress.ip_address, writer.os.fsync
     cached = functools.lru_cache(maxsize=4096)(original_ip)

@@ -38,9 +38,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lbsync import sslflags
 from lbsync.audit.apphost import ACCESS_SECTION, normalise
 from lbsync.audit.apphost import Document as _Document
+from lbsync.facts import sslflags
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "apphost"
 BEGIN = "# ==== lbsync:changes begin ===="

@@ -9,17 +9,18 @@ import codecs
 import json
 from pathlib import Path
 
+import iisinterp
 import pytest
 
-import iisinterp
 from lbsync.audit import drift as driftmod
 from lbsync.audit import evidence as evmod
 from lbsync.audit.apphost import Document
 from lbsync.errors import LbsyncError
 from lbsync.model import load_model_text
 from lbsync.plan import build_plan
-from lbsync.render import RenderOptions
-from lbsync.render import exchange as exrender
+from lbsync.plan import expected as plan_expected
+from lbsync.targets import RenderOptions
+from lbsync.targets import exchange as exrender
 
 AUDIT = Path(__file__).resolve().parent / "fixtures" / "audit"
 SITE = "Default Web Site"
@@ -83,7 +84,7 @@ def verify_doc(plan, server: str, apphost_text: str, state) -> dict:
                              "ExternalHostname": "mail.contoso.com", "InternalHostname": None},
         "oab": {"RequireSSL": state.oab_require_ssl},
         "ews": {"MRSProxyEnabled": state.mrsproxy_enabled},
-        "expected": exrender.expected_state(plan), "differences": [], "in_sync": True,
+        "expected": plan_expected.exchange_state(plan.exchange), "differences": [], "in_sync": True,
     }
 
 
@@ -492,7 +493,7 @@ tls:
 
 def test_groups_each_server_is_audited_against_its_groups_plan(tmp_path):
     plan = plan_for(tmp_path, GROUPS_MODEL)
-    assert [ex.group for ex in evmod.exchanges(plan)] == ["main", "e2013"]
+    assert [ex.group for ex in plan.exchanges] == ["main", "e2013"]
     groups = evmod.server_exchange(plan)
     specs = []
     for server, ex in groups.items():

@@ -9,14 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from click.testing import CliRunner
-
 import iisinterp
-from lbsync.audit import lbdiff
-from lbsync.cli import main
-from lbsync.render import RenderOptions, haproxy, nginx
-
+from click.testing import CliRunner
 from test_audit import AUDIT, CU_RESET, applied, cu_reset, model_text, write
+
+from lbsync.cli import main
+from lbsync.targets import RenderOptions, haproxy, nginx
 
 HAPROXY_TARGET = "targets:\n  haproxy: {cert_path: /etc/haproxy/certs/mail.pem}\n"
 NGINX_MODEL = """version: 1
@@ -54,7 +52,7 @@ def setup(tmp_path, text=None):
 
 
 def load_plan(model):
-    from lbsync.cli import load_plan as lp
+    from lbsync.cli.common import load_plan as lp
     return lp(str(model))
 
 
@@ -131,7 +129,7 @@ def test_bad_input_exit_2_one_line_nothing_written(tmp_path):
 
 def test_no_traceback_from_the_real_command(tmp_path):
     model = setup(tmp_path)
-    proc = subprocess.run([sys.executable, "-m", "lbsync.cli", "audit", str(model), "--outlook-anywhere",
+    proc = subprocess.run([sys.executable, "-m", "lbsync", "audit", str(model), "--outlook-anywhere",
                            f"EX01={AUDIT / 'broken.applicationHost.config'}"], capture_output=True, text=True,
                           timeout=60, env={**os.environ, "COLUMNS": "200"})
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
@@ -166,7 +164,7 @@ def shuffle_haproxy(text: str) -> str:
 def test_haproxy_same_config_reordered_and_recommented_is_in_sync(tmp_path):
     model = setup(tmp_path, model_text(2013, "offload") + HAPROXY_TARGET)
     deployed = write(tmp_path, "haproxy.cfg", shuffle_haproxy(rendered_haproxy(model)))
-    assert lbdiff.normalise_haproxy(Path(deployed).read_text()) == lbdiff.normalise_haproxy(rendered_haproxy(model))
+    assert haproxy.normalise(Path(deployed).read_text()) == haproxy.normalise(rendered_haproxy(model))
     code, out, err = run("audit", model, "--haproxy", deployed)
     assert code == 0, out + err
     assert "matches the rendered haproxy/haproxy.cfg" in out

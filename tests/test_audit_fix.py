@@ -8,15 +8,26 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
-
 import iisinterp
+import pytest
+from test_audit import (
+    AUDIT,
+    CU_RESET,
+    SITE,
+    applied,
+    audit,
+    cu_reset,
+    default_state,
+    drift_set,
+    model_text,
+    plan_for,
+    verify_doc,
+    write,
+)
+
 from lbsync.audit import fix as fixmod
 from lbsync.audit.apphost import Document
 from lbsync.audit.evidence import EWS_MRSPROXY, OAB_REQUIRE_SSL
-
-from test_audit import (AUDIT, CU_RESET, SITE, applied, audit, cu_reset, default_state, drift_set, model_text,
-                        plan_for, verify_doc, write)
 
 
 def location_blocks(text: str) -> tuple[dict[str, str], str]:

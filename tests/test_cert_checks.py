@@ -7,13 +7,22 @@ import datetime as dt
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
+from pki import NOW, make_ca, make_leaf, new_key, resign, shared_key
 
 from lbsync.certs.check import Trust, run_checks
-from lbsync.certs.checks import (check_chain, check_eku, check_expiry, check_key_match, check_key_strength,
-                                 check_san_coverage, check_signature_hash, covers, find_path)
+from lbsync.certs.checks import (
+    check_chain,
+    check_eku,
+    check_expiry,
+    check_key_match,
+    check_key_strength,
+    check_san_coverage,
+    check_signature_hash,
+    covers,
+    find_path,
+)
 from lbsync.certs.compare import Observed, check_consistency
 from lbsync.certs.load import Bundle
-from pki import NOW, make_ca, make_leaf, new_key, resign, shared_key
 
 NAMES = ["mail.contoso.com", "autodiscover.contoso.com"]
 

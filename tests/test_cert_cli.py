@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from pki import NOW, Pki, make_ca, make_leaf, shared_key
 
 from lbsync.cli import main
-from pki import NOW, Pki, make_ca, make_leaf, shared_key
 
 PW = "Ex-port-123!"
 ENV = "LBSYNC_T_CERT_PW"
@@ -301,7 +301,7 @@ def test_export_writes_nothing_on_error(tmp_path, test_pki):
 def test_cli_cert_imports_only_click():
     import subprocess
     import sys
-    code = ("import sys, lbsync.cli_cert\n"
+    code = ("import sys, lbsync.cli.cert\n"
             "heavy = [m for m in ('cryptography', 'rich', 'requests') if m in sys.modules]\n"
             "print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -329,7 +329,7 @@ def test_render_refuses_when_the_pfx_cannot_be_opened(tmp_path, test_pki):
 
 def test_render_passes_the_gate_with_a_good_certificate(tmp_path, test_pki):
     from lbsync.certs.precheck import needs_precheck, precheck_or_refuse
-    from lbsync.cli import load_plan
+    from lbsync.cli.common import load_plan
     model = write_model(tmp_path, test_pki)
     plan = load_plan(str(model))
     assert needs_precheck(plan)
@@ -363,7 +363,7 @@ def test_check_model_certificate_library_entry(tmp_path, test_pki):
     """What render/f5 apply (precheck) and probe call: the model's certificate, names and trust."""
     from lbsync.certs.check import check_model_certificate
     from lbsync.certs.load import PasswordSource
-    from lbsync.cli import load_plan
+    from lbsync.cli.common import load_plan
     model = write_model(tmp_path, test_pki)
     plan = load_plan(str(model))
     files = test_pki.write(tmp_path / "pem")
@@ -383,7 +383,7 @@ def test_no_gate_without_extended_protection(tmp_path, test_pki):
     model = write_model(tmp_path, test_pki, internal="exchange.contoso.local")   # would fail san-coverage
     model.write_text(model.read_text().replace("  cu: 14\n", "  cu: 14\n  extended_protection: false\n"))
     from lbsync.certs.precheck import needs_precheck
-    from lbsync.cli import load_plan
+    from lbsync.cli.common import load_plan
     assert not needs_precheck(load_plan(str(model)))
     out = tmp_path / "out"
     result = run(["render", str(model), "--target", "haproxy", "-o", str(out)], env={ENV: "wrong"})

@@ -9,11 +9,11 @@ import sys
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
+from pki import make_pfx, openssl_pfx
 
 from lbsync.certs.load import PasswordSource, leaf_of_file, load_bundle
 from lbsync.certs.pfxinfo import inspect_pfx
 from lbsync.errors import LbsyncError
-from pki import make_pfx, openssl_pfx
 
 PW = b"S3cret-pfx!"
 

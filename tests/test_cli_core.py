@@ -8,20 +8,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 from click.testing import CliRunner
+from test_plan import model_dict
 
 from lbsync.cli import main
-
-from test_plan import model_dict
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILES = ROOT / "profiles"
 
 
 def lbsync(*args, cwd=None, env=None):
-    return subprocess.run([sys.executable, "-m", "lbsync.cli", *map(str, args)], cwd=cwd, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "lbsync", *map(str, args)], cwd=cwd, capture_output=True,
                           text=True, timeout=60, env={**os.environ, "COLUMNS": "200", **(env or {})})
 
 

@@ -8,17 +8,17 @@ import json
 import os
 from pathlib import Path
 
+import iisinterp
 import pytest
 from click.testing import CliRunner
+from pki import Pki, make_ca, make_leaf, shared_key
 
-import iisinterp
 from lbsync.audit.apphost import effective_flags
 from lbsync.cli import main
 from lbsync.model import load_model, load_model_text
 from lbsync.plan import build_plan
-from lbsync.render import RenderOptions
-from lbsync.render import exchange as exrender
-from pki import Pki, make_ca, make_leaf, shared_key
+from lbsync.targets import RenderOptions
+from lbsync.targets import exchange as exrender
 
 ROOT = Path(__file__).resolve().parent.parent
 P2007 = ROOT / "profiles" / "coexistence-2013-2007.yaml"
@@ -103,7 +103,7 @@ def test_a_2016_group_gets_its_own_scripts_that_apply_and_undo():
 
 @pytest.mark.parametrize("target", ["haproxy", "nginx"])
 def test_lb_configs_route_the_legacy_namespace_to_the_legacy_pool_with_its_health(target, tmp_path):
-    from lbsync.render import haproxy, nginx
+    from lbsync.targets import haproxy, nginx
     text = P2010.read_text().replace("  f5: {", "  nginx: {plus: true}\n  f5: {")
     plan = build_plan(load_model_text(text, P2010))
     files = {"haproxy": haproxy, "nginx": nginx}[target].render(plan, RenderOptions())
@@ -152,7 +152,7 @@ def test_san_coverage_includes_the_legacy_namespace(tmp_path, issuers, with_lega
 
 
 def test_f5_pools_and_monitors_for_the_legacy_namespace():
-    from lbsync.render import f5_tmsh
+    from lbsync.targets.f5 import tmsh as f5_tmsh
     plan = build_plan(load_model(P2007))
     text = "\n".join(o.content for o in f5_tmsh.render(plan, RenderOptions()).values())
     pool = text[text.index("ltm pool /Common/lbsync_owa_legacy.contoso.com {"):]

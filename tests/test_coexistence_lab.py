@@ -7,15 +7,15 @@ server (2007/2010 need affinity)."""
 from __future__ import annotations
 
 import pytest
-
 from lab import client
 from lab.exchange import Lab
 from lab.iis import applied_state, default_state
 from lab.lb import Haproxy, Nginx
 from lab.legacy import legacy_servers, tls10_only
 from lab.models import write_model
-from lbsync.render.check import free_port
 from pki import make_pki
+
+from lbsync.output.check import free_port
 
 NAMES = ["mail.contoso.com", "autodiscover.contoso.com", "legacy.contoso.com", "legacy2007.contoso.com",
          "localhost"]

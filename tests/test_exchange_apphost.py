@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import iisinterp
 import pytest
 
-import iisinterp
 from lbsync.audit.apphost import Document, effective_flags, parse
 from lbsync.errors import LbsyncError
 
@@ -175,7 +175,7 @@ def test_element_spans_cover_the_exact_text():
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from lbsync import sslflags  # noqa: E402
+from lbsync.facts import sslflags  # noqa: E402
 
 SEGMENTS = ["owa", "ecp", "EWS", "OAB", "Calendar", "oma", "mapi", "Rpc"]
 NAMES = ["Ssl", "SslNegotiateCert", "SslRequireCert", "SslMapCert", "Ssl128"]

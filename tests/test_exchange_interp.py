@@ -3,10 +3,10 @@ else, so that a typo in a template cannot pass the by-meaning tests."""
 
 from __future__ import annotations
 
-import pytest
-
 import iisinterp
+import pytest
 from iisinterp import BEGIN, END, InterpreterError, run, run_script
+
 from lbsync.audit.apphost import Document, effective_flags
 
 OWA = "Default Web Site/owa"

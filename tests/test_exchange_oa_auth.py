@@ -8,20 +8,22 @@ import io
 import json
 import re
 
+import iisinterp
 import pytest
 from rich.console import Console
-
-import iisinterp
-from lbsync.audit import fix as fixmod
-from lbsync.audit import vdirauth
-from lbsync.audit.apphost import effective_flags
-from lbsync.audit.evidence import OA_EXTERNAL_AUTH, OA_EXTERNAL_HOST, OA_INTERNAL_AUTH
-from lbsync.planview import print_plan
-from lbsync.render import exchange as exrender
 from test_audit import applied, audit, drift_set, verify_doc, write
 from test_audit import model_text as audit_model_text
 from test_audit import plan_for as audit_plan_for
 from test_exchange_scripts import FLAVOURS, RPC, model_yaml, plan_for, rendered
+
+from lbsync.audit import fix as fixmod
+from lbsync.audit.apphost import effective_flags
+from lbsync.audit.evidence import OA_EXTERNAL_AUTH, OA_EXTERNAL_HOST, OA_INTERNAL_AUTH
+from lbsync.cli.planview import print_plan
+from lbsync.facts import vdirauth
+from lbsync.plan import expected as plan_expected
+from lbsync.targets import RenderOptions
+from lbsync.targets import exchange as exrender
 
 OA_BLOCK = "  outlook_anywhere:\n    external_hostname: mail.contoso.com\n"
 ALL_STATED = {"ExternalHostname": "mail.contoso.com", "InternalHostname": "mail.corp.contoso.com",
@@ -109,14 +111,14 @@ def test_undo_leaves_the_outlook_anywhere_settings_alone(tmp_path):
     undone = iisinterp.run(first.apphost, files["exchange/undo-EX01.ps1"], server="EX01", exchange=first.exchange)
     assert undone.exchange.outlook_anywhere == ALL_STATED
     assert oa_lines(undone.executed) == []
-    readme = " ".join(exrender.readme(plan, type("O", (), {"flavour": "appcmd"})()).split())
+    readme = " ".join(exrender.readme(plan, RenderOptions(flavour="appcmd")).split())
     assert "Undo leaves the Outlook Anywhere host names and client authentication methods as apply set them" in readme
 
 
 def test_verify_compares_the_stated_outlook_anywhere_settings(tmp_path):
     plan = plan_for(tmp_path, with_oa(model_yaml(2013, "offload"), external_hostname="mail.contoso.com",
                                       external_auth="Basic"))
-    expected = exrender.expected_state(plan)
+    expected = plan_expected.exchange_state(plan.exchange)
     assert expected["outlook_anywhere"] == {"SSLOffloading": True, "ExternalHostname": "mail.contoso.com",
                                             "ExternalClientAuthenticationMethod": "Basic"}
     text = rendered(plan, "appcmd")["exchange/verify-EX01.ps1"]
@@ -234,7 +236,7 @@ def test_the_plan_carries_each_vdirs_auth_and_verify_reads_every_managed_vdir(tm
     assert ex.auth == {"owa": ("Forms",), "ecp": ("Forms",), "ews": ("Basic",), "eas": ("Basic",),
                        "oab": ("Ntlm", "Negotiate"), "mapi": ("Negotiate",),
                        "autodiscover": ("Basic", "Ntlm", "Negotiate")}     # rpc: Outlook Anywhere's own settings
-    expected = exrender.expected_state(plan)["vdir_auth"]
+    expected = plan_expected.exchange_state(plan.exchange)["vdir_auth"]
     assert expected == {"owa": ["Forms"], "ecp": ["Forms"], "ews": ["Basic"], "eas": ["Basic"], "oab": ["Windows"],
                         "mapi": ["Negotiate"], "autodiscover": ["Basic", "Windows"]}
     for flavour in FLAVOURS:
@@ -249,14 +251,14 @@ def test_the_plan_carries_each_vdirs_auth_and_verify_reads_every_managed_vdir(tm
         apply_text = rendered(plan, flavour)["exchange/apply-EX01.ps1"]
         assert not re.search(r"Set-\w+VirtualDirectory[^\n]*(Authentication|AuthEnabled)", apply_text)
     few = plan_for(tmp_path, model_yaml(2013, "offload", services=("ews", "mapi")))
-    assert set(exrender.expected_state(few)["vdir_auth"]) == {"ews", "mapi", "autodiscover"}
+    assert set(plan_expected.exchange_state(few.exchange)["vdir_auth"]) == {"ews", "mapi", "autodiscover"}
     assert "Get-OwaVirtualDirectory" not in rendered(few, "appcmd")["exchange/verify-EX01.ps1"]
 
 
 def vdir_evidence(plan, tmp_path, server: str, **overrides) -> None:
     text, state = applied(plan, server)
     doc = verify_doc(plan, server, text, state)
-    auth = {svc: {"methods": list(m), "properties": {}} for svc, m in vdirauth.expected(plan.exchange).items()}
+    auth = {svc: {"methods": list(m), "properties": {}} for svc, m in plan_expected.vdir_auth(plan.exchange).items()}
     for svc, methods in overrides.items():
         auth[svc]["methods"] = methods
     doc["vdir_auth"] = auth
@@ -310,7 +312,7 @@ def test_undo_keeps_outlook_anywhere_ssl_offloading_off_with_extended_protection
         assert state.ssl_offloading is True
         fixed = iisinterp.run(fixture, undo, server="EX01", exchange=state)
         assert fixed.exchange.ssl_offloading is False and fixed.exchange.external_clients_require_ssl
-    text = exrender.readme(plan, type("O", (), {"flavour": "appcmd"})())
+    text = exrender.readme(plan, RenderOptions(flavour="appcmd"))
     assert "SSLOffloading $false (Extended Protection is on" in text
     assert "Microsoft requires SSL\noffloading off for Outlook Anywhere with Extended Protection" in text
 
@@ -342,7 +344,6 @@ def test_plan_view_says_apply_sets_owa_calendar_only_if_it_differs(tmp_path):
 
 def test_evidence_with_the_new_optional_keys_follows_the_documented_schema_and_is_in_sync(tmp_path):
     import jsonschema
-
     from test_exchange_render import doc_blocks
     example, schema = doc_blocks()
     plan = oa_plan(tmp_path)
@@ -351,7 +352,7 @@ def test_evidence_with_the_new_optional_keys_follows_the_documented_schema_and_i
         doc = verify_doc(plan, server, text, state)
         doc["outlook_anywhere"].update({k: state.outlook_anywhere[k] for k in ALL_STATED})
         doc["vdir_auth"] = {svc: {"methods": m, "properties": {"WindowsAuthentication": "Windows" in m}}
-                            for svc, m in vdirauth.expected(plan.exchange).items()}
+                            for svc, m in plan_expected.vdir_auth(plan.exchange).items()}
         jsonschema.validate(doc, schema)
         write(tmp_path, f"ev/verify-{server}.json", json.dumps(doc))
     report = audit(plan, evidence_dir=str(tmp_path / "ev"))

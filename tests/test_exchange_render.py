@@ -10,16 +10,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import iisinterp
 import jsonschema
 import pytest
 
-import iisinterp
 from lbsync import __version__
 from lbsync.audit.apphost import Document, effective_flags
 from lbsync.model import load_model_text
 from lbsync.plan import build_plan
-from lbsync.render import RenderOptions, render_targets
-from lbsync.render import exchange as exrender
+from lbsync.plan import expected as plan_expected
+from lbsync.targets import RenderOptions, render_targets
+from lbsync.targets import exchange as exrender
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "fixtures" / "apphost" / "golden"
@@ -37,7 +38,7 @@ def files_of(plan, flavour="appcmd") -> dict[str, str]:
 
 
 def lbsync(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lbsync.cli", *args], capture_output=True, text=True, cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "lbsync", *args], capture_output=True, text=True, cwd=cwd,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
@@ -225,7 +226,7 @@ def test_verify_embeds_the_plan_and_checks_every_managed_location(profile):
     plan = plan_of(profile)
     text = files_of(plan)["exchange/verify-EX01.ps1"]
     embedded = json.loads(text.split("$Expected = ConvertFrom-Json @'")[1].split("'@")[0])
-    assert embedded == exrender.expected_state(plan)
+    assert embedded == plan_expected.exchange_state(plan.exchange)
     assert embedded["locations"] == plan.exchange.locations
     example, schema = doc_blocks()
     jsonschema.validate(embedded, schema["properties"]["expected"] | {"$defs": schema["$defs"]})
@@ -240,7 +241,7 @@ def test_evidence_a_server_would_write_after_apply_is_valid_and_in_sync(plan2013
     """What verify would write on the interpreter's applied fixture, built the way the script builds it."""
     example, schema = doc_blocks()
     run = iisinterp.run(iisinterp.load_fixture(2013), files2013["appcmd"]["exchange/apply-EX01.ps1"], server="EX01")
-    expected = exrender.expected_state(plan2013)
+    expected = plan_expected.exchange_state(plan2013.exchange)
     doc = Document(run.apphost)
     locations = effective_flags(run.apphost, list(expected["locations"]))
     evidence = {

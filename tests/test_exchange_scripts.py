@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import re
 
+import iisinterp
 import pytest
 
-import iisinterp
 from lbsync.audit.apphost import Document, effective_flags
 from lbsync.model import load_model_text
 from lbsync.plan import build_plan
-from lbsync.render import RenderOptions
-from lbsync.render import exchange as exrender
+from lbsync.targets import RenderOptions
+from lbsync.targets import exchange as exrender
 
 FLAVOURS = ("appcmd", "webadministration")
 RPC = "Default Web Site/Rpc"

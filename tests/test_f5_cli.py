@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-
 from f5emu.testing import PASSWORD, credentials_env, run, write_model
 from pki import make_pki
 
@@ -142,21 +141,21 @@ def test_as3_apply_reports_per_tenant_and_is_idempotent(emu, model):
 
 
 def test_as3_refusal_is_exit_1(emu, model, monkeypatch):
-    from lbsync.f5 import as3
+    from lbsync.targets.f5 import as3
     real = as3.declaration
 
     def broken(*a, **kw):
         d = real(*a, **kw)
         d["declaration"]["Exchange"]["lbsync"]["lbsync_owa_mail.contoso.com"]["loadBalancingMode"] = "bogus"
         return d
-    monkeypatch.setattr("lbsync.f5.as3push.declaration", broken)
+    monkeypatch.setattr("lbsync.targets.f5.as3push.declaration", broken)
     code, out, err = run(["f5", "apply", "--method", "as3", str(model)])
     assert code == 1 and "422" in err and "Traceback" not in err
     assert not any(p.startswith("/Common/lbsync_") for p in emu.store.objects["sys/file/ssl-cert"])
 
 
 def test_cli_module_imports_only_click():
-    code = ("import sys, lbsync.cli_f5; "
+    code = ("import sys, lbsync.cli.f5; "
             "print(sorted(m for m in ('requests', 'f5', 'cryptography', 'urllib3') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
@@ -186,8 +185,8 @@ def test_secrets_never_reach_the_logs(emu, model, caplog, pki_files):
 
 
 def test_credentials_prompt_hides_the_password(monkeypatch, tmp_path, emu, pki_files):
-    from lbsync.cli import load_plan
-    from lbsync.f5.connection import credentials
+    from lbsync.cli.common import load_plan
+    from lbsync.targets.f5.connection import credentials
     monkeypatch.delenv("F5_USER", raising=False)
     monkeypatch.delenv("F5_PASSWORD", raising=False)
     asked = []
@@ -215,12 +214,12 @@ def test_as3_task_polling_survives_a_dropped_read(emu, model):
     emu.as3_delay = 0.2
     emu.inject(method="GET", path=r"^/mgmt/shared/appsvcs/task/", action="drop")
     from f5emu.testing import load
-    from lbsync.f5.as3 import desired_for_as3
-    from lbsync.f5.as3push import apply_as3
-    from lbsync.f5.connection import connect
+
+    from lbsync.targets.f5 import as3push
+    from lbsync.targets.f5.connection import connect
     plan, material, _ = load(model)
     conn = connect(plan, interactive=False, warn=lambda t: None, backoff=0.01)
-    result = apply_as3(conn, plan, desired_for_as3(plan, material), material, poll_interval=0.05)
+    result = as3push.apply(conn, plan, material, poll_interval=0.05)
     assert result.applied and "Exchange" in emu.as3_tenants
     polls = [e for e in emu.log if e[1].startswith("/mgmt/shared/appsvcs/task/")]
     assert len(polls) >= 3  # the dropped one, at least one "in progress", the result
@@ -286,7 +285,7 @@ def test_unreachable_device_is_one_clean_line(emu, model, pki_files):
     ("something else entirely", "ValueError"),
 ])
 def test_connection_error_reasons_are_cut_cleanly(text, reason):
-    from lbsync.f5.connection import _reason
+    from lbsync.targets.f5.connection import _reason
     assert _reason(ValueError(text)) == reason
 
 

@@ -7,10 +7,10 @@ import re
 import pytest
 
 from lbsync.errors import LbsyncError
-from lbsync.f5.desired import BUILTIN, KIND_ORDER, PREFIX, build, order
-from lbsync.f5.files import Material, fingerprint
 from lbsync.model import load_model
 from lbsync.plan import build_plan
+from lbsync.targets.f5.files import Material, fingerprint
+from lbsync.targets.f5.want import BUILTIN, KIND_ORDER, PREFIX, build, order
 
 
 def plan_of(tmp_path, text: str):
@@ -258,11 +258,13 @@ def test_passthrough_namespace_gets_its_own_l4_virtual(tmp_path):
 def test_passthrough_sharing_a_listener_is_refused_for_f5(tmp_path):
     ns = NS.replace(", rpc]", "]") + "\n  - {host: outlook.contoso.com, vip: 203.0.113.10, services: [rpc]}"
     plan = model(tmp_path, version=2016, default="bridge", namespaces=ns, tls=", services: {rpc: passthrough}")
-    with pytest.raises(LbsyncError, match="passthrough namespace .*outlook.contoso.com.* VIP or port of its own") \
-            as info:
+    # decided once, by the rule: an error for F5 only, at the passthrough namespace's entry (namespaces[2])
+    blocking = plan.blocking({"f5"})
+    assert [f.code for f in blocking] == ["f5-passthrough-shared"] and blocking[0].where == ("namespaces", 2)
+    assert "outlook.contoso.com" in blocking[0].message and "VIP or port of its own" in blocking[0].message
+    assert "f5-passthrough-shared" not in {f.code for f in plan.blocking({"haproxy", "nginx"})}
+    with pytest.raises(LbsyncError, match="f5-passthrough-shared"):   # and the F5 objects are never built
         build(plan)
-    # at the passthrough namespace's entry: namespaces[2], line 9 (namespaces: is line 6), column 5
-    assert str(info.value).startswith(f"{tmp_path / 'lbsync.yaml'}:9:5: error: F5 target: 203.0.113.10:443 ")
 
 
 def test_objects_come_in_dependency_order(tmp_path):
@@ -304,7 +306,7 @@ def test_server_ssl_refuses_the_tls_versions_below_the_plans_minimum(tmp_path, p
         "dont-insert-empty-fragments", "no-ssl", "no-tlsv1", "no-tlsv1.1", "no-tlsv1.3"]
     assert ssl[PREFIX + "legacy.contoso.com_serverssl"].attrs["options"] == [
         "dont-insert-empty-fragments", "no-ssl", "no-tlsv1.3"]  # Exchange 2010 on Windows 2008 R2: TLS 1.0
-    from lbsync.f5.desired import server_tls_options
+    from lbsync.targets.f5.want import server_tls_options
     assert server_tls_options("TLSv1.1") == ["dont-insert-empty-fragments", "no-ssl", "no-tlsv1", "no-tlsv1.3"]
 
 
@@ -388,7 +390,7 @@ def test_a_legacy_passthrough_virtual_persists_by_source_address(tmp_path, pki_f
     assert {s.persistence for s in legacy} == {"source-ip"}
     assert source.attrs["timeout"] == max(s.persistence_timeout_s for s in legacy)
     assert not objs(d, "ltm/persistence/cookie")
-    from lbsync.f5.as3 import declaration
+    from lbsync.targets.f5.as3 import declaration
     app = declaration(plan)["declaration"]["Exchange"]["lbsync"]
     assert app["lbsync_203.0.113.11_443"]["class"] == "Service_TCP"
     assert app["lbsync_203.0.113.11_443"]["persistenceMethods"] == [{"use": "lbsync_203.0.113.11_443_source_addr"}]

@@ -6,7 +6,6 @@ import time
 
 import pytest
 import requests
-
 from f5emu.testing import PASSWORD, USER
 
 

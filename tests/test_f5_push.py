@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import pytest
-
 from f5emu import Emulator
 from f5emu.testing import PASSWORD, USER, credentials_env, load, run, write_model
-from lbsync.f5 import push
-from lbsync.f5.connection import DeviceError, Retryable
-from lbsync.f5.desired import PREFIX
-from lbsync.f5.upload import UploadLeft
 from pki import make_pki
+
+from lbsync.targets.f5 import push
+from lbsync.targets.f5.connection import DeviceError, Retryable
+from lbsync.targets.f5.upload import UploadLeft
+from lbsync.targets.f5.want import PREFIX
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def model(tmp_path, emu, pki_files, monkeypatch):
 
 
 def connect(plan, **kw):
-    from lbsync.f5.connection import connect as _connect
+    from lbsync.targets.f5.connection import connect as _connect
     return _connect(plan, interactive=False, warn=lambda text: None, backoff=0.0, **kw)
 
 
@@ -31,7 +31,7 @@ def owned_paths(emu) -> set[tuple[str, str]]:
 def apply(path, **kw):
     plan, material, desired = load(path)
     conn = connect(plan)
-    return push.apply(conn, desired, backoff=0.0, **kw), desired
+    return push.apply(conn, plan, material, backoff=0.0, **kw), desired
 
 
 # -- the plan, exactly; then nothing -------------------------------------------------------------------------------
@@ -197,7 +197,7 @@ def test_an_upload_that_cannot_be_deleted_stops_the_apply_naming_it(emu, model):
 
 
 def test_rm_complaints_other_than_a_missing_file_are_failures():
-    from lbsync.f5.upload import remove
+    from lbsync.targets.f5.upload import remove
 
     class Conn:
         def __init__(self, *answers):

@@ -9,14 +9,15 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
 from f5emu.testing import run
-from lbsync.f5.as3 import declaration, desired_for_as3
-from lbsync.f5.desired import build
+
 from lbsync.model import load_model
 from lbsync.plan import build_plan
-from lbsync.render import RenderOptions
-from lbsync.render.f5_tmsh import render as render_tmsh, tmsh_value
+from lbsync.targets import RenderOptions
+from lbsync.targets.f5.as3 import declaration, desired_for_as3
+from lbsync.targets.f5.tmsh import render as render_tmsh
+from lbsync.targets.f5.tmsh import tmsh_value
+from lbsync.targets.f5.want import build
 
 HERE = Path(__file__).resolve().parent
 SCHEMA = HERE / "f5emu" / "as3-schema-3.56.0.json"
@@ -141,7 +142,7 @@ def test_tmsh_says_exactly_what_the_objects_say(tmp_path, pki_files, which):
     plan = build_plan(load_model(str(path)))
     text = render_tmsh(plan, RenderOptions())["f5/lbsync.tmsh"].content
     parsed = parse_tmsh(text)
-    from lbsync.f5.material import load_material
+    from lbsync.targets.f5.material import load_material
     desired = build(plan, load_material(plan))
     if which == "coexistence":
         assert {"ltm/persistence/cookie", "ltm/persistence/source-addr"} <= {o.kind for o in desired.objects}
@@ -191,7 +192,7 @@ def test_tmsh_value_quoting():
                                      "exchange2019-extended-protection", "coexistence-2013-2010",
                                      "coexistence-2013-2007"])
 def test_as3_is_valid_against_f5s_schema(profile, validator, pki):
-    from lbsync.f5.files import Material
+    from lbsync.targets.f5.files import Material
     plan = build_plan(load_model(str(PROFILES / f"{profile}.yaml")))
     mat = Material(cert=pki.leaf.cert_pem(), key=pki.leaf.key_pem(), chain=pki.intermediate.cert_pem())
     decl = declaration(plan, mat)
@@ -213,7 +214,7 @@ def test_schema_check_can_fail(validator, tmp_path):
 
 
 def test_as3_means_the_same_as_tmsh(tmp_path, pki):
-    from lbsync.f5.files import Material
+    from lbsync.targets.f5.files import Material
     plan = build_plan(load_model(str(golden_model(tmp_path))))
     mat = Material(cert=pki.leaf.cert_pem(), key=pki.leaf.key_pem(), chain=pki.intermediate.cert_pem())
     decl = declaration(plan, mat)
@@ -251,7 +252,7 @@ def test_as3_means_the_same_as_tmsh(tmp_path, pki):
 
 
 def test_as3_carries_persistence_server_tls_and_header_size(tmp_path, pki_files, validator):
-    from lbsync.f5.material import load_material
+    from lbsync.targets.f5.material import load_material
     plan = build_plan(load_model(str(coexistence_model(tmp_path, pki_files))))
     decl = declaration(plan, load_material(plan))
     assert list(validator.iter_errors(decl)) == []
@@ -331,7 +332,8 @@ def test_passthrough_with_its_own_listener_renders_for_f5(tmp_path, validator):
 
 
 def test_tmsh_quoting_round_trips():
-    from hypothesis import given, settings, strategies as st
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
 
     @settings(max_examples=200, deadline=None)
     @given(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40))

@@ -23,10 +23,10 @@ from pathlib import Path
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from lab.scenarios import PROFILES, variations
+
 from lbsync.errors import LbsyncError
-from lbsync.findings import CODES
+from lbsync.facts.codes import CODES
 from lbsync.model import load_model_text
 from lbsync.plan import build_plan
 
@@ -158,8 +158,8 @@ def check(text: str) -> str:
 
 
 def render_allowed(plan) -> None:
-    from lbsync.render import FINDING_TARGET, RenderOptions, render_targets
-    targets = [t for t, ft in FINDING_TARGET.items() if not plan.blocking({ft} if ft else set())]
+    from lbsync.targets import TARGETS, RenderOptions, render_targets
+    targets = [name for name, t in TARGETS.items() if not plan.blocking({t.LB_KIND} if t.LB_KIND else set())]
     if targets:
         try:
             files = render_targets(plan, targets, RenderOptions())
@@ -249,7 +249,7 @@ def cli_models(folder: Path) -> list[Path]:
 
 
 def lbsync(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lbsync.cli", *args], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "lbsync", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=60)
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from lbsync import catalog
+from lbsync.cli.planview import print_plan
 from lbsync.errors import LbsyncError, ModelErrors
+from lbsync.facts import catalog, coexistence
 from lbsync.model import load_model, load_model_text
 from lbsync.plan import build_plan
-from lbsync.planview import print_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,7 +72,7 @@ def test_legacy_pools_hold_only_the_groups_servers_and_check_the_owa_logon_page(
         names = {m.server for m in s.members}
         if s.namespace == "legacy.contoso.com":
             assert s.group == "old" and names == {"EXOLD1", "EXOLD2"}
-            assert s.health.path == "/owa/auth/logon.aspx" == catalog.LEGACY_HEALTH_PATH
+            assert s.health.path == "/owa/auth/logon.aspx" == coexistence.LEGACY_HEALTH_PATH
             assert s.health.scheme == "https" and s.health.host == "legacy.contoso.com"
         else:
             assert s.group == "main" and names == {"EXNEW1", "EXNEW2"}
@@ -143,7 +143,7 @@ def test_2010_is_proxied_except_owa_ecp_when_its_namespace_carries_them():
 def test_plan_json_is_additive_and_only_for_models_with_groups(tmp_path):
     path = tmp_path / "m.yaml"
     path.write_text((ROOT / "profiles" / "coexistence-2013-2007.yaml").read_text())
-    doc = json.loads(subprocess.run([sys.executable, "-m", "lbsync.cli", "plan", str(path), "--json"],
+    doc = json.loads(subprocess.run([sys.executable, "-m", "lbsync", "plan", str(path), "--json"],
                                     capture_output=True, text=True, check=True).stdout)
     assert {"services", "outlook_anywhere", "exchange", "findings", "groups"} <= set(doc)
     legacy = [s for s in doc["services"] if s["namespace"] == "legacy.contoso.com"]
@@ -222,7 +222,7 @@ def test_legacy_groups_note_the_logon_page_health_and_manual_steps():
 
 
 def test_every_new_code_is_registered():
-    from lbsync.findings import CODES
+    from lbsync.facts.codes import CODES
     for code in ("legacy-namespace-missing", "legacy-redirect-unrouted", "legacy-offload-unsupported",
                  "legacy-offload-undocumented", "legacy-health-logon-page", "legacy-manual-steps",
                  "group-not-routed"):

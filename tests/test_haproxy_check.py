@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from lbsync.render.check import check_files
+from lbsync.targets import check_files
 
 
 def run_cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "lbsync.cli", *args], capture_output=True, text=True, timeout=120,
+    return subprocess.run([sys.executable, "-m", "lbsync", *args], capture_output=True, text=True, timeout=120,
                           env=env)
 
 
@@ -55,7 +55,7 @@ def test_missing_binary_is_reported_not_an_error(profiles_dir, tmp_path):
 def test_check_files_returns_the_verdicts(profiles_dir):
     from lbsync.model import load_model
     from lbsync.plan import build_plan
-    from lbsync.render import RenderOptions, render_targets
+    from lbsync.targets import RenderOptions, render_targets
     plan = build_plan(load_model(profiles_dir / "exchange2013-offload.yaml"))
     files = render_targets(plan, ["haproxy"], RenderOptions())
     verdicts = check_files(plan, files, ["haproxy", "exchange"])
@@ -66,7 +66,7 @@ def test_a_multi_namespace_config_checks_without_a_warning(profiles_dir):
     """Several namespaces on one listener (the root redirects and the routes of each): haproxy -c says nothing."""
     from lbsync.model import load_model
     from lbsync.plan import build_plan
-    from lbsync.render import RenderOptions, render_targets
+    from lbsync.targets import RenderOptions, render_targets
     plan = build_plan(load_model(profiles_dir / "coexistence-2013-2010.yaml"))
     assert len([ns for ns in plan.namespaces if ns.root_redirect]) >= 2
     files = render_targets(plan, ["haproxy"], RenderOptions())
@@ -97,9 +97,10 @@ def test_warnings_are_shown_in_the_verdict(profiles_dir, tmp_path):
                                           (2010, "offload")])
 def test_legacy_group_decisions_render_configs_both_programs_accept_without_warnings(version, mode):
     """Persistence (cookie, stick table, hash), TLS 1.0 toward 2007/2010, at L7 and at L4 (passthrough)."""
-    from lbsync.render import RenderOptions, render_targets
     from test_plan import plan_of
     from test_plan_lb_decisions import with_group
+
+    from lbsync.targets import RenderOptions, render_targets
     services = ["owa", "ews", "rpc"] if version == 2007 else ["owa", "ecp", "ews", "rpc"]
     data = with_group(version, mode, services)
     data["targets"] = {"haproxy": {}, "nginx": {}}

@@ -13,9 +13,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from lbsync.model import load_model
+from lbsync.output.check import free_port
 from lbsync.plan import build_plan
-from lbsync.render import RenderOptions, haproxy, nginx
-from lbsync.render.check import free_port, nginx_wrapper, stream_module
+from lbsync.targets import RenderOptions, haproxy, nginx
+from lbsync.targets.nginx import nginx_wrapper, stream_module
 
 SERVICES = ["owa", "ecp", "ews", "eas", "oab", "mapi", "rpc", "autodiscover"]
 HOSTS = ["mail.contoso.com", "autodiscover.contoso.com", "outlook.contoso.com"]

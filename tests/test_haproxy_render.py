@@ -7,12 +7,12 @@ import subprocess
 
 import pytest
 import yaml
-
 from lab import scenarios
-from lbsync import tlsprofiles
+
+from lbsync.facts import tls as tlsprofiles
 from lbsync.model import load_model
 from lbsync.plan import build_plan
-from lbsync.render import RenderOptions, haproxy
+from lbsync.targets import RenderOptions, haproxy
 
 VARIATIONS = scenarios.variations()
 

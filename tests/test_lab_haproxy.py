@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-
 from lab import client
 from lab.fixtures import foreign_ca, lab, start_lb  # noqa: F401 - fixtures
 

@@ -8,7 +8,6 @@ import base64
 import os
 
 import pytest
-
 from lab import client
 from lab.exchange import kerberos_token
 from lab.fixtures import lab, start_lb  # noqa: F401 - fixtures

@@ -4,9 +4,7 @@ models use Basic on the vdirs that would accept NTLM (the nginx-ntlm rule refuse
 
 from __future__ import annotations
 
-
 import pytest
-
 from lab import client
 from lab.fixtures import foreign_ca, lab, start_lb  # noqa: F401 - fixtures
 

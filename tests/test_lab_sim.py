@@ -8,10 +8,10 @@ import socket
 import threading
 
 import pytest
-
 from lab import client, iis
 from lab.exchange import Lab, location_of, ntlm_type1, ntlm_type3, service_of
 from lab.models import model_text, write_model
+
 from lbsync.model import load_model
 from lbsync.plan import build_plan
 

@@ -152,7 +152,7 @@ def cli_runs(tmp_path_factory):
     env = {**os.environ, "LBSYNC_DEBUG": ""}
 
     def run(args):
-        return subprocess.run([sys.executable, "-m", "lbsync.cli", *args], cwd=work, env=env,
+        return subprocess.run([sys.executable, "-m", "lbsync", *args], cwd=work, env=env,
                               capture_output=True, text=True, timeout=60)
 
     jobs = {}
@@ -183,7 +183,7 @@ def test_cli_writes_nothing(cli_runs):
 
 def test_missing_file(tmp_path):
     missing = tmp_path / "nope.yaml"
-    proc = subprocess.run([sys.executable, "-m", "lbsync.cli", "validate", str(missing)], cwd=tmp_path,
+    proc = subprocess.run([sys.executable, "-m", "lbsync", "validate", str(missing)], cwd=tmp_path,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"{missing}: error: model file not found (create one with 'lbsync init --profile " \
@@ -193,7 +193,7 @@ def test_missing_file(tmp_path):
 
 
 def test_default_model_name_missing(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "lbsync.cli", "validate"], cwd=tmp_path,
+    proc = subprocess.run([sys.executable, "-m", "lbsync", "validate"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.startswith("lbsync.yaml: error: model file not found")

@@ -27,7 +27,7 @@ ANNOTATIONS = {"$schema", "$id", "title", "description", "default", "patternErro
 
 @pytest.fixture(scope="module")
 def printed() -> dict:
-    proc = subprocess.run([sys.executable, "-m", "lbsync.cli", "schema"], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "lbsync", "schema"], capture_output=True, text=True,
                           timeout=60, check=True)
     return json.loads(proc.stdout)
 

@@ -11,7 +11,7 @@ VARIATIONS = scenarios.variations()
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "lbsync.cli", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "lbsync", *args], capture_output=True, text=True, timeout=120)
 
 
 def doc_model(pki_files, tmp_path, *, plus=False):

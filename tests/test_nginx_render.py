@@ -10,12 +10,13 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from lab import scenarios
+
 from lbsync.model import load_model
+from lbsync.output.check import free_port
 from lbsync.plan import build_plan
-from lbsync.render import RenderOptions, nginx
-from lbsync.render.check import free_port, nginx_wrapper, stream_module
+from lbsync.targets import RenderOptions, nginx
+from lbsync.targets.nginx import nginx_wrapper, stream_module
 
 VARIATIONS = scenarios.variations()
 
@@ -95,10 +96,10 @@ def test_locations_longest_first_case_insensitive_and_proxied_right(made):
     regexes = [p for p in patterns if p.startswith("~*")]
     assert regexes.index(r"~* ^/ews/mrsproxy\.svc(/|$)") < regexes.index("~* ^/ews(/|$)")
     ns = plan.namespaces[0]
-    assert regexes == [f"~* {nginx.lbview.paths_regex(s.paths)}" for s in ns.routes]
+    assert regexes == [f"~* {nginx.common.paths_regex(s.paths)}" for s in ns.routes]
     bodies = dict(locs)
     for svc in ns.routes:
-        body = bodies[f"~* {nginx.lbview.paths_regex(svc.paths)}"]
+        body = bodies[f"~* {nginx.common.paths_regex(svc.paths)}"]
         assert "proxy_http_version 1.1;" in body and 'proxy_set_header Connection "";' in body
         assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in body
         assert "proxy_set_header X-Forwarded-Proto https;" in body
@@ -184,7 +185,7 @@ def test_tls_profile_and_certificate(made, pki_files):
 
 
 def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "lbsync.cli", *args], capture_output=True, text=True, cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "lbsync", *args], capture_output=True, text=True, cwd=cwd,
                           timeout=60)
 
 

@@ -85,7 +85,7 @@ def test_every_module_ships(installed):
 def test_shipped_templates_are_found_by_jinja(installed):
     """The installed Jinja environment finds every template of the tree (renderers add their own filters, so
     compiling them is the renderers' tests' job)."""
-    code = ("from lbsync.render.env import environment\n"
+    code = ("from lbsync.output.env import environment\n"
             "print('\\n'.join(environment().list_templates()))")
     assert set(pyrun(installed, code).splitlines()) == _files(installed["src"] / "templates")
 
@@ -121,7 +121,7 @@ def test_cli_import_is_light(installed, where):
 
 def test_help_imports_nothing_heavy():
     """`lbsync --help` itself (every command group registered): -X importtime lists each module imported."""
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "lbsync.cli", "--help"], capture_output=True,
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "lbsync", "--help"], capture_output=True,
                           text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 0
     imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in proc.stderr.splitlines()

@@ -7,7 +7,7 @@ import copy
 import pytest
 import yaml
 
-from lbsync import catalog
+from lbsync.facts import catalog
 from lbsync.model import load_model_text
 from lbsync.plan import build_plan
 

@@ -4,10 +4,9 @@ persistence, balancing, pool timeouts, header size."""
 from __future__ import annotations
 
 import pytest
-
-from lbsync import catalog
-
 from test_plan import codes, model_dict, plan_of, route
+
+from lbsync.facts import lb
 
 PROFILE_GROUPS = {2007: ["owa", "ews", "oab", "eas", "rpc", "autodiscover"],
                   2010: ["owa", "ecp", "ews", "eas", "oab", "rpc", "autodiscover"]}
@@ -104,4 +103,4 @@ def test_balance_one_rule_for_every_target():
 
 def test_header_size_decision():
     plan = plan_of(model_dict())
-    assert plan.max_header_bytes == catalog.MAX_HEADER_BYTES == 65536
+    assert plan.max_header_bytes == lb.MAX_HEADER_BYTES == 65536

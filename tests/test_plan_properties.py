@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lbsync import catalog
+from lbsync.facts import catalog
 from lbsync.model import load_model_text
 from lbsync.plan import build_plan
-
-import yaml
 
 SERVICES = ["owa", "ecp", "ews", "eas", "oab", "mapi", "rpc", "autodiscover"]
 MODES = ["offload", "bridge", "passthrough"]

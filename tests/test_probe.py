@@ -11,10 +11,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from click.testing import CliRunner
-
 from lab.exchange import server_tls
 from lab.fixtures import lab, start_lb  # noqa: F401 - fixtures
 from lab.iis import default_state
+
 from lbsync.audit import probe as probemod
 from lbsync.cli import main
 from lbsync.model import load_model

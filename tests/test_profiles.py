@@ -9,8 +9,8 @@ import pytest
 
 from lbsync.errors import LbsyncError
 from lbsync.model import load_model
+from lbsync.model.profiles import list_profiles, profile_text
 from lbsync.plan import build_plan
-from lbsync.profiles import list_profiles, profile_text
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILES = {p.stem: p for p in sorted((ROOT / "profiles").glob("*.yaml"))}

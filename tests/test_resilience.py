@@ -28,14 +28,14 @@ import threading
 import time
 
 import pytest
-
 from lab import client
 from lab.exchange import ntlm_type1, ntlm_type3
 from lab.fixtures import lab  # noqa: F401 - fixture
 from lab.iis import applied_state
 from lab.lb import Haproxy
 from lab.models import model_text, write_model
-from lbsync.render.check import free_port
+
+from lbsync.output.check import free_port
 
 HOST = "mail.contoso.com"
 OWA_POOL = f"owa_{HOST}"

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from lbsync.findings import CODES, LEVELS
-from lbsync.rules import evaluate  # noqa: F401  (the module under test; build_plan calls it)
-
 from test_plan import codes, model_dict, plan_of
+
+from lbsync.facts.codes import CODES, LEVELS
+from lbsync.plan.rules import evaluate  # noqa: F401  (the module under test; build_plan calls it)
 
 
 def finding(plan, code):

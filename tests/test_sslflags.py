@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lbsync import sslflags
+from lbsync.facts import sslflags
 
 
 @pytest.mark.parametrize("text,value", [
@@ -38,7 +38,7 @@ def test_canonical_and_requires_ssl():
 
 
 def test_constants_match_the_catalog():
-    from lbsync import catalog
+    from lbsync.facts import catalog
     assert sslflags.canonical(catalog.REQUIRE_SSL) == catalog.REQUIRE_SSL == sslflags.REQUIRE_SSL
     assert catalog.NONE == sslflags.NONE
     for flags in catalog.DEFAULT_FLAGS.values():

@@ -8,8 +8,8 @@ import stat
 import pytest
 
 from lbsync.errors import LbsyncError
-from lbsync.render import writer
-from lbsync.render.writer import Output, diff_all, write_all
+from lbsync.output import writer
+from lbsync.output.writer import Output, diff_all, write_all
 
 
 def _files() -> dict[str, Output]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .. import sslflags
+from ..facts import sslflags
 from ..errors import LbsyncError
 
 ACCESS_SECTION = "system.webServer/security/access"

@@ -10,11 +10,21 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .. import catalog, sslflags
-from . import vdirauth
-from .evidence import (EWS_MRSPROXY, OA_EXTERNAL_AUTH, OA_EXTERNAL_HOST, OA_EXTERNAL_SSL, OA_INTERNAL_AUTH,
-                       OA_INTERNAL_HOST, OA_INTERNAL_SSL, OA_SSL_OFFLOADING, OAB_REQUIRE_SSL, ServerEvidence,
-                       exchanges)
+from ..facts import catalog, sslflags, vdirauth
+from ..plan import expected
+from ..plan.types import ExchangePlan, Plan
+from .evidence import (
+    EWS_MRSPROXY,
+    OA_EXTERNAL_AUTH,
+    OA_EXTERNAL_HOST,
+    OA_EXTERNAL_SSL,
+    OA_INTERNAL_AUTH,
+    OA_INTERNAL_HOST,
+    OA_INTERNAL_SSL,
+    OA_SSL_OFFLOADING,
+    OAB_REQUIRE_SSL,
+    ServerEvidence,
+)
 
 # Stable drift codes (documented in the README; never renamed).
 CODES: dict[str, str] = {
@@ -91,22 +101,18 @@ def flags_code(expected: str, actual: str) -> str | None:
     return "ssl-flags-differ"
 
 
-def expected_settings(ex) -> dict[str, bool]:
-    """The Exchange settings (not IIS) a group's ExchangePlan dictates, keyed like the evidence."""
-    out: dict[str, bool] = {}
-    oa = ex.outlook_anywhere.ssl_offloading
-    if oa is not None:
-        out[OA_SSL_OFFLOADING] = oa
-        if not oa:   # Microsoft: without offloading, clients must be told to use SSL
-            out[OA_EXTERNAL_SSL] = True
-            out[OA_INTERNAL_SSL] = True
-    for param, value in (getattr(ex.outlook_anywhere, "managed", {}) or {}).items():
-        item = f"Outlook Anywhere: {param}"
+def expected_settings(ex: ExchangePlan) -> dict[str, object]:
+    """The Exchange settings (not IIS) a group's ExchangePlan dictates (plan.expected), keyed like the evidence;
+    host names lower-case as the evidence reader writes them."""
+    state = expected.exchange_state(ex)
+    out: dict[str, object] = {}
+    for prop, value in (state["outlook_anywhere"] or {}).items():
+        item = f"Outlook Anywhere: {prop}"
         out[item] = value.lower() if item in (OA_EXTERNAL_HOST, OA_INTERNAL_HOST) else value
-    if ex.oab_require_ssl is not None:
-        out[OAB_REQUIRE_SSL] = ex.oab_require_ssl
-    if ex.mrsproxy_enabled:
-        out[EWS_MRSPROXY] = True
+    if state["oab"] is not None:
+        out[OAB_REQUIRE_SSL] = state["oab"]["RequireSSL"]
+    if state["ews"] is not None:
+        out[EWS_MRSPROXY] = state["ews"]["MRSProxyEnabled"]
     return out
 
 
@@ -131,21 +137,16 @@ HOW_TO_COLLECT = {
 }
 
 
-def back_end_default(path: str) -> str:
-    rel = path[len(catalog.BACK_END_SITE) + 1:] if path.lower().startswith(catalog.BACK_END_SITE.lower() + "/") else ""
-    return catalog.BACK_END_DEFAULT_FLAGS.get(rel, catalog.BACK_END_DEFAULT_FLAGS[""])
-
-
-def compare(plan, evidence: dict[str, ServerEvidence]) -> Report:
+def compare(plan: Plan, evidence: dict[str, ServerEvidence]) -> Report:
     """Every server against its group's ExchangePlan (the main group's without groups:), then the servers of each
     group against each other."""
     report = Report()
-    for ex in exchanges(plan):
+    for ex in plan.exchanges:
         compare_group(ex, evidence, report)
     return report
 
 
-def compare_group(ex, evidence: dict[str, ServerEvidence], report: Report) -> None:
+def compare_group(ex: ExchangePlan, evidence: dict[str, ServerEvidence], report: Report) -> None:
     settings = expected_settings(ex)
     for server in (s.name for s in ex.servers):
         ev = evidence[server]
@@ -173,7 +174,7 @@ def compare_group(ex, evidence: dict[str, ServerEvidence], report: Report) -> No
         if ev.back_end is not None:
             for path, have in ev.back_end.items():
                 n += 1
-                want = back_end_default(path)
+                want = expected.back_end_default(path)
                 if sslflags.parse(have) != sslflags.parse(want):
                     report.drift.append(Drift(server, path, want, have, "back-end-modified"))
         missing_kinds: set[str] = set()
@@ -204,13 +205,13 @@ def compare_group(ex, evidence: dict[str, ServerEvidence], report: Report) -> No
     report.drift.extend(between_servers([s.name for s in ex.servers], evidence, settings))
 
 
-def compare_vdir_auth(ex, ev: ServerEvidence, report: Report) -> int:
+def compare_vdir_auth(ex: ExchangePlan, ev: ServerEvidence, report: Report) -> int:
     """What each managed virtual directory accepts, when the evidence carries it (verify JSON vdir_auth); returns
     the number of items compared."""
     if ev.vdir_auth is None:
         return 0
     n = 0
-    for svc, want in vdirauth.expected(ex).items():
+    for svc, want in expected.vdir_auth(ex).items():
         have = ev.vdir_auth.get(svc)
         if have is None:
             reason = f"the verify JSON has no vdir_auth entry for {svc}"

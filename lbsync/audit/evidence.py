@@ -24,9 +24,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import catalog, sslflags
 from ..errors import LbsyncError
-from . import vdirauth
+from ..facts import catalog, sslflags, vdirauth
+from ..plan.lookup import slug
+from ..plan.types import ExchangePlan, Plan
+from .apphost import Document
 
 OA_SSL_OFFLOADING = "Outlook Anywhere: SSLOffloading"
 OA_EXTERNAL_SSL = "Outlook Anywhere: ExternalClientsRequireSsl"
@@ -112,30 +114,24 @@ class Servers(list):
         self.others = others or {}
 
 
-def exchanges(plan) -> list:
-    """Every ExchangePlan lbsync scripts: the main group's and, with groups:, the other 2013+ groups'."""
-    return list(getattr(plan, "exchanges", None) or [plan.exchange])
-
-
-def server_exchange(plan) -> dict:
+def server_exchange(plan: Plan) -> dict[str, ExchangePlan]:
     """Server name -> the ExchangePlan (its group's expectations) it is audited against."""
-    return {s.name: ex for ex in exchanges(plan) for s in ex.servers}
+    return {s.name: ex for ex in plan.exchanges for s in ex.servers}
 
 
-def audited_servers(plan) -> Servers:
+def audited_servers(plan: Plan) -> Servers:
     names = list(server_exchange(plan))
     others = {}
     for s in plan.model.servers:
         if s.name not in names:
-            group = getattr(s, "group", "main")
-            version = plan.model.group(group).version if hasattr(plan.model, "group") else "?"
+            group = s.group
+            version = plan.model.group(group).version
             others[s.name] = (f"server {s.name} is in group {group} (Exchange {version}): lbsync writes no "
                               "scripts for it and does not audit it")
     return Servers(names, others)
 
 
-def _match(name: str, servers) -> str | None:
-    from ..plan import slug
+def _match(name: str, servers: list[str]) -> str | None:
     want = name.strip().lower()
     for s in servers:
         if s.lower() == want or slug(s).lower() == want:
@@ -170,7 +166,6 @@ def split_spec(spec: str, option: str) -> tuple[str, str]:
 def read_apphost(ev: ServerEvidence, path: str | Path, managed: list[str]) -> None:
     """Effective sslFlags of the managed locations, the site root, every other Default Web Site location and the
     back-end site (its root and the counterparts of the managed locations), inheritance resolved."""
-    from .apphost import Document
     text = read_text(path)
     doc = Document(text, file=str(path))
     paths = doc.site_paths()
@@ -427,7 +422,7 @@ def scan_folder(folder: str | Path, servers: list[str]) -> Inputs:
     return inputs
 
 
-def collect(plan, *, apphost: list[str] = (), outlook_anywhere: list[str] = (),
+def collect(plan: Plan, *, apphost: list[str] = (), outlook_anywhere: list[str] = (),
             evidence_dir: str | None = None) -> dict[str, ServerEvidence]:
     """Evidence per audited server (every one gets an entry; an empty one when nothing was given for it)."""
     servers = audited_servers(plan)

@@ -12,16 +12,28 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from .. import catalog
+from ..errors import LbsyncError
+from ..facts import catalog
+from ..output.writer import atomic_write
+from ..plan.lookup import slug
+from ..plan.types import ExchangePlan, Plan
+from ..targets import exchange as exrender
+from ..targets.protocol import RenderOptions
 from .drift import SSL_CODES, Drift, Report
-from .evidence import (EWS_MRSPROXY, OA_EXTERNAL_SSL, OA_INTERNAL_SSL, OA_SSL_OFFLOADING, OAB_REQUIRE_SSL,
-                       server_exchange)
+from .evidence import (
+    EWS_MRSPROXY,
+    OA_EXTERNAL_SSL,
+    OA_INTERNAL_SSL,
+    OA_SSL_OFFLOADING,
+    OAB_REQUIRE_SSL,
+    server_exchange,
+)
 
 RPC_LOCATION = f"{catalog.SITE}/Rpc"
 OA_ITEMS = (OA_SSL_OFFLOADING, OA_EXTERNAL_SSL, OA_INTERNAL_SSL)
 
 
-def repairable(plan, d: Drift) -> bool:
+def repairable(plan: Plan, d: Drift) -> bool:
     ex = server_exchange(plan).get(d.server, plan.exchange)
     if d.code in SSL_CODES:
         return d.location in ex.appcmd_locations or (d.location == RPC_LOCATION
@@ -31,9 +43,9 @@ def repairable(plan, d: Drift) -> bool:
     return d.location in OA_ITEMS + (OAB_REQUIRE_SSL, EWS_MRSPROXY) and d.code != "location-missing"
 
 
-def _oa_items(ex) -> dict[str, str]:
+def _oa_items(ex: ExchangePlan) -> dict[str, str]:
     """Drift item -> Set-OutlookAnywhere parameter, for the Outlook Anywhere settings the plan manages."""
-    return {f"Outlook Anywhere: {p}": p for p in (getattr(ex.outlook_anywhere, "managed", {}) or {})}
+    return {f"Outlook Anywhere: {p}": p for p in ex.outlook_anywhere.managed}
 
 
 def with_managed_descendants(managed: list[str], repaired: set[str]) -> list[str]:
@@ -47,7 +59,7 @@ def with_managed_descendants(managed: list[str], repaired: set[str]) -> list[str
     return [loc for loc in managed if loc in repaired or any(loc.lower().startswith(r) for r in roots)]
 
 
-def restricted_plan(plan, server: str, drift: list[Drift]):
+def restricted_plan(plan: Plan, server: str, drift: list[Drift]) -> Plan:
     """A copy of the plan that applies exactly these drift items on this one server (its group's expectations;
     other groups left out)."""
     ex = server_exchange(plan)[server]
@@ -60,29 +72,23 @@ def restricted_plan(plan, server: str, drift: list[Drift]):
         appcmd_locations=with_managed_descendants(ex.appcmd_locations, items),
         outlook_anywhere=dataclasses.replace(
             oa, ssl_offloading=oa.ssl_offloading if fix_oa else None,
-            **({"managed": {p: v for p, v in oa.managed.items() if f"Outlook Anywhere: {p}" in items}}
-               if hasattr(oa, "managed") else {})),
+            managed={p: v for p, v in oa.managed.items() if f"Outlook Anywhere: {p}" in items}),
         oab_require_ssl=ex.oab_require_ssl if OAB_REQUIRE_SSL in items else None,
         mrsproxy_enabled=ex.mrsproxy_enabled if EWS_MRSPROXY in items else False,
     )
-    others = {"group_exchanges": []} if any(f.name == "group_exchanges" for f in dataclasses.fields(plan)) else {}
-    return dataclasses.replace(plan, exchange=exchange, **others)
+    return dataclasses.replace(plan, exchange=exchange, group_exchanges=[])
 
 
 def script_path(base: str | Path, server: str) -> Path:
     """fix.ps1 -> fix-EX01.ps1 (one script per server: each runs on its own server, as apply does)."""
-    from ..plan import slug
     base = Path(base)
     suffix = base.suffix or ".ps1"
     return base.with_name(f"{base.stem if base.suffix else base.name}-{slug(server)}{suffix}")
 
 
-def fix_scripts(plan, report: Report, *, base: str | Path = "fix.ps1", flavour: str = "appcmd",
-                templates=None) -> tuple[dict[str, str], list[Drift]]:
+def fix_scripts(plan: Plan, report: Report, *, base: str | Path = "fix.ps1", flavour: str = "appcmd",
+                templates: str | Path | None = None) -> tuple[dict[str, str], list[Drift]]:
     """(server -> script text, drift items the scripts do not repair). `base` names the scripts (script_path)."""
-    from ..plan import slug
-    from ..render import RenderOptions
-    from ..render import exchange as exrender
     scripts: dict[str, str] = {}
     for server in server_exchange(plan):
         mine = [d for d in report.for_server(server) if repairable(plan, d)]
@@ -121,8 +127,6 @@ def _show(value) -> str:
 
 
 def write_fix_scripts(base: str | Path, scripts: dict[str, str]) -> list[Path]:
-    from ..errors import LbsyncError
-    from ..render.writer import atomic_write
     written = []
     for server, text in scripts.items():
         path = script_path(base, server)

@@ -10,10 +10,19 @@ within the namespace (at most 3), never off it.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-from .. import catalog, sslflags
+import requests
+from cryptography.hazmat.primitives import hashes
+from requests.adapters import HTTPAdapter
+
+from ..certs.live import fetch_certificate
+from ..certs.load import load_model_bundle
+from ..errors import LbsyncError
+from ..facts import catalog, sslflags
+from ..plan.types import Plan
 
 MAX_REDIRECTS = 3
 
@@ -59,8 +68,6 @@ class _Http:
         self.sessions: dict = {}
 
     def session(self, scheme: str, sni: str | None):
-        import requests
-        from requests.adapters import HTTPAdapter
 
         class SniAdapter(HTTPAdapter):
             def init_poolmanager(self, *args, **kwargs):
@@ -80,9 +87,7 @@ class _Http:
     def get(self, scheme: str, address: str, port: int, host: str, path: str, *,
             follow: bool = False) -> tuple[int | None, str]:
         """(status or None, detail). Follows redirects only within `host` when asked."""
-        import warnings
 
-        import requests
         session = self.session(scheme, host if scheme == "https" else None)
         url = f"{scheme}://{_host_port(address, port)}{path}"
         for _ in range(MAX_REDIRECTS + 1):
@@ -128,14 +133,11 @@ def _short(exc: Exception) -> str:
 
 
 def _fingerprint(cert) -> str:
-    from cryptography.hazmat.primitives import hashes
     return cert.fingerprint(hashes.SHA256()).hex()
 
 
 def _cert_check(scope: str, target: str, address: str, port: int, sni: str, reference: str | None,
                 timeout: float) -> tuple[Check, str | None]:
-    from ..certs.live import fetch_certificate
-    from ..errors import LbsyncError
     where = f"{_host_port(address, port)} SNI {sni}"
     try:
         cert = fetch_certificate(address, port, sni, timeout)
@@ -157,7 +159,7 @@ def _refused(status: int | None) -> bool:
     return status == 403
 
 
-def run_probe(plan, *, timeout: float = 5.0, reference: str | None = None,
+def run_probe(plan: Plan, *, timeout: float = 5.0, reference: str | None = None,
               reference_source: str = "the model's certificate") -> ProbeReport:
     http = _Http(timeout)
     checks: list[Check] = []
@@ -223,10 +225,9 @@ def run_probe(plan, *, timeout: float = 5.0, reference: str | None = None,
     return ProbeReport(checks, reference, reference_source)
 
 
-def model_fingerprint(plan) -> tuple[str | None, str]:
+def model_fingerprint(plan: Plan) -> tuple[str | None, str]:
     """The model's certificate (certificate: section), as a SHA-256 fingerprint, or None when it has none."""
     if plan.model.certificate is None:
         return None, "none in the model"
-    from ..certs.load import load_model_bundle
     bundle = load_model_bundle(plan.model)
     return bundle.fingerprint_sha256, f"the model's certificate ({bundle.source})"

@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import LbsyncError
-from .checks import (CheckItem, check_chain, check_eku, check_expiry, check_key_match, check_key_strength,
-                     check_san_coverage, check_signature_hash)
-from .load import Bundle, PasswordSource, load_model_bundle, parse_certificates, read_file
+from cryptography import x509
 
-CHECK_IDS = ("load", "key-match", "san-coverage", "expiry", "chain", "key-strength", "signature-hash", "eku",
-             "consistency")
+from ..errors import LbsyncError
+from ..facts.tls import SYSTEM_CA_BUNDLE
+from ..model.types import Model
+from ..plan.types import Plan
+from .checks import (
+    CheckItem,
+    check_chain,
+    check_eku,
+    check_expiry,
+    check_key_match,
+    check_key_strength,
+    check_san_coverage,
+    check_signature_hash,
+)
+from .compare import check_consistency, collect
+from .load import Bundle, PasswordSource, load_model_bundle, parse_certificates, read_file
 
 
 @dataclass
@@ -44,7 +57,6 @@ class Trust:
 def load_trust(path: str | Path | None, *, explicit: bool) -> Trust:
     """Trust anchors from a PEM bundle. An explicit --ca-bundle that cannot be read is bad input (exit 2);
     a missing system store is a chain failure."""
-    from ..plan import SYSTEM_CA_BUNDLE
     path = Path(path) if path else Path(SYSTEM_CA_BUNDLE)
     if not explicit and not path.exists():
         return Trust(None, f"the system store {path} does not exist")
@@ -58,10 +70,7 @@ def load_trust(path: str | Path | None, *, explicit: bool) -> Trust:
 
 def _bundle_certificates(data: bytes) -> list:
     """Every parseable certificate of a PEM bundle; one odd entry (the system store has some) is skipped."""
-    import re
-    import warnings
 
-    from cryptography import x509
     out = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")          # e.g. negative serial numbers in old roots
@@ -73,10 +82,10 @@ def _bundle_certificates(data: bytes) -> list:
     return out
 
 
-def names_from_plan(plan) -> list[str]:
+def names_from_plan(plan: Plan) -> list[str]:
     """Every namespace host and the Outlook Anywhere hostnames, once each, in model order."""
     names = [ns.host for ns in plan.namespaces]  # legacy namespaces (groups:) included
-    for ex in getattr(plan, "exchanges", [plan.exchange]):
+    for ex in plan.exchanges:
         oa = ex.outlook_anywhere
         names += [n for n in (oa.external_hostname, oa.internal_hostname) if n]
     seen: dict[str, None] = {}
@@ -99,7 +108,6 @@ def parse_at(text: str | None) -> dt.datetime:
 def run_checks(bundle: Bundle, *, names: list[str], names_hint: str = "pass --name HOST", trust: Trust,
                at: dt.datetime, warn_days: int = 30, observed: list | None = None,
                extended_protection: bool = False) -> Report:
-    from .compare import check_consistency
     leaf, chain = bundle.leaf, bundle.chain
     load_status = "warn" if any(s == "warn" for s, _ in bundle.notes) else "ok"
     loaded = (f"{bundle.source}: '{leaf.subject.rfc4514_string()}', {len(chain)} chain certificate(s), "
@@ -119,7 +127,7 @@ def run_checks(bundle: Bundle, *, names: list[str], names_hint: str = "pass --na
     return Report(bundle.source, bundle.fingerprint_sha256, bundle.thumbprint, leaf.subject.rfc4514_string(), items)
 
 
-def check_model_certificate(plan, *, password: PasswordSource | None = None, at: dt.datetime | None = None,
+def check_model_certificate(plan: Plan, *, password: PasswordSource | None = None, at: dt.datetime | None = None,
                             ca_bundle: str | Path | None = None, compare: list[str] = ()) -> Report:
     """Check the model's certificate: section against its names (namespace hosts, Outlook Anywhere hostnames).
 
@@ -134,14 +142,13 @@ def check_model_certificate(plan, *, password: PasswordSource | None = None, at:
     trust = trust_for(model, ca_bundle)
     observed = []
     if compare:
-        from .compare import collect
         observed = collect(list(compare), [ns.host for ns in plan.namespaces], password)
     return run_checks(bundle, names=names_from_plan(plan), trust=trust, at=at or parse_at(None),
                       warn_days=model.certificate.warn_days, observed=observed,
                       extended_protection=plan.exchange.extended_protection)
 
 
-def trust_for(model, ca_bundle) -> Trust:
+def trust_for(model: Model | None, ca_bundle: str | Path | None) -> Trust:
     """--ca-bundle, else the model's tls.server_ca, else the system store."""
     if ca_bundle:
         return load_trust(ca_bundle, explicit=True)

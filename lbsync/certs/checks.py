@@ -6,6 +6,12 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.x509 import DNSName
+from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+
 from .load import is_ca, spki
 
 
@@ -41,7 +47,6 @@ def check_key_match(leaf, key) -> CheckItem:
 
 def dns_sans(cert) -> list[str] | None:
     """The DNS names in the subjectAltName extension; None when there is no such extension."""
-    from cryptography import x509
     try:
         ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
@@ -104,7 +109,6 @@ def check_expiry(leaf, chain: list, at: dt.datetime, warn_days: int) -> CheckIte
 
 def key_description(public_key) -> tuple[str, bool]:
     """(description, strong enough): RSA >= 2048, EC >= P-256; Ed25519/Ed448 strong; anything else weak."""
-    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
     if isinstance(public_key, rsa.RSAPublicKey):
         return f"RSA {public_key.key_size}", public_key.key_size >= 2048
     if isinstance(public_key, ec.EllipticCurvePublicKey):
@@ -148,8 +152,6 @@ def check_signature_hash(leaf, chain: list) -> CheckItem:
 
 
 def check_eku(leaf) -> CheckItem:
-    from cryptography import x509
-    from cryptography.x509.oid import ExtendedKeyUsageOID
     try:
         ext = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
     except x509.ExtensionNotFound:
@@ -245,8 +247,6 @@ def check_chain(leaf, chain: list, trust: list | None, trust_label: str, hosts: 
             return CheckItem("chain", "warn", f"path to '{subject(path[-1])}' found, but the certificate has no "
                                               "DNS name to verify a TLS server chain for")
         hosts = sans[:1]
-    from cryptography.x509 import DNSName
-    from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
     builder = PolicyBuilder().store(Store(trust)).time(at)
     failures: dict[str, list[str]] = {}
     for host in hosts:

@@ -10,8 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives import hashes
+
 from ..errors import LbsyncError
 from .checks import CheckItem, subject
+from .live import fetch_certificate, is_ip, parse_endpoint
 from .load import PasswordSource, leaf_of_file, spki
 
 
@@ -23,7 +26,6 @@ class Observed:
 
 
 def _fp(cert) -> str:
-    from cryptography.hazmat.primitives import hashes
     return cert.fingerprint(hashes.SHA256()).hex()
 
 
@@ -31,7 +33,6 @@ def collect(targets: list[str], sni_names: list[str], password: PasswordSource,
             timeout: float = 5.0) -> list[Observed]:
     """Read each --compare target. A missing file is bad input (LbsyncError); an unreachable endpoint is
     observed as an error (the check fails, naming it)."""
-    from .live import fetch_certificate, is_ip, parse_endpoint
     out: list[Observed] = []
     for target in targets:
         if Path(target).exists():

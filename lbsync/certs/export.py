@@ -16,8 +16,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+
 from ..errors import LbsyncError
-from ..render.writer import Output, write_all
+from ..model.types import Model
+from ..output.writer import Output, write_all
 from .load import Bundle, spki
 
 FORMATS = ("haproxy", "nginx", "f5")
@@ -38,7 +41,7 @@ def ordered_chain(bundle: Bundle) -> tuple[list, list]:
     return out, remaining
 
 
-def model_names(model) -> dict[str, str]:
+def model_names(model: Model | None) -> dict[str, str]:
     """File names taken from the model's targets (cert_path / key_path basenames) when it sets them."""
     if model is None:
         return {}
@@ -52,7 +55,6 @@ def export_files(bundle: Bundle, fmt: str, names: dict[str, str] | None = None) 
     """The files for one format (relative paths) and the chain certificates left out.
 
     names maps a default relative path to another (see model_names)."""
-    from cryptography.hazmat.primitives import serialization
     if fmt not in FORMATS:
         raise LbsyncError(f"unknown export format '{fmt}' (expected one of: {', '.join(FORMATS)})")
     if bundle.key is None:

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
+import ssl
+import warnings
+
+from cryptography import x509
 
 from ..errors import LbsyncError
 
@@ -35,11 +40,7 @@ def is_ip(text: str) -> bool:
 
 def fetch_certificate(address: str, port: int, sni: str | None, timeout: float = 5.0):
     """The leaf certificate (x509.Certificate) presented at address:port for this SNI name (None: no SNI)."""
-    import socket
-    import ssl
-    import warnings
 
-    from cryptography import x509
 
     label = f"{address}:{port}" + (f" (SNI {sni})" if sni else "")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)

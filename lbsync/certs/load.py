@@ -13,7 +13,14 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import click
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+
 from ..errors import LbsyncError
+from ..model.types import Model
+from .pfxinfo import DerError, inspect_pfx
 
 _KEY_BLOCK = re.compile(rb"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY-----.*?-----END \1PRIVATE KEY-----", re.S)
 
@@ -42,7 +49,6 @@ class PasswordSource:
         if not self.interactive:
             hint = f"set {self.env}" if self.env else "name an environment variable with --password-env"
             raise LbsyncError(f"needs a password and stdin is not a terminal to ask for it: {hint}", file=what)
-        import click
         self._value = click.prompt(f"Password for {what}", hide_input=True, err=True,
                                    default="", show_default=False).encode("utf-8")
         return self._value
@@ -61,13 +67,11 @@ class Bundle:
 
     @property
     def fingerprint_sha256(self) -> str:
-        from cryptography.hazmat.primitives import hashes
         return self.leaf.fingerprint(hashes.SHA256()).hex()
 
     @property
     def thumbprint(self) -> str:
         """The SHA-1 thumbprint Exchange shows (Get-ExchangeCertificate)."""
-        from cryptography.hazmat.primitives import hashes
         return self.leaf.fingerprint(hashes.SHA1()).hex().upper()
 
 
@@ -83,13 +87,11 @@ def read_file(path: str | Path) -> bytes:
 
 
 def spki(public_key) -> bytes:
-    from cryptography.hazmat.primitives import serialization
     return public_key.public_bytes(serialization.Encoding.DER,
                                    serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def is_ca(cert) -> bool:
-    from cryptography import x509
     try:
         return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     except x509.ExtensionNotFound:
@@ -111,7 +113,6 @@ def pick_leaf(certs: list, key=None):
 
 def parse_certificates(data: bytes, what: str) -> list:
     """All certificates in a PEM file (or the one in a DER file)."""
-    from cryptography import x509
     if b"-----BEGIN" in data:
         if b"-----BEGIN CERTIFICATE-----" not in data:
             raise LbsyncError("holds no PEM certificate (-----BEGIN CERTIFICATE-----)", file=what)
@@ -127,7 +128,6 @@ def parse_certificates(data: bytes, what: str) -> list:
 
 def parse_key(data: bytes, what: str, password: PasswordSource):
     """The private key in a PEM file (possibly among certificates), or None when there is none."""
-    from cryptography.hazmat.primitives import serialization
     match = _KEY_BLOCK.search(data)
     if not match:
         if b"-----BEGIN" not in data:
@@ -159,7 +159,6 @@ def _short(exc: Exception) -> str:
 
 
 def _dedupe(certs: list) -> list:
-    from cryptography.hazmat.primitives import hashes
     seen, out = set(), []
     for c in certs:
         fp = c.fingerprint(hashes.SHA256())
@@ -170,12 +169,10 @@ def _dedupe(certs: list) -> list:
 
 
 def load_pfx(path: str | Path, password: PasswordSource) -> Bundle:
-    from cryptography.hazmat.primitives.serialization import pkcs12
     what = str(path)
     data = read_file(path)
     if data.lstrip().startswith(b"-----BEGIN"):
         raise LbsyncError("is a PEM file, not a PFX: give it with --cert (and --key)", file=what)
-    from .pfxinfo import DerError, inspect_pfx
     try:
         info = inspect_pfx(data)
     except DerError:
@@ -237,7 +234,7 @@ def _pfx_failure(exc: ValueError, info, secret: bytes) -> str:
 def legacy_provider_loaded() -> bool:
     """Whether cryptography's OpenSSL has the legacy provider (RC2/RC4) loaded; True when unknown."""
     try:
-        from cryptography.hazmat.bindings._rust import openssl as rust_openssl
+        from cryptography.hazmat.bindings._rust import openssl as rust_openssl  # optional: a private module
     except ImportError:  # pragma: no cover - layout of cryptography changed
         return True
     return bool(getattr(rust_openssl, "_legacy_provider_loaded", True))
@@ -278,7 +275,7 @@ def load_bundle(*, pfx: str | Path | None = None, cert: str | Path | None = None
     return load_pem(cert, key, chain, password)
 
 
-def load_model_bundle(model, password: PasswordSource | None = None) -> Bundle:
+def load_model_bundle(model: Model, password: PasswordSource | None = None) -> Bundle:
     """The model's certificate: section, loaded."""
     c = model.certificate
     if c is None:
@@ -301,7 +298,6 @@ def leaf_of_file(path: str | Path, password: PasswordSource) -> object:
             except LbsyncError:
                 key = None
         return pick_leaf(certs, key)
-    from .pfxinfo import DerError, inspect_pfx
     try:
         inspect_pfx(data)
     except DerError:

@@ -8,16 +8,17 @@ first and refuse with exit 2 if one fails.
 from __future__ import annotations
 
 from ..errors import LbsyncError
+from ..plan.types import Plan
+from .check import check_model_certificate
 
 
-def needs_precheck(plan) -> bool:
+def needs_precheck(plan: Plan) -> bool:
     return bool(plan.exchange.extended_protection and plan.model.certificate is not None)
 
 
-def precheck_or_refuse(plan) -> None:
+def precheck_or_refuse(plan: Plan) -> None:
     if not needs_precheck(plan):
         return
-    from .check import check_model_certificate
     report = check_model_certificate(plan)
     failed = [c for c in report.checks if c.status == "fail"]
     if failed:

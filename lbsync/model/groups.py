@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import difflib
 
-from .. import catalog
 from ..errors import LbsyncError
+from ..facts import catalog
+from ..facts.lb import Mode
+from . import types as t
 from .loader import Marks
 from .schema import MAIN_GROUP
-from . import types as t
 
 
 def _unknown(name: str, known: list[str], marks: Marks, path: tuple) -> LbsyncError:
@@ -76,10 +77,11 @@ def build_groups(data: dict) -> dict[str, t.Group]:
     out: dict[str, t.Group] = {}
     for name, g in data.get("groups", {}).items():
         version, cu = g["version"], g.get("cu")
-        ep_default = version == 2019 and cu is not None and cu >= catalog.EP_DEFAULT_SINCE[1]
+        ep_default = catalog.extended_protection_default(version, cu)
         tl = g.get("tls", {})
         out[name] = t.Group(name=name, version=version, cu=cu,
                             extended_protection=g.get("extended_protection", ep_default),
                             extended_protection_given="extended_protection" in g,
-                            tls_default=tl.get("default"), tls_services=dict(tl.get("services", {})))
+                            tls_default=Mode(tl["default"]) if "default" in tl else None,
+                            tls_services={k: Mode(m) for k, m in tl.get("services", {}).items()})
     return out

@@ -11,9 +11,8 @@ strings. So the editor and `lbsync validate` give the same verdict on the same f
 
 from __future__ import annotations
 
-from typing import Any
-
 import re
+from typing import Any
 
 import yaml
 

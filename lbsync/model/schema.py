@@ -7,12 +7,15 @@ cannot express well (IP/hostname syntax, durations, uniqueness by field, cross r
 
 from __future__ import annotations
 
-SERVICES = ["owa", "ecp", "ews", "eas", "oab", "mapi", "rpc", "autodiscover"]
-MODES = ["offload", "bridge", "passthrough"]
+from ..facts import catalog
+from ..facts.lb import Mode
+
+SERVICES = [str(s) for s in catalog.SERVICE_ORDER]
+MODES = [str(m) for m in Mode]
 AUTH_METHODS = ["Basic", "Ntlm", "Negotiate", "Forms"]
 OA_AUTH = ["Basic", "Ntlm", "Negotiate"]
-EXCHANGE_VERSIONS = [2013, 2016, 2019]           # what lbsync scripts (the main group's version)
-GROUP_VERSIONS = [2007, 2010, 2013, 2016, 2019]  # what a server group in coexistence may run
+EXCHANGE_VERSIONS = list(catalog.SCRIPTED_VERSIONS)  # what lbsync scripts (the main group's version)
+GROUP_VERSIONS = list(catalog.VERSION_SERVICES)     # what a server group in coexistence may run
 MAIN_GROUP = "main"                              # the implicit group of exchange.version
 _group_name = {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_-]{0,31}$",
                "patternErrorMessage": "a group name (a letter, then letters, digits, _ or -; at most 32)"}

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..facts.catalog import SERVICE_ORDER
+from ..facts.lb import Mode
 from .loader import Marks
 
 
@@ -58,14 +60,14 @@ class Group:
     cu: int | None = None
     extended_protection: bool = False
     extended_protection_given: bool = False
-    tls_default: str | None = None
-    tls_services: dict[str, str] = field(default_factory=dict)
+    tls_default: Mode | None = None
+    tls_services: dict[str, Mode] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Tls:
-    default: str = "bridge"
-    services: dict[str, str] = field(default_factory=dict)
+    default: Mode = Mode.BRIDGE
+    services: dict[str, Mode] = field(default_factory=dict)
     profile: str = "intermediate"
     server_ca: Path | None = None
     verify_server: bool = True
@@ -160,6 +162,5 @@ class Model:
     @property
     def services(self) -> list[str]:
         """Every service key carried by some namespace, in catalog order."""
-        from ..catalog import SERVICE_ORDER
         used = {s for ns in self.namespaces for s in ns.services}
         return [s for s in SERVICE_ORDER if s in used]

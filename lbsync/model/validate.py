@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LbsyncError, ModelErrors
-from .loader import Marks, key_path
-from .schema import SCHEMA
+from ..facts import catalog
+from ..facts.codes import CODES
+from ..facts.lb import Mode
 from . import types as t
 from .groups import build_groups, check_groups
+from .loader import Marks, key_path
+from .schema import SCHEMA
 
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
@@ -292,7 +295,6 @@ def _cross_checks(data: dict, marks: Marks, errors: list[LbsyncError]) -> None:
             errors.append(marks.error("chain is read from the PFX; give chain only with cert+key",
                                       ("certificate", "chain"), key=True))
 
-    from ..findings import CODES
     for i, code in enumerate(data.get("allow", [])):
         if code not in CODES:
             close = difflib.get_close_matches(code, list(CODES), n=1)
@@ -324,7 +326,7 @@ def build_model(data: Any, marks: Marks, path: Path) -> t.Model:
     oa = ex.get("outlook_anywhere", {})
     version = ex["version"]
     cu = ex.get("cu")
-    ep_default = version == 2019 and cu is not None and cu >= 14
+    ep_default = catalog.extended_protection_default(version, cu)
     exchange = t.Exchange(
         version=version, cu=cu,
         extended_protection=ex.get("extended_protection", ep_default),
@@ -343,7 +345,8 @@ def build_model(data: Any, marks: Marks, path: Path) -> t.Model:
                                    port=n.get("port", 443), index=i, group=n.get("group", "main"))
                        for i, n in enumerate(data["namespaces"]))
     tl = data.get("tls", {})
-    tls = t.Tls(default=tl.get("default", "bridge"), services=dict(tl.get("services", {})),
+    tls = t.Tls(default=Mode(tl.get("default", Mode.BRIDGE)),
+                services={k: Mode(m) for k, m in tl.get("services", {}).items()},
                 profile=tl.get("profile", "intermediate"), server_ca=_resolve(base, tl.get("server_ca")),
                 verify_server=tl.get("verify_server", True))
     c = data.get("certificate")

@@ -55,6 +55,7 @@ def run(args: list[str]):
     """Run the lbsync CLI in-process; returns (exit code, stdout, stderr)."""
     import contextlib
     import io
+
     from lbsync.cli import main
     out, err = io.StringIO(), io.StringIO()
     code = 0
@@ -68,15 +69,15 @@ def run(args: list[str]):
 
 def load(path: Path):
     """Plan + material + desired objects (imperative form) for a model file."""
-    from lbsync.cli import load_plan
-    from lbsync.f5.desired import build
-    from lbsync.f5.material import load_material
+    from lbsync.cli.common import load_plan
+    from lbsync.targets.f5.material import load_material
+    from lbsync.targets.f5.want import build
     plan = load_plan(str(path))
     material = load_material(plan)
     return plan, material, build(plan, material)
 
 
 def connect(plan, **kwargs):
-    from lbsync.f5.connection import connect as _connect
+    from lbsync.targets.f5.connection import connect as _connect
     os.environ.setdefault("F5_USER", USER)
     return _connect(plan, interactive=False, warn=lambda text: None, **kwargs)

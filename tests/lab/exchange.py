@@ -35,7 +35,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from lbsync import catalog, sslflags
+from lbsync.facts import catalog, sslflags
 
 from .iis import SITE
 

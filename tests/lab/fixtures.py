@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from lbsync.render.check import free_port
+from lbsync.output.check import free_port
 
 from .exchange import Lab
 from .iis import applied_state

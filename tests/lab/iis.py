@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import importlib.util
 
-from lbsync import catalog
 from lbsync.audit.apphost import effective_flags
+from lbsync.facts import catalog
 
 SITE = catalog.SITE
 
@@ -30,7 +30,7 @@ def default_state(version: int) -> dict[str, str]:
 
 
 def exchange_renderer_available() -> bool:
-    return importlib.util.find_spec("lbsync.render.exchange") is not None
+    return importlib.util.find_spec("lbsync.targets.exchange") is not None
 
 
 def applied_state(plan, server: str) -> tuple[dict[str, str], str]:
@@ -44,7 +44,7 @@ def interpreted_state(plan, server: str) -> dict[str, str]:
     """Run the generated apply-SERVER.ps1 on the fixture; the effective flags afterwards."""
     from iisinterp import load_fixture, run_script
 
-    from lbsync.render import RenderOptions, exchange
+    from lbsync.targets import RenderOptions, exchange
     files = exchange.render(plan, RenderOptions())
     script = files[f"exchange/apply-{server}.ps1"].content
     text = run_script(load_fixture(plan.exchange.version), script, server=server)

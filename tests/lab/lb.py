@@ -15,10 +15,11 @@ import time
 from pathlib import Path
 
 from lbsync.model import load_model
+from lbsync.output.check import free_port
+from lbsync.output.writer import write_all
 from lbsync.plan import build_plan
-from lbsync.render import RenderOptions
-from lbsync.render.check import free_port, nginx_wrapper, stream_module
-from lbsync.render.writer import write_all
+from lbsync.targets import RenderOptions
+from lbsync.targets.nginx import nginx_wrapper, stream_module
 
 
 def _die_with_parent() -> None:
@@ -119,7 +120,7 @@ class Haproxy(_Process):
 
     def __init__(self, model_path, workdir, **kw):
         super().__init__(model_path, workdir, **kw)
-        from lbsync.render import haproxy
+        from lbsync.targets import haproxy
         self.stats_socket = self.workdir / "admin.sock"
         self.files = haproxy.render(self.plan, RenderOptions(extra={"redirect_port": self.redirect_port,
                                                                     "stats_socket": str(self.stats_socket)}))
@@ -170,7 +171,7 @@ class Nginx(_Process):
 
     def __init__(self, model_path, workdir, **kw):
         super().__init__(model_path, workdir, **kw)
-        from lbsync.render import nginx
+        from lbsync.targets import nginx
         # unix socket paths must stay short (108 bytes): a folder of their own under /tmp
         self.socket_dir = Path(tempfile.mkdtemp(prefix="lbn"))
         self.files = nginx.render(self.plan, RenderOptions(extra={"redirect_port": self.redirect_port,

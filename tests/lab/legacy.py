@@ -8,11 +8,11 @@ from __future__ import annotations
 from http.server import ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from lbsync import catalog
+from lbsync.facts import coexistence
 
 from .exchange import Handler, Server, _Server, server_tls
 
-LOGON = catalog.LEGACY_HEALTH_PATH.lower()
+LOGON = coexistence.LEGACY_HEALTH_PATH.lower()
 
 
 class LegacyHandler(Handler):

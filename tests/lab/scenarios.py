@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from lbsync.render.check import free_port
+from lbsync.output.check import free_port
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 PROFILES = sorted((ROOT / "profiles").glob("*.yaml"))

@@ -1,0 +1,58 @@
+"""What every command shares: the MODEL argument, --allow, loading the plan, and printing findings.
+
+Library modules are imported inside the functions that use them, so `lbsync --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+import click
+
+from ..errors import LbsyncError
+
+MODEL_ARG = click.argument("model", required=False, default="lbsync.yaml", metavar="[MODEL]",
+                           type=click.Path(dir_okay=False))
+ALLOW_OPT = click.option("--allow", "allow", multiple=True, metavar="CODE",
+                         help="Accept an error finding with this code as a warning (repeatable).")
+
+
+def err(text: str) -> None:
+    click.echo(text, err=True)
+
+
+def finding_line(plan, f) -> str:
+    """`FILE:LINE:COL: level: [code] message` — the position of the model entry the finding is about."""
+    line, col = plan.model.marks.at(f.where) if f.where else (None, None)
+    where = plan.model.marks.file
+    if line:
+        where += f":{line}:{col}"
+    return f"{where}: {f.level}: [{f.code}] {f.message}"
+
+
+def load_plan(model_path: str, allow: tuple[str, ...] = ()):
+    """The model at model_path, planned; --allow codes checked first (unknown or not allowable: exit 2)."""
+    from ..facts.codes import CODES
+    from ..model import load_model
+    from ..plan import build_plan
+    for code in allow:
+        if code not in CODES:
+            close = difflib.get_close_matches(code, list(CODES), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise LbsyncError(f"--allow: unknown finding code '{code}'{hint}")
+        if not CODES[code].allowable:
+            raise LbsyncError(f"--allow: '{code}' cannot be allowed: {CODES[code].summary}")
+    return build_plan(load_model(model_path), allow=allow)
+
+
+def refuse_on_errors(plan, blocking) -> None:
+    if blocking:
+        for f in blocking:
+            err(finding_line(plan, f))
+        raise SystemExit(2)
+
+
+def print_findings(plan, *, levels=("warning", "error"), targets: set[str] | None = None) -> None:
+    for f in plan.relevant(targets):
+        if f.level in levels:
+            err(finding_line(plan, f))

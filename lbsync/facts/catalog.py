@@ -1,0 +1,141 @@
+"""Exchange facts as data: virtual directories, IIS locations, app pools, paths, health URLs, defaults.
+
+Sources: Microsoft Learn "Configuring SSL offloading in Exchange 2013" (the appcmd/Set-OutlookAnywhere steps),
+"Load balancing in Exchange Server" (per-protocol Managed Availability health pages, no affinity needed since
+2013), "Exchange Server TLS guidance / Extended Protection" (EP default from Exchange 2019 CU14), and the
+applicationHost.config a default Exchange 2013/2016/2019 installation writes (sslFlags below).
+The same facts hold for 2013, 2016 and 2019 except where `since` says otherwise.
+ [MA]  Microsoft Learn KB 3002351 "Load balancer marks Client Access server as down in an Exchange Server 2013
+       Cumulative Update 6 environment" (monitor https://CAS/<protocol>/healthcheck.htm): the per-protocol
+       healthcheck.htm pages are Exchange 2013's Managed Availability; Exchange 2007/2010 have none.
+Facts for server groups of other versions (coexistence) are in facts.coexistence; what the load balancer does
+per version (persistence, TLS toward the servers, balancing) in facts.lb.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .sslflags import NONE, REQUIRE_SSL
+
+SITE = "Default Web Site"
+BACK_END_SITE = "Exchange Back End"  # ports 81/444: never touched, no generated line names it
+
+
+class Svc(StrEnum):
+    """The model's service keys (and mrsproxy, the route `exchange.mrsproxy: true` adds)."""
+    OWA = "owa"
+    ECP = "ecp"
+    EWS = "ews"
+    EAS = "eas"
+    OAB = "oab"
+    MAPI = "mapi"
+    RPC = "rpc"
+    AUTODISCOVER = "autodiscover"
+    MRSPROXY = "mrsproxy"
+
+
+# Exchange's defaults in applicationHost.config (what `undo` restores and `audit` expects where lbsync changes
+# nothing). "inherit" means the location has no <access> of its own and takes the site root's value.
+SITE_ROOT_FLAGS = REQUIRE_SSL
+DEFAULT_FLAGS: dict[str, str] = {
+    "owa": "inherit", "ecp": "inherit", "EWS": "inherit", "Autodiscover": "inherit",
+    "Microsoft-Server-ActiveSync": REQUIRE_SSL, "OAB": REQUIRE_SSL, "mapi": REQUIRE_SSL,
+    "owa/Integrated": REQUIRE_SSL, "owa/oma": REQUIRE_SSL, "owa/Calendar": NONE,
+    "Rpc": NONE, "PowerShell": "SslNegotiateCert",
+}
+# The Exchange Back End site's defaults (audit checks they are kept).
+BACK_END_DEFAULT_FLAGS: dict[str, str] = {"": REQUIRE_SSL}
+
+
+@dataclass(frozen=True)
+class Location:
+    path: str                 # under "Default Web Site"
+    app_pool: str
+    follows_mode: bool = True  # False: keeps its own fixed value in every mode (owa/Calendar)
+    fixed: str | None = None
+
+    @property
+    def full(self) -> str:
+        return f"{SITE}/{self.path}"
+
+
+@dataclass(frozen=True)
+class Service:
+    key: str
+    title: str
+    locations: tuple[Location, ...]
+    lb_paths: tuple[str, ...]          # case-insensitive prefixes at the load balancer
+    health_path: str                   # anonymous, answers 200 OK on a healthy server (Managed Availability)
+    default_auth: tuple[str, ...]
+    idle_timeout_s: int                # how long an idle/long-poll request may last at the LB
+    streaming: bool                    # never buffer request/response bodies
+    managed_by_exchange: bool = False  # IIS flags set through an Exchange cmdlet, never by appcmd
+    since: tuple[int, int] | None = None  # (version, cu) it first appeared in, when not in 2013 RTM
+
+
+def _loc(path: str, pool: str) -> Location:
+    return Location(path, pool)
+
+
+SERVICES: dict[str, Service] = {s.key: s for s in [
+    Service("owa", "Outlook on the web",
+            (_loc("owa", "MSExchangeOWAAppPool"), _loc("owa/Integrated", "MSExchangeOWAAppPool"),
+             _loc("owa/oma", "MSExchangeOWAAppPool"),
+             Location("owa/Calendar", "MSExchangeOWACalendarAppPool", follows_mode=False, fixed=NONE)),
+            ("/owa",), "/owa/healthcheck.htm", ("Forms",), 600, False),
+    Service("ecp", "Exchange admin center / control panel", (_loc("ecp", "MSExchangeECPAppPool"),),
+            ("/ecp",), "/ecp/healthcheck.htm", ("Forms",), 600, False),
+    Service("ews", "Exchange Web Services", (_loc("EWS", "MSExchangeServicesAppPool"),),
+            ("/ews",), "/EWS/healthcheck.htm", ("Ntlm", "Negotiate"), 2100, True),  # streaming subscriptions ≤ 30 min
+    Service("eas", "Exchange ActiveSync",
+            (_loc("Microsoft-Server-ActiveSync", "MSExchangeSyncAppPool"),),
+            ("/microsoft-server-activesync",), "/Microsoft-Server-ActiveSync/healthcheck.htm", ("Basic",),
+            3900, True),  # Ping heartbeat up to 59 minutes
+    Service("oab", "Offline Address Book", (_loc("OAB", "MSExchangeOABAppPool"),),
+            ("/oab",), "/OAB/healthcheck.htm", ("Ntlm", "Negotiate"), 600, False),
+    Service("mapi", "MAPI over HTTP", (_loc("mapi", "MSExchangeMapiFrontEndAppPool"),),
+            ("/mapi",), "/mapi/healthcheck.htm", ("Ntlm", "Negotiate"), 3600, True, since=(2013, 4)),
+    Service("rpc", "Outlook Anywhere (RPC over HTTP)", (_loc("Rpc", "MSExchangeRpcProxyFrontEndAppPool"),),
+            ("/rpc",), "/rpc/healthcheck.htm", ("Ntlm", "Negotiate"), 3600, True, managed_by_exchange=True),
+    Service("autodiscover", "Autodiscover", (_loc("Autodiscover", "MSExchangeAutodiscoverAppPool"),),
+            ("/autodiscover",), "/Autodiscover/healthcheck.htm", ("Basic", "Ntlm", "Negotiate"), 300, False),
+]}
+
+SERVICE_ORDER = list(SERVICES)
+
+# MRSProxy is not a service key: `exchange.mrsproxy: true` adds this route, always re-encrypted.
+MRSPROXY = Service("mrsproxy", "Mailbox Replication Proxy (under EWS)", (),
+                   ("/ews/mrsproxy.svc",), "/EWS/healthcheck.htm", ("Ntlm", "Negotiate"), 3600, True)
+
+# Exchange PowerShell identities per virtual directory, as in -Identity "EX01\Rpc (Default Web Site)".
+IDENTITY = {
+    "rpc": "Rpc (Default Web Site)",
+    "oab": "OAB (Default Web Site)",
+    "ews": "EWS (Default Web Site)",
+}
+
+# Outlook Anywhere: Exchange's default is SSLOffloading $true (Rpc vdir sslFlags None).
+OUTLOOK_ANYWHERE_DEFAULT_SSL_OFFLOADING = True
+OAB_DEFAULT_REQUIRE_SSL = True
+
+# Extended Protection is on by default from Exchange 2019 CU14.
+EP_DEFAULT_SINCE = (2019, 14)
+
+
+def extended_protection_default(version: int, cu: int | None) -> bool:
+    """Whether a server of this version and CU has Extended Protection on unless told otherwise."""
+    since_version, since_cu = EP_DEFAULT_SINCE
+    return version == since_version and cu is not None and cu >= since_cu
+
+
+SCRIPTED_VERSIONS = (2013, 2016, 2019)      # lbsync writes Exchange scripts for these; 2007/2010: manual steps
+MANAGED_AVAILABILITY_SINCE = 2013           # healthcheck.htm per protocol [MA]
+
+VERSION_SERVICES: dict[int, tuple[str, ...]] = {
+    # ECP appeared in 2010; MAPI over HTTP in 2013 SP1 (see the mapi `since` above).
+    2007: ("owa", "ews", "eas", "oab", "rpc", "autodiscover"),
+    2010: ("owa", "ecp", "ews", "eas", "oab", "rpc", "autodiscover"),
+    2013: tuple(SERVICE_ORDER), 2016: tuple(SERVICE_ORDER), 2019: tuple(SERVICE_ORDER),
+}

@@ -1,0 +1,95 @@
+"""Exchange rules: what each Exchange version supports with a load balancer in front of it."""
+
+from __future__ import annotations
+
+from ...facts.catalog import Svc
+from ...facts.lb import Mode
+from ...model.types import Model
+from ..types import Finding, Plan
+
+
+def tls_where(model: Model, service: str) -> tuple:
+    """The model key a service's mode comes from."""
+    return ("tls", "services", service) if service in model.tls.services else ("tls", "default")
+
+
+def _with_mode(plan: Plan, mode: Mode) -> list[str]:
+    return [s for s, m in plan.exchange.modes.items() if m == mode]
+
+
+def _mrsproxy_route(plan: Plan) -> bool:
+    """The MRSProxy route exists (re-encrypted whatever EWS does)."""
+    return any(s.service == Svc.MRSPROXY for s in plan.services)
+
+
+def offload_support(model: Model, plan: Plan) -> list[Finding]:
+    """Exchange 2016/2019: termination with re-encryption is supported, offloading to HTTP is not."""
+    ex, offloaded = model.exchange, _with_mode(plan, Mode.OFFLOAD)
+    if ex.version >= 2016 and offloaded:
+        return [Finding("error", "offload-unsupported",
+                        f"Exchange {ex.version} does not support SSL offloading (plain HTTP to the servers) for "
+                        f"{', '.join(offloaded)}: use tls mode 'bridge' (terminate and re-encrypt)",
+                        tls_where(model, offloaded[0]))]
+    return []
+
+
+def extended_protection(model: Model, plan: Plan) -> list[Finding]:
+    """Extended Protection: channel binding breaks on offload; bridging needs the same certificate."""
+    ex, out = model.exchange, []
+    offloaded = _with_mode(plan, Mode.OFFLOAD)
+    if ex.extended_protection:
+        if offloaded:
+            out.append(Finding("error", "ep-offload",
+                               f"Extended Protection is on: offloading {', '.join(offloaded)} breaks NTLM/Negotiate "
+                               "channel binding; bridge these services or turn Extended Protection off for them",
+                               tls_where(model, offloaded[0])))
+        if _with_mode(plan, Mode.BRIDGE) or _mrsproxy_route(plan):
+            out.append(Finding(
+                "warning", "ep-same-certificate",
+                "Extended Protection is on: re-encryption works only if the load balancer presents the same "
+                "certificate as every Exchange server"
+                + (" (render and f5 apply check the model's certificate first; prove it on the servers with "
+                   "'lbsync cert check --compare')" if model.certificate else
+                   " — the model has no certificate: section, so lbsync cannot check it; add one"),
+                ("exchange", "extended_protection") if ex.extended_protection_given else ("exchange", "cu")))
+    elif ex.version == 2019 and ex.cu is None and not ex.extended_protection_given:
+        out.append(Finding("info", "ep-unknown-cu",
+                           "Exchange 2019 without exchange.cu: Extended Protection is assumed off; it is on by "
+                           "default from CU14 (set exchange.cu or exchange.extended_protection)", ("exchange",)))
+    return out
+
+
+def mrsproxy(model: Model, plan: Plan) -> list[Finding]:
+    if not model.exchange.mrsproxy:
+        return []
+    modes = plan.exchange.modes
+    if Svc.EWS not in modes:
+        return [Finding("error", "mrsproxy-without-ews",
+                        "exchange.mrsproxy is on but no namespace carries ews (MRSProxy lives at /EWS/mrsproxy.svc)",
+                        ("exchange", "mrsproxy"))]
+    if _mrsproxy_route(plan):
+        return [Finding("info", "mrsproxy-bridged",
+                        f"/EWS/mrsproxy.svc has its own re-encrypted pool (EWS itself: {modes[Svc.EWS]}); MRSProxy "
+                        "traffic is never offloaded", ("exchange", "mrsproxy"))]
+    return [Finding("info", "mrsproxy-bridged",
+                    "/EWS/mrsproxy.svc passes through with EWS (TLS end to end to the servers); MRSProxy traffic "
+                    "is never offloaded", ("exchange", "mrsproxy"))]
+
+
+def mapi(model: Model, plan: Plan) -> list[Finding]:
+    """MAPI/HTTP exists from Exchange 2013 SP1 (CU4)."""
+    ex = model.exchange
+    if Svc.MAPI in plan.exchange.modes and ex.version == 2013 and ex.cu is not None and ex.cu < 4:
+        return [Finding("error", "mapi-unsupported", f"MAPI over HTTP needs Exchange 2013 CU4 (SP1) or later, the "
+                        f"model says CU{ex.cu}", ("exchange", "cu"))]
+    return []
+
+
+def outlook_anywhere_hostname(model: Model, plan: Plan) -> list[Finding]:
+    oa = plan.exchange.outlook_anywhere
+    rpc_hosts = {ns.host for ns in model.namespaces if Svc.RPC in ns.services}
+    if rpc_hosts and oa.external_hostname and oa.external_hostname.lower() not in rpc_hosts:
+        return [Finding("warning", "oa-hostname-not-namespace",
+                        f"outlook_anywhere.external_hostname {oa.external_hostname} is not a namespace carrying rpc "
+                        f"({', '.join(sorted(rpc_hosts))})", ("exchange", "outlook_anywhere", "external_hostname"))]
+    return []

@@ -1,0 +1,103 @@
+"""Load-balancer rules: passthrough, listeners, trust when re-encrypting, client-side TLS, NTLM through NGINX."""
+
+from __future__ import annotations
+
+from ...facts.lb import Mode
+from ...model.types import Model
+from ..lookup import mode_of
+from ..types import MAIN_GROUP, Finding, Plan
+
+
+def passthrough_mixed(model: Model, plan: Plan) -> list[Finding]:
+    """Passthrough (L4) cannot share a namespace+port with L7 services: without terminating TLS there is no path
+    to route on. (Sharing a listener with other namespaces is fine: the targets route by SNI.)"""
+    out = []
+    for ns in model.namespaces:
+        kinds = {s: (mode_of(model, s, ns.group) == Mode.PASSTHROUGH) for s in ns.services}
+        if any(kinds.values()) and not all(kinds.values()):
+            l4 = [s for s, p in kinds.items() if p]
+            l7 = [s for s, p in kinds.items() if not p]
+            out.append(Finding("error", "passthrough-mixed",
+                               f"namespace {ns.host}:{ns.port} mixes passthrough ({', '.join(l4)}) with L7 services "
+                               f"({', '.join(l7)}): without terminating TLS there is no path to route on; give the "
+                               "passthrough services a namespace of their own", ("namespaces", ns.index, "services")))
+    return out
+
+
+def passthrough_l4(model: Model, plan: Plan) -> list[Finding]:
+    return [Finding("info", "passthrough-l4",
+                    f"{ns.host} is passed through at L4: one pool for {', '.join(s.service for s in ns.services)}, "
+                    "routed by SNI, no X-Forwarded-For, health checked on "
+                    f"{ns.services[0].health.path}", ("namespaces", ns.index))
+            for ns in plan.namespaces if ns.passthrough]
+
+
+def f5_passthrough_shared(model: Model, plan: Plan) -> list[Finding]:
+    """F5: a passthrough namespace needs a listener of its own (lbsync generates no L4 SNI routing for F5)."""
+    out = []
+    for lst in plan.listeners:
+        if not lst.passthrough_shared:
+            continue
+        for nsp in (n for n in plan.namespaces if (n.vip, n.port) == (lst.vip, lst.port)):
+            if nsp.passthrough:
+                others = ", ".join(n.host for n in plan.namespaces
+                                   if (n.vip, n.port) == (lst.vip, lst.port) and n is not nsp)
+                out.append(Finding("error", "f5-passthrough-shared",
+                                   f"F5: passthrough namespace {nsp.host} shares {lst.vip or '*'}:{lst.port} with "
+                                   f"{others}; lbsync does not generate L4 SNI routing for F5 — give it a VIP or port "
+                                   "of its own", ("namespaces", nsp.index), target="f5"))
+    return out
+
+
+def server_trust(model: Model, plan: Plan) -> list[Finding]:
+    """Re-encryption verifies the servers' certificate; say so when it does not, or trusts the system store."""
+    if not any(s.reencrypt for s in plan.services):
+        return []
+    if not model.tls.verify_server:
+        return [Finding("warning", "server-verify-disabled",
+                        "tls.verify_server is false: re-encrypted connections to the servers are NOT verified "
+                        "(verify none) — anyone on the server network can impersonate Exchange",
+                        ("tls", "verify_server"))]
+    if model.tls.server_ca is None:
+        return [Finding("info", "server-ca-system",
+                        "no tls.server_ca: the servers' certificate is verified against the system CA store "
+                        f"({plan.server_ca})", ("tls",))]
+    return []
+
+
+def client_tls(model: Model, plan: Plan) -> list[Finding]:
+    """Client-side TLS: Mozilla's "modern" is TLS 1.3 only."""
+    if model.tls.profile != "modern":
+        return []
+    return [Finding("warning", "tls-modern-clients",
+                    "tls.profile modern accepts TLS 1.3 only: Outlook on Windows 10 / Server 2016-2019 (Schannel "
+                    "without TLS 1.3) and many ActiveSync devices cannot connect; 'intermediate' (TLS 1.2 and 1.3) "
+                    "is the Exchange-compatible choice", ("tls", "profile"))]
+
+
+def nginx_ntlm(model: Model, plan: Plan) -> list[Finding]:
+    """NGINX open source cannot keep NTLM affinity at layer 7 (`ntlm` is NGINX Plus only)."""
+    if model.targets.nginx.plus:
+        return []
+    ways = ("ways out: Basic auth for those virtual directories (exchange.auth; for rpc "
+            "exchange.outlook_anywhere), a passthrough namespace over "
+            "the stream module (tls mode passthrough), or targets.nginx.plus: true (NGINX Plus 'ntlm')")
+    l7 = [s for s in plan.services if not s.passthrough]
+    ntlm = [s for s in l7 if "Ntlm" in s.auth]
+    negotiate = [s for s in l7 if "Negotiate" in s.auth and "Ntlm" not in s.auth]
+    where = ("targets", "nginx") if model.targets.nginx.given else ("namespaces",)
+    out = []
+    if ntlm:
+        legacy = sorted({s.group for s in ntlm if s.group != MAIN_GROUP})
+        note = (f" (group {', '.join(legacy)}: exchange.auth describes the main group only; change the "
+                "authentication on those servers, or use passthrough or NGINX Plus)") if legacy else ""
+        out.append(Finding("error", "nginx-ntlm",
+                           "NGINX open source cannot keep NTLM connection affinity at layer 7, and these routes "
+                           "accept NTLM: " + ", ".join(f"{s.namespace} {s.service}" for s in ntlm)
+                           + f"; {ways}{note}", where, target="nginx"))
+    if negotiate:
+        out.append(Finding("warning", "nginx-negotiate",
+                           "these routes accept Negotiate, which can fall back to NTLM that NGINX open source cannot "
+                           "carry at layer 7: " + ", ".join(f"{s.namespace} {s.service}" for s in negotiate)
+                           + f"; {ways}", where, target="nginx"))
+    return out

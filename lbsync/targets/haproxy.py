@@ -1,0 +1,204 @@
+"""HAProxy >= 2.4 (tested on 2.6): haproxy/haproxy.cfg from the Plan.
+
+Layout lives in templates/haproxy/haproxy.cfg.j2; this module only hands the template what the Plan says, grouped
+per listener. Options (RenderOptions.extra): `redirect_port` (default 80: the HTTP -> HTTPS listener) and
+`stats_socket` (default /run/haproxy/admin.sock).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import __version__
+from ..facts.tls import GUIDELINE, SERVER_TLS_DEFAULT, profile
+from ..output import check as checks
+from ..output.env import environment, render_template
+from ..output.writer import Output
+from ..plan.types import Listener, Plan, ServicePlan
+from . import common
+from .protocol import RenderOptions
+
+NAME = "haproxy"
+LB_KIND = "haproxy"
+CONFIG = "haproxy/haproxy.cfg"
+
+
+def abns_name(listener: Listener) -> str:
+    """The in-process socket from the SNI splitter to the TLS frontend of a shared VIP:port."""
+    return f"abns@lbsync_{listener.key}"
+
+
+# Room HAProxy keeps in a buffer for headers it adds (X-Forwarded-*, a persistence cookie); the rest of
+# tune.bufsize holds the request's headers, which must reach Plan.max_header_bytes (Kerberos tokens).
+MAXREWRITE = 4096
+# OpenSSL 3 refuses TLS 1.0/1.1 at its default security level: toward servers that need them (Exchange 2007/2010)
+LEGACY_CIPHERS = "DEFAULT:@SECLEVEL=0"
+
+
+def bufsize(plan: Plan) -> int:
+    return plan.max_header_bytes + MAXREWRITE
+
+
+def sharing_reason(svc: ServicePlan) -> str:
+    """Why a pool's server connections stay with one client (the comment over `http-reuse never`)."""
+    if svc.ntlm_affinity:
+        return f"{svc.service} accepts {'/'.join(a for a in svc.auth if a in ('Ntlm', 'Negotiate'))}"
+    return f"{svc.service} carries Windows Integrated authentication (e.g. owa/Integrated)"
+
+
+def persistence_cookie(svc: ServicePlan) -> str:
+    """One cookie name per server group: owa and ecp of a group share the logon cookie, so they must land on the
+    same server — the inserted cookie names the server, the same value in both pools."""
+    return "LBSYNC_" + common.ident(svc.group).upper()
+
+
+def server_cookie(svc: ServicePlan, member) -> str:
+    return f" cookie {member.server}" if svc.persistence == "cookie" else ""
+
+
+def tls_version(name: str) -> str:
+    """OpenSSL/NGINX spelling (TLSv1) -> HAProxy's ssl-min-ver spelling (TLSv1.0)."""
+    return "TLSv1.0" if name == "TLSv1" else name
+
+
+def backend_name(svc: ServicePlan) -> str:
+    return svc.pool
+
+
+def context(plan: Plan, options: RenderOptions) -> dict:
+    extra = options.extra or {}
+    tls = profile(plan.tls_profile)
+    return {
+        "plan": plan, "version": __version__, "model_name": plan.model.path.name,
+        "tls": tls, "guideline": GUIDELINE, "min_version": tls_version(tls.min_version),
+        "server_tls_default": SERVER_TLS_DEFAULT,
+        "cert_path": plan.model.targets.haproxy.cert_path,
+        "listeners": plan.listeners,
+        "redirects": plan.redirects,
+        "redirect_port": int(extra.get("redirect_port", 80)),
+        "stats_socket": extra.get("stats_socket", "/run/haproxy/admin.sock"),
+        "pools": plan.pools,
+        "lb": common, "abns_name": abns_name, "backend_name": backend_name,
+        "pool_services": lambda svc: [s.service for s in plan.pool_services(svc.pool)],
+        "bufsize": bufsize(plan), "maxrewrite": MAXREWRITE, "legacy_ciphers": LEGACY_CIPHERS,
+        "sharing_reason": sharing_reason, "persistence_cookie": persistence_cookie, "server_cookie": server_cookie,
+    }
+
+
+def render(plan: Plan, options: RenderOptions) -> dict[str, Output]:
+    env = environment(options.templates)
+    text = render_template(env, "haproxy/haproxy.cfg.j2", **context(plan, options))
+    return {CONFIG: Output(text)}
+
+
+def readme(plan: Plan, options: RenderOptions) -> str:
+    env = environment(options.templates)
+    return render_template(env, "haproxy/README.txt.j2", **context(plan, options))
+
+
+def check(plan: Plan, files: dict[str, Output], work: Path) -> str:
+    """`haproxy -c` on the rendered haproxy.cfg (in `work`)."""
+    binary = shutil.which("haproxy")
+    if not binary:
+        return "haproxy is not installed here: haproxy/haproxy.cfg was NOT checked"
+    notes: list[str] = []
+    text = files[CONFIG].content
+    placeholders = checks.placeholder_pem(work)
+    text = checks.substitute_missing(text, {plan.model.targets.haproxy.cert_path: "combined",
+                                            plan.server_ca: "cert"}, placeholders, notes)
+    text = re.sub(r"(stats socket )\S+", rf"\g<1>{work}/admin.sock", text)
+    cfg = work / "haproxy.cfg"
+    cfg.write_text(text)
+    rc, out = checks.run([binary, "-c", "-f", str(cfg)], work)
+    if rc != 0:
+        raise checks.reject("haproxy -c", out, {CONFIG: cfg})
+    return checks.verdict("haproxy -c", checks.warnings(out, {CONFIG: cfg}), notes)
+
+
+# ---- drift: a deployed haproxy.cfg against a fresh render (lbsync audit --haproxy) -----------------------
+
+HAPROXY_SECTIONS = ("global", "defaults", "frontend", "backend", "listen", "resolvers", "peers", "userlist",
+                    "cache", "program", "http-errors", "ring", "mailers")
+
+
+@dataclass
+class _Section:
+    header: str
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        return self.header.split(" ", 1)[0]
+
+    def text(self) -> list[str]:
+        servers = sorted(x for x in self.lines if x.startswith("server "))
+        rest = [x for x in self.lines if not x.startswith("server ")]
+        return [self.header] + ["    " + x for x in rest + servers]
+
+
+def normalise_haproxy(text: str) -> str:
+    sections: list[_Section] = []
+    preamble = _Section("")
+    for raw in text.replace("\r\n", "\n").split("\n"):
+        line = common.squash(common.strip_comment(raw))
+        if not line:
+            continue
+        if line.split(" ", 1)[0] in HAPROXY_SECTIONS:
+            sections.append(_Section(line))
+        elif sections:
+            sections[-1].lines.append(line)
+        else:
+            preamble.lines.append(line)
+    # consecutive backend sections: their order has no meaning
+    ordered: list[_Section] = []
+    run: list[_Section] = []
+    for s in sections + [None]:
+        if s is not None and s.kind == "backend":
+            run.append(s)
+            continue
+        ordered += sorted(run, key=lambda b: b.header)
+        run = []
+        if s is not None:
+            ordered.append(s)
+    out = list(preamble.lines)
+    for s in ordered:
+        out += s.text()
+    return "\n".join(out) + "\n"
+
+
+def normalise(text: str) -> str:
+    sections: list[_Section] = []
+    preamble = _Section("")
+    for raw in text.replace("\r\n", "\n").split("\n"):
+        line = common.squash(common.strip_comment(raw))
+        if not line:
+            continue
+        if line.split(" ", 1)[0] in HAPROXY_SECTIONS:
+            sections.append(_Section(line))
+        elif sections:
+            sections[-1].lines.append(line)
+        else:
+            preamble.lines.append(line)
+    # consecutive backend sections: their order has no meaning
+    ordered: list[_Section] = []
+    run: list[_Section] = []
+    for s in sections + [None]:
+        if s is not None and s.kind == "backend":
+            run.append(s)
+            continue
+        ordered += sorted(run, key=lambda b: b.header)
+        run = []
+        if s is not None:
+            ordered.append(s)
+    out = list(preamble.lines)
+    for s in ordered:
+        out += s.text()
+    return "\n".join(out) + "\n"
+
+
+def rendered_name(deployed: str, files: dict[str, Output]) -> str:
+    """The rendered file a deployed one is compared with."""
+    return CONFIG
