@@ -218,3 +218,18 @@ def test_effective_flags_match_an_oracle(paths, data, global_flags, crlf, bom):
         return sslflags.format(global_flags[0]) if global_flags else "None"
 
     assert effective_flags(text, queries) == {q: oracle(q) for q in queries}
+
+
+def test_character_references_are_decoded_like_iis_does():
+    text = wrap(loc("Default Web Site", "Ssl, Ssl128")
+                + '    <location path="Default&#x20;Web Site/owa"><system.webServer><security>'
+                  '<access sslFlags="&#78;one" /></security></system.webServer></location>\n')
+    assert effective_flags(text, ["Default Web Site/owa"]) == {"Default Web Site/owa": "None"}
+
+
+def test_a_doctype_with_entities_is_refused_not_expanded():
+    text = ('<?xml version="1.0"?>\n<!DOCTYPE configuration [<!ENTITY a "aaaaaaaaaa">'
+            '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>\n<configuration>&b;</configuration>\n')
+    with pytest.raises(LbsyncError, match="DOCTYPE or entity declaration") as info:
+        Document(text, "f.config")
+    assert info.value.line == 2

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from lbsync.errors import LbsyncError
 from lbsync.model import load_model, load_model_text
-from lbsync.model.validate import is_hostname, parse_duration_ms
+from lbsync.model.schemacheck import is_hostname, parse_duration_ms
 
 MINIMAL = textwrap.dedent("""\
     version: 1

@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PROFILES = sorted((ROOT / "profiles").glob("*.yaml"))
 CORPUS = ROOT / "tests" / "bad_models"
 
-# Keywords validate.check_schema interprets, and annotations that only editors read.
+# Keywords lbsync's schema uses (checked by jsonschema at run time, model/schemacheck.py), and annotations that only
+# editors read.
 INTERPRETED = {"type", "properties", "additionalProperties", "required", "const", "enum", "items", "minItems",
                "uniqueItems", "minimum", "maximum", "pattern", "format", "minLength", "propertyNames"}
 ANNOTATIONS = {"$schema", "$id", "title", "description", "default", "patternErrorMessage"}

@@ -5,25 +5,26 @@ IIS merges `system.webServer/security/access` from the global `<system.webServer
 that sets the `sslFlags` attribute wins, and the schema default is `None`. `sslFlags` is locked in
 applicationHost.config by default (`overrideModeDefault="Deny"`), so this file is where Exchange and lbsync set it.
 
-The reader keeps every element's character span so that callers (the test interpreter, the audit's fix preview)
-can edit the text in place without touching any other byte. Errors are LbsyncError naming file and line.
+The XML is parsed by expat (the standard library's parser: character references decoded, a DOCTYPE and so any
+entity declaration refused). The reader keeps every element's character span so that callers (the test
+interpreter) can edit the text in place without touching any other byte. Errors are LbsyncError naming file and
+line.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from xml.parsers import expat
 
-from ..facts import sslflags
 from ..errors import LbsyncError
+from ..facts import sslflags
 
 ACCESS_SECTION = "system.webServer/security/access"
 DEFAULT_SSL_FLAGS = "None"  # IIS schema default of access/@sslFlags
 
-_NAME = r"[A-Za-z_][\w.:-]*"
-_TAG = re.compile(rf"<(/?)({_NAME})((?:\s+{_NAME}\s*=\s*(?:\"[^\"<]*\"|'[^'<]*'))*)\s*(/?)>")
-_ATTR = re.compile(rf"({_NAME})\s*=\s*(?:\"([^\"<]*)\"|'([^'<]*)')")
-_ENTITIES = {"&lt;": "<", "&gt;": ">", "&quot;": '"', "&apos;": "'", "&amp;": "&"}
+_NAME = r"[^\s=/>\"']+"
+_ATTR = re.compile(rf"({_NAME})\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")   # inside a start tag expat accepted
 
 
 @dataclass
@@ -52,16 +53,38 @@ class Element:
         return node
 
 
-def _unescape(value: str) -> str:
-    return re.sub(r"&(lt|gt|quot|apos|amp);", lambda m: _ENTITIES[m.group(0)], value)
-
-
 def _line_at(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
 
-def strip_bom(text: str) -> str:
-    return text[1:] if text.startswith("\ufeff") else text
+def _tag_end(text: str, start: int) -> int:
+    """The offset just after the '>' of the tag starting at `start` (quotes respected)."""
+    quote = None
+    for i in range(start + 1, len(text)):
+        ch = text[i]
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch == ">":
+            return i + 1
+    return len(text)
+
+
+class _Refused(Exception):
+    pass
+
+
+def _char_offsets(text: str, data: bytes):
+    """A function from expat's byte offsets (in the UTF-8 encoding of text) to character offsets in text."""
+    if len(data) == len(text):
+        return lambda b: b
+    table = []
+    for i, ch in enumerate(text):
+        table.extend([i] * len(ch.encode("utf-8")))
+    table.append(len(text))
+    return lambda b: table[b] if 0 <= b < len(table) else len(text)
 
 
 class Document:
@@ -78,92 +101,80 @@ class Document:
         return LbsyncError(message, file=self.file, line=_line_at(self.text, offset), key=key)
 
     def _parse(self) -> Element:
-        text, pos = self.text, 0
-        if text.startswith("\ufeff"):
-            pos = 1
+        text = self.text
+        data = text.encode("utf-8")
+        char_at = _char_offsets(text, data)
+        parser = expat.ParserCreate()
+        parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
         stack: list[Element] = []
-        root: Element | None = None
-        line, counted = 1, 0          # line number of offset `counted`, advanced incrementally (O(n) overall)
-        while True:
-            lt = text.find("<", pos)
-            if lt < 0:
-                break
-            between = text[pos:lt]
-            if between.strip() and not stack:
-                raise self.error("text outside the document element", pos)
-            if text.startswith("<!--", lt):
-                end = text.find("-->", lt + 4)
-                if end < 0:
-                    raise self.error("unterminated comment", lt)
-                pos = end + 3
-                continue
-            if text.startswith("<?", lt):
-                end = text.find("?>", lt + 2)
-                if end < 0:
-                    raise self.error("unterminated processing instruction", lt)
-                pos = end + 2
-                continue
-            if text.startswith("<![CDATA[", lt):
-                end = text.find("]]>", lt)
-                if end < 0:
-                    raise self.error("unterminated CDATA section", lt)
-                pos = end + 3
-                continue
-            if text.startswith("<!", lt):
-                end = text.find(">", lt)
-                if end < 0:
-                    raise self.error("unterminated declaration", lt)
-                pos = end + 1
-                continue
-            m = _TAG.match(text, lt)
-            if not m:
-                raise self.error("malformed XML tag", lt)
-            closing, name, attr_text, selfclose = m.group(1), m.group(2), m.group(3), m.group(4)
-            if closing:
-                if attr_text.strip() or selfclose:
-                    raise self.error(f"malformed end tag </{name}>", lt)
-                if not stack or stack[-1].name != name:
-                    expected = (f"</{stack[-1].name}> for the <{stack[-1].name}> of line {stack[-1].line}"
-                                if stack else "nothing")
-                    raise self.error(f"unexpected </{name}> (expected {expected})", lt)
-                el = stack.pop()
-                el.end = m.end()
-                pos = m.end()
-                if not stack:
-                    root = el
-                continue
-            attrs: dict[str, str] = {}
-            spans: dict[str, tuple[int, int]] = {}
-            base = m.start(3)
-            for am in _ATTR.finditer(attr_text):
-                aname = am.group(1)
-                if aname in attrs:
-                    raise self.error(f"duplicate attribute '{aname}'", lt, key=aname)
+        roots: list[Element] = []
+
+        def refuse(*_args) -> None:
+            raise _Refused("a DOCTYPE or entity declaration (refused: an applicationHost.config has none)")
+
+        def start(name: str, attrs: dict[str, str]) -> None:
+            at = char_at(parser.CurrentByteIndex)
+            end = _tag_end(text, at)
+            raw = text[at:end]
+            spans = {}
+            for am in _ATTR.finditer(raw, len(name) + 1):
                 grp = 2 if am.group(2) is not None else 3
-                attrs[aname] = _unescape(am.group(grp))
-                spans[aname] = (base + am.start(grp), base + am.end(grp))
-            line, counted = line + text.count("\n", counted, lt), lt
-            el = Element(name=name, attrs=attrs, attr_spans=spans, start=lt, start_tag_end=m.end(),
-                         self_closing=bool(selfclose), line=line,
+                spans[am.group(1)] = (at + am.start(grp), at + am.end(grp))
+            el = Element(name=name, attrs=dict(attrs), attr_spans=spans, start=at, start_tag_end=end,
+                         self_closing=raw[:-1].rstrip().endswith("/"), line=parser.CurrentLineNumber,
                          parent=stack[-1] if stack else None)
+            (stack[-1].children if stack else roots).append(el)
+            stack.append(el)
+
+        def finish(name: str) -> None:
+            el = stack.pop()
+            el.end = el.start_tag_end if el.self_closing else _tag_end(text, char_at(parser.CurrentByteIndex))
+
+        parser.StartElementHandler = start
+        parser.EndElementHandler = finish
+        parser.StartDoctypeDeclHandler = refuse
+        parser.EntityDeclHandler = refuse
+        try:
+            parser.Parse(data, True)
+        except _Refused as exc:
+            raise LbsyncError(str(exc), file=self.file, line=parser.CurrentLineNumber) from None
+        except expat.ExpatError as exc:
+            raise self._xml_error(exc, stack, char_at(parser.ErrorByteIndex)) from None
+        return roots[0]
+
+    def _xml_error(self, exc: expat.ExpatError, stack: list[Element], at: int) -> LbsyncError:
+        """expat's complaint in the words of the file's structure, at the line where the construct starts."""
+        text, code = self.text, exc.code
+        errors = expat.errors
+        tag_start = text.rfind("<", 0, at)      # the construct the error is in: the last '<' before it
+        if tag_start < 0 or ">" in text[tag_start:at]:
+            tag_start = at if text.startswith("<", at) else tag_start
+        if code == expat.errors.codes[errors.XML_ERROR_NO_ELEMENTS] and not text[at:].strip("\ufeff \r\n\t"):
             if stack:
-                stack[-1].children.append(el)
-            elif root is not None:
-                raise self.error(f"a second document element <{name}>", lt)
-            if selfclose:
-                el.end = m.end()
-                if not stack:
-                    root = el
-            else:
-                stack.append(el)
-            pos = m.end()
-        if stack:
-            raise self.error(f"<{stack[-1].name}> is never closed", stack[-1].start)
-        if text[pos:].strip():
-            raise self.error("text after the document element", pos)
-        if root is None:
-            raise LbsyncError("not an XML document (no elements)", file=self.file, line=1)
-        return root
+                return self.error(f"<{stack[-1].name}> is never closed", stack[-1].start)
+            return LbsyncError("not an XML document (no elements)", file=self.file, line=1)
+        if code == expat.errors.codes[errors.XML_ERROR_TAG_MISMATCH] and stack:
+            begin = text.rfind("</", 0, at + 2)
+            closing = re.match(r"</\s*([^\s>]+)", text[begin:])
+            name = closing.group(1) if closing else "?"
+            return self.error(f"unexpected </{name}> (expected </{stack[-1].name}> for the <{stack[-1].name}> of "
+                              f"line {stack[-1].line})", begin)
+        if code == expat.errors.codes[errors.XML_ERROR_DUPLICATE_ATTRIBUTE]:
+            return self.error("duplicate attribute", at)
+        if code == expat.errors.codes[errors.XML_ERROR_JUNK_AFTER_DOC_ELEMENT]:
+            rest = text[at:]
+            second = re.match(r"<([A-Za-z_][^\s/>]*)", rest)
+            if second:
+                return self.error(f"a second document element <{second.group(1)}>", at)
+            return self.error("text after the document element", at)
+        for opener, what in (("<!--", "unterminated comment"), ("<![CDATA[", "unterminated CDATA section"),
+                             ("<?", "unterminated processing instruction"), ("<!", "unterminated declaration")):
+            if text.startswith(opener, tag_start) and (what != "unterminated comment" or "-->" not in
+                                                       text[tag_start:at]):
+                return self.error(what, tag_start)
+        if tag_start >= 0 and ">" not in text[tag_start:at]:
+            return self.error("malformed XML tag", tag_start)
+        return self.error(f"not well-formed XML ({expat.ErrorString(code)})", at)
 
     # ---- locations -------------------------------------------------------------------------------------------
 

@@ -75,8 +75,8 @@ def f5() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 def plan_cmd(model, allow, method, as_json) -> None:
     """Read the device and show, per object, create / modify / delete / unchanged (changes nothing)."""
-    from ..targets.f5.pushers import PUSHERS
     from ..targets.f5.connection import DeviceError
+    from ..targets.f5.pushers import PUSHERS
     pusher = PUSHERS[method]
     plan, material = _prepare(model, allow, apply=False)
     conn = None
@@ -99,8 +99,8 @@ def plan_cmd(model, allow, method, as_json) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document of what was applied.")
 def apply_cmd(model, allow, method, force, as_json) -> None:
     """Apply the plan to the device (certificate files first, then one transaction, or one AS3 declaration)."""
-    from ..targets.f5.pushers import PUSHERS
     from ..targets.f5.connection import DeviceError
+    from ..targets.f5.pushers import PUSHERS
     pusher = PUSHERS[method]
     plan, material = _prepare(model, allow, apply=True)
     conn = None

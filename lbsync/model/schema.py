@@ -1,8 +1,8 @@
 """The JSON Schema of lbsync.yaml (schema version 1).
 
-This is the single statement of the model's shape: `lbsync schema` prints it for editors, and
-`validate.check_schema` interprets it to check a model, so the two can never disagree. Facts that JSON Schema
-cannot express well (IP/hostname syntax, durations, uniqueness by field, cross references) live in validate.py.
+This is the single statement of the model's shape: `lbsync schema` prints it for editors, and model.schemacheck
+checks a model against this same schema with `jsonschema`, so the two can never disagree. Facts that JSON Schema
+cannot express (uniqueness by field, VIP conflicts, cross references) live in model.validate.
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ import sys
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
+import requests
+
 from ...errors import LbsyncError
 from .connection import DeviceError, Retryable
 
@@ -50,8 +52,7 @@ def _resource(root, kind: str):
 
 
 def _device_error(exc) -> DeviceError:
-    import requests
-    from icontrol.exceptions import iControlUnexpectedHTTPError
+    from icontrol.exceptions import iControlUnexpectedHTTPError  # f5-sdk (optional)
     inner = exc.args[0] if exc.args and isinstance(exc.args[0], Exception) else exc
     if isinstance(inner, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
         return Retryable(f"connection lost during the transaction: {type(inner).__name__}")
@@ -75,11 +76,11 @@ def run_transaction(conn, changes, progress=lambda text: None) -> None:
 
 
 def _transaction(conn, changes, progress) -> None:
-    import requests
+    # f5-sdk is an optional dependency (it does not import on every Python): loaded only when a push runs
     from f5.bigip import ManagementRoot
     from f5.bigip.contexts import TransactionContextManager
     from f5.sdk_exception import F5SDKError
-    from icontrol.exceptions import iControlUnexpectedHTTPError
+    from icontrol.exceptions import iControlUnexpectedHTTPError  # f5-sdk (optional)
 
     s = conn.settings
     try:
