@@ -1,4 +1,4 @@
-"""Where the shipped templates and profiles are: package data when installed, the checkout otherwise."""
+"""Where the shipped templates, profiles and docs are: package data when installed, the checkout otherwise."""
 
 from __future__ import annotations
 
@@ -23,3 +23,8 @@ def templates_dir() -> Path:
 
 def profiles_dir() -> Path:
     return _find("profiles")
+
+
+def docs_dir() -> Path:
+    """The documentation (docs/*.md): README.txt and the verify script point to docs/verify-json.md."""
+    return _find("docs")

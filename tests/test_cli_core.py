@@ -299,3 +299,11 @@ def test_modeline_does_not_disturb_the_model(tmp_path):
     path = write_model(tmp_path, model_dict(2013, "offload"))
     path.write_text("# yaml-language-server: $schema=lbsync.schema.json\n" + path.read_text())
     assert lbsync("validate", path).returncode == 0
+
+
+def test_the_render_command_offers_exactly_the_registered_targets():
+    """cli/render.py lists the --target choices without importing the targets (so --help stays fast): the list and
+    the registry must agree (docs/architecture.md, adding a load balancer)."""
+    from lbsync.cli.render import TARGET_NAMES
+    from lbsync.targets import TARGETS
+    assert TARGET_NAMES == list(TARGETS)

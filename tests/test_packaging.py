@@ -1,9 +1,10 @@
-"""Packaging: a non-editable `pip install .` ships templates/ and profiles/ and works outside the checkout; the
+"""Packaging: a non-editable `pip install .` ships templates/, profiles/ and docs/ and works outside the checkout; the
 command line imports no heavy library until a command needs it (that is how `lbsync --help` stays fast)."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAVY = ("cryptography", "requests", "f5", "jinja2", "rich", "urllib3", "icontrol")
+HEAVY = ("cryptography", "requests", "f5", "jinja2", "rich", "urllib3", "icontrol", "yaml", "jsonschema")
 
 
 def _files(folder: Path) -> set[str]:
@@ -31,7 +32,7 @@ def installed(tmp_path_factory):
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, src / name)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in ("lbsync", "templates", "profiles"):
+    for name in ("lbsync", "templates", "profiles", "docs"):
         shutil.copytree(ROOT / name, src / name, ignore=ignore)
     env_dir = base / "venv"
     venv.create(env_dir, system_site_packages=True, with_pip=False, symlinks=True)
@@ -73,6 +74,17 @@ def test_templates_and_profiles_ship(installed):
     assert _files(Path(tdir)) - {"__init__.py"} >= _files(installed["src"] / "templates")
     assert _files(Path(pdir)) - {"__init__.py"} >= _files(installed["src"] / "profiles")
     assert len(_files(installed["src"] / "profiles")) >= 4
+
+
+def test_the_docs_the_generated_files_point_to_ship(installed):
+    """README.txt and the verify script name docs/verify-json.md: every docs/*.md a template names is installed."""
+    ddir = Path(pyrun(installed, "from lbsync.resources import docs_dir; print(docs_dir())"))
+    assert installed["purelib"] in ddir.parents
+    named = set()
+    for template in (installed["src"] / "templates").rglob("*.j2"):
+        named |= set(re.findall(r"docs/([\w.-]+\.md)", template.read_text()))
+    assert "verify-json.md" in named
+    assert named <= _files(ddir), named - _files(ddir)
 
 
 def test_every_module_ships(installed):

@@ -1,4 +1,4 @@
-"""The rules of DESIGN.md as Plan findings: stable codes, levels, allow: / --allow, and which target they concern."""
+"""The rules (lbsync/plan/rules) as Plan findings: stable codes, levels, allow: / --allow, and which target they concern."""
 
 from __future__ import annotations
 

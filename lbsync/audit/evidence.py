@@ -23,6 +23,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeGuard
 
 from ..errors import LbsyncError
 from ..facts import catalog, sslflags, vdirauth
@@ -237,7 +238,7 @@ def _flags(value, file: str, key: str) -> str:
         raise LbsyncError(str(exc), file=file, key=key) from None
 
 
-def is_verify(doc) -> bool:
+def is_verify(doc: object) -> TypeGuard[dict]:
     return isinstance(doc, dict) and "lbsync_verify" in doc
 
 
@@ -334,7 +335,7 @@ def oa_server(obj: dict) -> str | None:
     return None
 
 
-def oa_entries(doc, file: str, servers: list[str]) -> list[tuple[str | None, str | None, dict]]:
+def oa_entries(doc: object, file: str, servers: list[str]) -> list[tuple[str | None, str | None, dict]]:
     """Get-OutlookAnywhere | ConvertTo-Json: one object or an array; (name in the file, the model's server or None
     when it is not one of the model's — other servers of the organisation are not behind this LB —, object)."""
     items = doc if isinstance(doc, list) else [doc]
@@ -353,7 +354,7 @@ def oa_entries(doc, file: str, servers: list[str]) -> list[tuple[str | None, str
     return out
 
 
-def read_oa_for(ev: ServerEvidence, doc, file: str, servers: list[str]) -> None:
+def read_oa_for(ev: ServerEvidence, doc: object, file: str, servers: list[str]) -> None:
     """Outlook Anywhere evidence for one server: verify JSON, or Get-OutlookAnywhere output (its entry)."""
     if is_verify(doc):
         read_verify(ev, doc, file, servers)

@@ -22,7 +22,8 @@ from ..certs.live import fetch_certificate
 from ..certs.load import load_model_bundle
 from ..errors import LbsyncError
 from ..facts import catalog, sslflags
-from ..plan.types import Plan
+from ..model.types import Server
+from ..plan.types import Plan, ServicePlan
 
 MAX_REDIRECTS = 3
 
@@ -164,65 +165,86 @@ def run_probe(plan: Plan, *, timeout: float = 5.0, reference: str | None = None,
     http = _Http(timeout)
     checks: list[Check] = []
     try:
-        # through the VIP, per namespace
-        for ns in plan.namespaces:
-            address = ns.vip if ns.vip and ns.vip not in ("0.0.0.0", "::", "*") else ns.host
-            check, fp = _cert_check("vip", ns.host, address, ns.port, ns.host, reference, timeout)
-            if reference is None and fp:
-                reference, reference_source = fp, f"the certificate served for {ns.host} (the model has none)"
-            checks.append(check)
-            seen: set[str] = set()
-            for svc in ns.services:
-                if svc.health.path.lower() in seen:
-                    continue
-                seen.add(svc.health.path.lower())
-                status, detail = http.get("https", address, ns.port, ns.host, svc.health.path, follow=True)
-                checks.append(Check("vip", ns.host, "health", f"{svc.service} https://{ns.host}{svc.health.path}",
-                                    status == 200, detail))
+        reference, reference_source = _probe_vips(plan, http, checks, reference, reference_source, timeout)
         # each server directly: the services it is a member of (with groups:, its group's), once per service key
         for server in plan.model.servers:
-            first: dict[str, object] = {}
-            for svc in plan.services:
-                if any(m.server == server.name for m in svc.members):
-                    first.setdefault(svc.service, svc)
-            if not first:
-                continue
-            tls_host = next((s.namespace for s in first.values() if s.mode != "offload"), None)
-            if tls_host:
-                check, _ = _cert_check("server", server.name, server.address, server.https_port, tls_host,
-                                       reference, timeout)
-                checks.append(check)
-            for key, svc in first.items():
-                host = svc.namespace
-                if svc.mode == "offload":
-                    scheme, port = "http", server.http_port
-                else:
-                    scheme, port = "https", server.https_port
-                status, detail = http.get(scheme, server.address, port, host, svc.health.path, follow=True)
-                checks.append(Check("server", server.name, "health", f"{key} {scheme}://{host}{svc.health.path}",
-                                    status == 200, detail))
-                for loc, flags in svc.locations.items():
-                    rel = loc[len(catalog.SITE) + 1:]
-                    path = f"/{rel}/"
-                    want_refused = sslflags.requires_ssl(flags)
-                    if not want_refused and svc.mode != "offload":
-                        continue          # e.g. owa/Calendar while owa is bridged: the LB never sends HTTP there
-                    status, detail = http.get("http", server.address, server.http_port, host, path)
-                    if status is None:
-                        ok, text = False, detail
-                    elif want_refused:
-                        ok = _refused(status)
-                        text = (f"refused: {detail} (SSL required)" if ok else
-                                f"answered {detail}: SSL is not required on {loc}, but the plan expects {flags}")
-                    else:
-                        ok = not _refused(status)
-                        text = (f"accepted: {detail}" if ok else
-                                f"refused: {detail} — SSL still required on {loc}, offloaded by the load balancer")
-                    checks.append(Check("server", server.name, "http-refused" if want_refused else "http-accepted",
-                                        f"{key} http://{host}{path}", ok, text))
+            _probe_server(plan, server, http, checks, reference, timeout)
     finally:
         http.close()
     return ProbeReport(checks, reference, reference_source)
+
+
+def _probe_vips(plan: Plan, http: _Http, checks: list[Check], reference: str | None, reference_source: str,
+                timeout: float) -> tuple[str | None, str]:
+    """Through the VIP, per namespace: the certificate and each health URL. Returns (reference, its source): the
+    first certificate served becomes the reference when the model has none."""
+    for ns in plan.namespaces:
+        address = ns.vip if ns.vip and ns.vip not in ("0.0.0.0", "::", "*") else ns.host
+        check, fp = _cert_check("vip", ns.host, address, ns.port, ns.host, reference, timeout)
+        if reference is None and fp:
+            reference, reference_source = fp, f"the certificate served for {ns.host} (the model has none)"
+        checks.append(check)
+        seen: set[str] = set()
+        for svc in ns.services:
+            if svc.health.path.lower() in seen:
+                continue
+            seen.add(svc.health.path.lower())
+            status, detail = http.get("https", address, ns.port, ns.host, svc.health.path, follow=True)
+            checks.append(Check("vip", ns.host, "health", f"{svc.service} https://{ns.host}{svc.health.path}",
+                                status == 200, detail))
+    return reference, reference_source
+
+
+def _probe_server(plan: Plan, server: Server, http: _Http, checks: list[Check], reference: str | None,
+                  timeout: float) -> None:
+    """One server directly: its certificate (when a service it serves is not offloaded), each service's health
+    and whether its locations accept or refuse plain HTTP."""
+    first: dict[str, ServicePlan] = {}
+    for svc in plan.services:
+        if any(m.server == server.name for m in svc.members):
+            first.setdefault(svc.service, svc)
+    if not first:
+        return
+    tls_host = next((s.namespace for s in first.values() if s.mode != "offload"), None)
+    if tls_host:
+        check, _ = _cert_check("server", server.name, server.address, server.https_port, tls_host,
+                               reference, timeout)
+        checks.append(check)
+    for key, svc in first.items():
+        host = svc.namespace
+        if svc.mode == "offload":
+            scheme, port = "http", server.http_port
+        else:
+            scheme, port = "https", server.https_port
+        status, detail = http.get(scheme, server.address, port, host, svc.health.path, follow=True)
+        checks.append(Check("server", server.name, "health", f"{key} {scheme}://{host}{svc.health.path}",
+                            status == 200, detail))
+        _probe_locations(server, key, svc, http, checks)
+
+
+def _probe_locations(server: Server, key: str, svc: ServicePlan, http: _Http, checks: list[Check]) -> None:
+    """Plain HTTP to each location of a service on one server: refused (403.4) where SSL is required, else
+    accepted (offloaded services only)."""
+    host = svc.namespace
+    for loc, flags in svc.locations.items():
+        rel = loc[len(catalog.SITE) + 1:]
+        path = f"/{rel}/"
+        want_refused = sslflags.requires_ssl(flags)
+        if not want_refused and svc.mode != "offload":
+            continue          # e.g. owa/Calendar while owa is bridged: the LB never sends HTTP there
+        status, detail = http.get("http", server.address, server.http_port, host, path)
+        if status is None:
+            ok, text = False, detail
+        elif want_refused:
+            ok = _refused(status)
+            text = (f"refused: {detail} (SSL required)" if ok else
+                    f"answered {detail}: SSL is not required on {loc}, but the plan expects {flags}")
+        else:
+            ok = not _refused(status)
+            text = (f"accepted: {detail}" if ok else
+                    f"refused: {detail} — SSL still required on {loc}, offloaded by the load balancer")
+        checks.append(Check("server", server.name, "http-refused" if want_refused else "http-accepted",
+                            f"{key} http://{host}{path}", ok, text))
 
 
 def model_fingerprint(plan: Plan) -> tuple[str | None, str]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from cryptography.x509 import DNSName
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
@@ -25,7 +26,7 @@ class CheckItem:
         return {"id": self.id, "status": self.status, "message": self.message}
 
 
-def subject(cert) -> str:
+def subject(cert: x509.Certificate) -> str:
     return cert.subject.rfc4514_string() or "(empty subject)"
 
 
@@ -33,7 +34,7 @@ def day(when: dt.datetime) -> str:
     return when.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def check_key_match(leaf, key) -> CheckItem:
+def check_key_match(leaf: x509.Certificate, key: PrivateKeyTypes | None) -> CheckItem:
     if key is None:
         return CheckItem("key-match", "fail", "no private key: the load balancer cannot present this certificate "
                                               "(export it from Exchange with its private key)")
@@ -45,7 +46,7 @@ def check_key_match(leaf, key) -> CheckItem:
 
 # --- san-coverage -----------------------------------------------------------------------------------------------
 
-def dns_sans(cert) -> list[str] | None:
+def dns_sans(cert: x509.Certificate) -> list[str] | None:
     """The DNS names in the subjectAltName extension; None when there is no such extension."""
     try:
         ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -67,7 +68,7 @@ def covers(san: str, host: str) -> bool:
     return "*" not in san and san == host
 
 
-def check_san_coverage(leaf, names: list[str], names_hint: str) -> tuple[CheckItem, list[str]]:
+def check_san_coverage(leaf: x509.Certificate, names: list[str], names_hint: str) -> tuple[CheckItem, list[str]]:
     """(item, names covered). names_hint says where names come from when there are none."""
     sans = dns_sans(leaf)
     if not names:
@@ -85,7 +86,7 @@ def check_san_coverage(leaf, names: list[str], names_hint: str) -> tuple[CheckIt
 
 # --- expiry -----------------------------------------------------------------------------------------------------
 
-def check_expiry(leaf, chain: list, at: dt.datetime, warn_days: int) -> CheckItem:
+def check_expiry(leaf: x509.Certificate, chain: list, at: dt.datetime, warn_days: int) -> CheckItem:
     problems: list[tuple[str, str]] = []
     for role, cert in [("the certificate", leaf)] + [(f"chain certificate {subject(c)}", c) for c in chain]:
         start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
@@ -107,7 +108,7 @@ def check_expiry(leaf, chain: list, at: dt.datetime, warn_days: int) -> CheckIte
 
 # --- key-strength, signature-hash, eku --------------------------------------------------------------------------
 
-def key_description(public_key) -> tuple[str, bool]:
+def key_description(public_key: PublicKeyTypes) -> tuple[str, bool]:
     """(description, strong enough): RSA >= 2048, EC >= P-256; Ed25519/Ed448 strong; anything else weak."""
     if isinstance(public_key, rsa.RSAPublicKey):
         return f"RSA {public_key.key_size}", public_key.key_size >= 2048
@@ -120,7 +121,7 @@ def key_description(public_key) -> tuple[str, bool]:
     return type(public_key).__name__, False
 
 
-def check_key_strength(leaf) -> CheckItem:
+def check_key_strength(leaf: x509.Certificate) -> CheckItem:
     desc, strong = key_description(leaf.public_key())
     if strong:
         return CheckItem("key-strength", "ok", desc)
@@ -139,7 +140,7 @@ def _hash_name(cert) -> str:
     return alg.name if alg is not None else "none (pure signature)"
 
 
-def check_signature_hash(leaf, chain: list) -> CheckItem:
+def check_signature_hash(leaf: x509.Certificate, chain: list) -> CheckItem:
     weak = []
     for role, cert in [("the certificate", leaf)] + [(subject(c), c) for c in chain if c.subject != c.issuer]:
         name = _hash_name(cert).lower()
@@ -151,7 +152,7 @@ def check_signature_hash(leaf, chain: list) -> CheckItem:
     return CheckItem("signature-hash", "ok", f"signed with {_hash_name(leaf).upper()}")
 
 
-def check_eku(leaf) -> CheckItem:
+def check_eku(leaf: x509.Certificate) -> CheckItem:
     try:
         ext = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
     except x509.ExtensionNotFound:
@@ -180,7 +181,7 @@ def _issued_by(cert, issuer) -> bool:
     return True
 
 
-def find_path(leaf, chain: list, trust: list) -> tuple[list, str | None]:
+def find_path(leaf: x509.Certificate, chain: list, trust: list) -> tuple[list, str | None]:
     """Walk from the leaf through the chain to a trust anchor. (path, problem or None)."""
     path = [leaf]
     current = leaf
@@ -232,7 +233,7 @@ def _clean(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def check_chain(leaf, chain: list, trust: list | None, trust_label: str, hosts: list[str],
+def check_chain(leaf: x509.Certificate, chain: list, trust: list | None, trust_label: str, hosts: list[str],
                 at: dt.datetime) -> CheckItem:
     if trust is None:
         return CheckItem("chain", "fail", f"no trust store: {trust_label}; pass --ca-bundle FILE")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from ..errors import LbsyncError
@@ -52,7 +53,8 @@ def collect(targets: list[str], sni_names: list[str], password: PasswordSource,
     return out
 
 
-def check_consistency(leaf, source: str, observed: list[Observed], extended_protection: bool) -> CheckItem:
+def check_consistency(leaf: x509.Certificate, source: str, observed: list[Observed],
+                      extended_protection: bool) -> CheckItem:
     if not observed:
         if extended_protection:
             return CheckItem("consistency", "warn", "Extended Protection is on: prove the load balancer and every "

@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from ..errors import LbsyncError
@@ -86,19 +87,19 @@ def read_file(path: str | Path) -> bytes:
         raise LbsyncError(f"cannot read: {exc.strerror}", file=str(path)) from None
 
 
-def spki(public_key) -> bytes:
+def spki(public_key: PublicKeyTypes) -> bytes:
     return public_key.public_bytes(serialization.Encoding.DER,
                                    serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def is_ca(cert) -> bool:
+def is_ca(cert: x509.Certificate) -> bool:
     try:
         return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     except x509.ExtensionNotFound:
         return cert.subject == cert.issuer
 
 
-def pick_leaf(certs: list, key=None):
+def pick_leaf(certs: list, key: PrivateKeyTypes | None = None):
     """The certificate the key belongs to; else the first that is not a CA; else the first."""
     if key is not None:
         want = spki(key.public_key())

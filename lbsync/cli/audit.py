@@ -35,8 +35,9 @@ from .common import load_plan, refuse_on_errors
 @click.option("--nginx", "nginx_files", multiple=True, type=click.Path(dir_okay=False), metavar="FILE",
               help="A deployed lbsync.conf / lbsync-stream.conf to compare with a fresh render. Repeatable.")
 @_ALLOW
-def audit(model, apphost, outlook_anywhere, evidence_dir, as_json, fix_script, flavour, templates, haproxy_file,
-          nginx_files, allow) -> None:
+def audit(model: str, apphost: tuple[str, ...], outlook_anywhere: tuple[str, ...], evidence_dir: str | None,
+          as_json: bool, fix_script: str | None, flavour: str, templates: str | None, haproxy_file: str | None,
+          nginx_files: tuple[str, ...], allow: tuple[str, ...]) -> None:
     """Compare what is deployed with the model: drift per server, with stable codes.
 
     Exchange evidence (applicationHost.config, Outlook Anywhere / verify JSON) is compared with the plan; settings
@@ -97,7 +98,7 @@ def audit(model, apphost, outlook_anywhere, evidence_dir, as_json, fix_script, f
 @click.option("--timeout", default=5.0, show_default=True, type=click.FloatRange(0.1, 120),
               help="Seconds per connection / answer (every request is bounded).")
 @_ALLOW
-def probe(model, as_json, timeout, allow) -> None:
+def probe(model: str, as_json: bool, timeout: float, allow: tuple[str, ...]) -> None:
     """Live checks: through each namespace's VIP (SNI and Host = the namespace) the model's certificate and every
     health URL answering 200; on each server directly, offloaded services on HTTP, bridged ones on HTTPS with the
     shared certificate and still refusing plain HTTP (403.4). Redirects are never followed off the namespace.

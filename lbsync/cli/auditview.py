@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..audit.drift import Report
+    from ..audit.probe import ProbeReport
+    from ..plan.types import Plan
 
 
 def _console(stderr: bool = False):
@@ -21,7 +27,7 @@ def _show(value) -> str:
     return str(value)
 
 
-def print_audit(plan, report, lb: list, fix_note: list[str] | None = None) -> None:
+def print_audit(plan: Plan, report: Report, lb: list, fix_note: list[str] | None = None) -> None:
     from rich.markup import escape
     from rich.table import Table
     console = _console()
@@ -55,7 +61,7 @@ def print_audit(plan, report, lb: list, fix_note: list[str] | None = None) -> No
     console.print("[red]drift found[/red]" if drifted else "[green]in sync with the plan[/green]")
 
 
-def audit_json(report, lb: list, fix_files: list[str]) -> str:
+def audit_json(report: Report, lb: list, fix_files: list[str]) -> str:
     doc = report.as_json()
     if lb:
         doc["load_balancers"] = [d.as_json() for d in lb]
@@ -65,7 +71,7 @@ def audit_json(report, lb: list, fix_files: list[str]) -> str:
     return json.dumps(doc, indent=2)
 
 
-def print_probe(report) -> None:
+def print_probe(report: ProbeReport) -> None:
     from rich.markup import escape
     from rich.table import Table
     console = _console()

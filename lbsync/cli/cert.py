@@ -83,8 +83,9 @@ def cert() -> None:
               help="Seconds per live endpoint.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @click.pass_context
-def check(ctx, model, pfx, cert, key, chain, password_env, ca_bundle, at, names, compare, timeout,
-          as_json) -> None:
+def check(ctx: click.Context, model: str, pfx: str | None, cert: str | None, key: str | None, chain: str | None,
+          password_env: str | None, ca_bundle: str | None, at: str | None, names: tuple[str, ...],
+          compare: tuple[str, ...], timeout: float, as_json: bool) -> None:
     """Check the certificate: key, names, validity, chain, strength, EKU, and that it is the same everywhere.
 
     Exit 0: no check failed; 1: a check failed; 2: bad input.
@@ -122,7 +123,8 @@ def check(ctx, model, pfx, cert, key, chain, password_env, ca_bundle, at, names,
 @click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False),
               help="Folder to write into (files go under FORMAT/).")
 @click.pass_context
-def export(ctx, model, pfx, cert, key, chain, password_env, fmt, outdir) -> None:
+def export(ctx: click.Context, model: str, pfx: str | None, cert: str | None, key: str | None, chain: str | None,
+           password_env: str | None, fmt: str, outdir: str) -> None:
     """Write the certificate and key for a load balancer (key files mode 0600, written atomically)."""
     from ..certs.export import export_bundle, model_names
     src = Source(ctx, model, pfx, cert, key, chain, password_env)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..certs.check import Report
+
 _STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
 
 
-def print_report(report, console=None) -> None:
+def print_report(report: Report, console: Console | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text

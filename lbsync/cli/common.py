@@ -6,10 +6,14 @@ Library modules are imported inside the functions that use them, so `lbsync --he
 from __future__ import annotations
 
 import difflib
+from typing import TYPE_CHECKING
 
 import click
 
 from ..errors import LbsyncError
+
+if TYPE_CHECKING:
+    from ..plan.types import Finding, Plan
 
 MODEL_ARG = click.argument("model", required=False, default="lbsync.yaml", metavar="[MODEL]",
                            type=click.Path(dir_okay=False))
@@ -21,7 +25,7 @@ def err(text: str) -> None:
     click.echo(text, err=True)
 
 
-def finding_line(plan, f) -> str:
+def finding_line(plan: Plan, f: Finding) -> str:
     """`FILE:LINE:COL: level: [code] message` — the position of the model entry the finding is about."""
     line, col = plan.model.marks.at(f.where) if f.where else (None, None)
     where = plan.model.marks.file
@@ -45,14 +49,15 @@ def load_plan(model_path: str, allow: tuple[str, ...] = ()):
     return build_plan(load_model(model_path), allow=allow)
 
 
-def refuse_on_errors(plan, blocking) -> None:
+def refuse_on_errors(plan: Plan, blocking: list[Finding]) -> None:
     if blocking:
         for f in blocking:
             err(finding_line(plan, f))
         raise SystemExit(2)
 
 
-def print_findings(plan, *, levels=("warning", "error"), targets: set[str] | None = None) -> None:
+def print_findings(plan: Plan, *, levels: tuple[str, ...] = ("warning", "error"),
+                   targets: set[str] | None = None) -> None:
     for f in plan.relevant(targets):
         if f.level in levels:
             err(finding_line(plan, f))

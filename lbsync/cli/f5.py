@@ -73,7 +73,7 @@ def f5() -> None:
 @ALLOW_OPT
 @METHOD_OPT
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
-def plan_cmd(model, allow, method, as_json) -> None:
+def plan_cmd(model: str, allow: tuple[str, ...], method: str, as_json: bool) -> None:
     """Read the device and show, per object, create / modify / delete / unchanged (changes nothing)."""
     from ..targets.f5.connection import DeviceError
     from ..targets.f5.pushers import PUSHERS
@@ -97,7 +97,7 @@ def plan_cmd(model, allow, method, as_json) -> None:
 @METHOD_OPT
 @click.option("--force", is_flag=True, help="Allow deleting more than 30% of the objects lbsync owns.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document of what was applied.")
-def apply_cmd(model, allow, method, force, as_json) -> None:
+def apply_cmd(model: str, allow: tuple[str, ...], method: str, force: bool, as_json: bool) -> None:
     """Apply the plan to the device (certificate files first, then one transaction, or one AS3 declaration)."""
     from ..targets.f5.connection import DeviceError
     from ..targets.f5.pushers import PUSHERS

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from ..plan.types import GroupPlan, Plan
 
 _LEVEL_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
-def print_plan(plan, console: Console | None = None) -> None:
+def print_plan(plan: Plan, console: Console | None = None) -> None:
     if console is None:
         import shutil
         console = Console(soft_wrap=False, width=max(shutil.get_terminal_size((160, 40)).columns, 120))
@@ -71,7 +76,7 @@ _BEHAVIOUR = {"proxy": "proxied by 2013+", "redirect": "redirected", "autodiscov
               "direct": "its own namespace"}
 
 
-def print_group(gp, console: Console) -> None:
+def print_group(gp: GroupPlan, console: Console) -> None:
     """One coexistence group: where each client of a mailbox on it lands, and how its Exchange side is set."""
     how = "scripts (exchange/*.ps1)" if gp.scripted else "manual steps (README.txt)"
     console.print(f"[bold]Group {gp.name}[/bold]: Exchange {gp.version}, servers: {', '.join(gp.servers)}; "

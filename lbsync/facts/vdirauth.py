@@ -15,6 +15,8 @@ the list. Other methods the cmdlets know (OAuth, WSSecurity, Digest, client cert
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 # service key -> (Get- cmdlet, the virtual directory's name in -Identity "SERVER\\<name>", shape)
 VDIRS: dict[str, tuple[str, str, str]] = {
     "owa": ("Get-OwaVirtualDirectory", "owa (Default Web Site)", "switches"),
@@ -29,7 +31,7 @@ ORDER = ("Basic", "Windows", "Ntlm", "Negotiate", "Forms")
 CANONICAL = {w.lower(): w for w in ORDER}
 
 
-def comparable(service: str, methods) -> list[str]:
+def comparable(service: str, methods: Iterable[str]) -> list[str]:
     """The plan's methods for a service as the verify script reports them (ORDER, no duplicates)."""
     shape = VDIRS[service][2]
     have = {m.lower() for m in methods}
@@ -46,7 +48,7 @@ def comparable(service: str, methods) -> list[str]:
     return [m for m in ORDER if m in out]
 
 
-def normalise(methods) -> list[str]:
+def normalise(methods: Sequence[object]) -> list[str]:
     """Evidence as written (any case, any order) -> ORDER spelling; unknown words are kept as written, sorted last."""
     known = [CANONICAL[m.lower()] for m in methods if isinstance(m, str) and m.lower() in CANONICAL]
     unknown = sorted({m for m in methods if isinstance(m, str) and m.lower() not in CANONICAL})

@@ -22,7 +22,7 @@ from ..errors import LbsyncError
 class _Core12Loader(yaml.SafeLoader):
     """SafeLoader with the YAML 1.2 core schema's implicit types instead of YAML 1.1's."""
 
-    def construct_yaml_int(self, node):
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
         text = self.construct_scalar(node)
         sign = -1 if text.startswith("-") else 1
         digits = text.lstrip("+-")
@@ -120,6 +120,73 @@ def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> LbsyncError:
                        line=mark.line + 1 if mark else None, col=mark.column + 1 if mark else None)
 
 
+class _NodeWalk:
+    """The node walk of load_yaml: composed nodes -> plain data, every position recorded in `marks`."""
+
+    def __init__(self, loader: _Core12Loader, marks: Marks, file: str):
+        self.loader = loader
+        self.marks = marks
+        self.file = file
+        self.budget = MAX_NODES
+        self.merged_keys: set[Path] = set()
+
+    def walk(self, n: yaml.Node, path: Path, depth: int = 0) -> Any:
+        file = self.file
+        line, col = _mark(n)
+        if depth > 64:
+            raise LbsyncError("the document nests too deeply", file=file, line=line, col=col,
+                              key=key_path(path))
+        self.budget -= 1
+        if self.budget < 0:
+            raise LbsyncError(f"the document has more than {MAX_NODES} values (YAML aliases expanding "
+                              "into each other?)", file=file, line=line, col=col, key=key_path(path[:1]))
+        self.marks.values[path] = (line, col)
+        if isinstance(n, yaml.MappingNode):
+            return self.mapping(n, path, depth)
+        if isinstance(n, yaml.SequenceNode):
+            return [self.walk(item, path + (i,), depth + 1) for i, item in enumerate(n.value)]
+        try:
+            return self.loader.construct_object(n)
+        except yaml.constructor.ConstructorError as exc:
+            raise LbsyncError(f"cannot read value: {exc.problem}", file=file, line=line, col=col,
+                              key=key_path(path)) from None
+
+    def mapping(self, n: yaml.MappingNode, path: Path, depth: int) -> dict[str, Any]:
+        file, marks, merged_keys = self.file, self.marks, self.merged_keys
+        explicit = sum(1 for k, _ in n.value if k.tag != "tag:yaml.org,2002:merge")
+        try:
+            self.loader.flatten_mapping(n)  # YAML merge keys (<<): merged pairs first, then the explicit ones
+        except yaml.MarkedYAMLError as exc:
+            m = exc.problem_mark
+            raise LbsyncError(f"bad merge key: {exc.problem}", file=file, line=m.line + 1,
+                              col=m.column + 1, key=key_path(path)) from None
+        merged = len(n.value) - explicit
+        out: dict[str, Any] = {}
+        for i, (knode, vnode) in enumerate(n.value):
+            if not isinstance(knode, yaml.ScalarNode):
+                kline, kcol = _mark(knode)
+                raise LbsyncError("a mapping key must be a plain scalar", file=file, line=kline, col=kcol,
+                                  key=key_path(path))
+            k = self.loader.construct_object(knode)
+            k = k if isinstance(k, str) else str(k).lower() if isinstance(k, bool) else str(k)
+            child = path + (k,)
+            if k in out:
+                if i < merged:
+                    pass  # merged from two aliases: the later one wins, as PyYAML does
+                elif child in merged_keys:
+                    merged_keys.discard(child)  # an explicit key overrides a merged one, as YAML says
+                else:
+                    kline, kcol = _mark(knode)
+                    first = marks.keys[child][0]
+                    raise LbsyncError(f"duplicate key '{k}' (first defined on line {first})", file=file,
+                                      line=kline, col=kcol, key=key_path(child))
+            elif i < merged:
+                merged_keys.add(child)
+            marks.keys[child] = _mark(knode)
+            out[k] = self.walk(vnode, child, depth + 1)
+        return out
+
+
 def load_yaml(text: str, file: str) -> tuple[Any, Marks]:
     marks = Marks(file)
     try:
@@ -129,7 +196,6 @@ def load_yaml(text: str, file: str) -> tuple[Any, Marks]:
         col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
         raise LbsyncError(f"the model contains a control character (U+{exc.character:04X}) YAML does not allow",
                           file=file, line=line, col=col) from None
-    budget = [MAX_NODES]
     try:
         try:
             node = loader.get_single_node()
@@ -139,59 +205,6 @@ def load_yaml(text: str, file: str) -> tuple[Any, Marks]:
             raise LbsyncError(f"YAML syntax error: {exc}", file=file) from None
         if node is None:
             raise LbsyncError("the model is empty (expected a mapping with 'version: 1')", file=file, line=1, col=1)
-
-        def walk(n: yaml.Node, path: Path, depth: int = 0) -> Any:
-            line, col = _mark(n)
-            if depth > 64:
-                raise LbsyncError("the document nests too deeply", file=file, line=line, col=col,
-                                  key=key_path(path))
-            budget[0] -= 1
-            if budget[0] < 0:
-                raise LbsyncError(f"the document has more than {MAX_NODES} values (YAML aliases expanding "
-                                  "into each other?)", file=file, line=line, col=col, key=key_path(path[:1]))
-            marks.values[path] = (line, col)
-            if isinstance(n, yaml.MappingNode):
-                explicit = sum(1 for k, _ in n.value if k.tag != "tag:yaml.org,2002:merge")
-                try:
-                    loader.flatten_mapping(n)  # YAML merge keys (<<): merged pairs first, then the explicit ones
-                except yaml.MarkedYAMLError as exc:
-                    m = exc.problem_mark
-                    raise LbsyncError(f"bad merge key: {exc.problem}", file=file, line=m.line + 1,
-                                      col=m.column + 1, key=key_path(path)) from None
-                merged = len(n.value) - explicit
-                out: dict[str, Any] = {}
-                for i, (knode, vnode) in enumerate(n.value):
-                    if not isinstance(knode, yaml.ScalarNode):
-                        kline, kcol = _mark(knode)
-                        raise LbsyncError("a mapping key must be a plain scalar", file=file, line=kline, col=kcol,
-                                          key=key_path(path))
-                    k = loader.construct_object(knode)
-                    k = k if isinstance(k, str) else str(k).lower() if isinstance(k, bool) else str(k)
-                    child = path + (k,)
-                    if k in out:
-                        if i < merged:
-                            pass  # merged from two aliases: the later one wins, as PyYAML does
-                        elif child in merged_keys:
-                            merged_keys.discard(child)  # an explicit key overrides a merged one, as YAML says
-                        else:
-                            kline, kcol = _mark(knode)
-                            first = marks.keys[child][0]
-                            raise LbsyncError(f"duplicate key '{k}' (first defined on line {first})", file=file,
-                                              line=kline, col=kcol, key=key_path(child))
-                    elif i < merged:
-                        merged_keys.add(child)
-                    marks.keys[child] = _mark(knode)
-                    out[k] = walk(vnode, child, depth + 1)
-                return out
-            if isinstance(n, yaml.SequenceNode):
-                return [walk(item, path + (i,), depth + 1) for i, item in enumerate(n.value)]
-            try:
-                return loader.construct_object(n)
-            except yaml.constructor.ConstructorError as exc:
-                raise LbsyncError(f"cannot read value: {exc.problem}", file=file, line=line, col=col,
-                                  key=key_path(path)) from None
-
-        merged_keys: set = set()
-        return walk(node, ()), marks
+        return _NodeWalk(loader, marks, file).walk(node, ()), marks
     finally:
         loader.dispose()

@@ -40,6 +40,14 @@ def _norm_addr(address: str) -> str:
 
 
 def _cross_checks(data: dict, marks: Marks, errors: list[LbsyncError]) -> None:
+    server_addrs = _server_checks(data, marks, errors)
+    _namespace_checks(data, marks, errors, server_addrs)
+    _certificate_checks(data, marks, errors)
+    _allow_checks(data, marks, errors)
+
+
+def _server_checks(data: dict, marks: Marks, errors: list[LbsyncError]) -> dict[str, int]:
+    """Ports, duplicate names and duplicate address+ports of servers; returns {normalised address: index}."""
     for i, s in enumerate(data["servers"]):
         if s.get("http_port", 80) == s.get("https_port", 443):
             errors.append(marks.error(f"http_port and https_port are both {s.get('https_port', 443)}",
@@ -58,8 +66,11 @@ def _cross_checks(data: dict, marks: Marks, errors: list[LbsyncError]) -> None:
             errors.append(marks.error(f"servers[{seen_addr[key]}] already uses address '{s['address']}' with the "
                                       "same ports", ("servers", i, "address")))
         seen_addr[key] = i
-    server_addrs = {_norm_addr(s["address"]): i for i, s in enumerate(data["servers"])}
+    return {_norm_addr(s["address"]): i for i, s in enumerate(data["servers"])}
 
+
+def _namespace_checks(data: dict, marks: Marks, errors: list[LbsyncError], server_addrs: dict[str, int]) -> None:
+    """Duplicate hosts, port 80, a VIP that is a server's address, and VIP conflicts on one port."""
     hosts: dict[str, int] = {}
     ports: dict[int, dict[str, int]] = {}
     for i, ns in enumerate(data["namespaces"]):
@@ -89,6 +100,9 @@ def _cross_checks(data: dict, marks: Marks, errors: list[LbsyncError]) -> None:
                 ("namespaces", i, "vip" if vip else "host")))
         vips.setdefault(key, i)
 
+
+def _certificate_checks(data: dict, marks: Marks, errors: list[LbsyncError]) -> None:
+    """certificate: pfx, or cert+key (chain only with cert+key)."""
     cert = data.get("certificate")
     if cert is not None:
         if "pfx" in cert and ("cert" in cert or "key" in cert):
@@ -103,6 +117,9 @@ def _cross_checks(data: dict, marks: Marks, errors: list[LbsyncError]) -> None:
             errors.append(marks.error("chain is read from the PFX; give chain only with cert+key",
                                       ("certificate", "chain"), key=True))
 
+
+def _allow_checks(data: dict, marks: Marks, errors: list[LbsyncError]) -> None:
+    """allow: known finding codes that may be allowed."""
     for i, code in enumerate(data.get("allow", [])):
         if code not in CODES:
             close = difflib.get_close_matches(code, list(CODES), n=1)
@@ -130,12 +147,24 @@ def build_model(data: Any, marks: Marks, path: Path) -> t.Model:
         raise ModelErrors(errors)
 
     base = path.parent
-    ex = data["exchange"]
+    exchange = _exchange(data["exchange"])
+    servers, namespaces = _servers(data), _namespaces(data)
+    tls, certificate = _tls(data, base), _certificate(data, base)
+    h = data.get("health", {})
+    health = _health(h, t.HealthSettings())
+    health_services = {svc: _health(v, health) for svc, v in h.get("services", {}).items()}
+    targets = _targets(data, base)
+    return t.Model(path=path, exchange=exchange, servers=servers, namespaces=namespaces, tls=tls,
+                   certificate=certificate, health=health, health_services=health_services, targets=targets,
+                   allow=tuple(data.get("allow", [])), marks=marks, groups=build_groups(data))
+
+
+def _exchange(ex: dict) -> t.Exchange:
     oa = ex.get("outlook_anywhere", {})
     version = ex["version"]
     cu = ex.get("cu")
     ep_default = catalog.extended_protection_default(version, cu)
-    exchange = t.Exchange(
+    return t.Exchange(
         version=version, cu=cu,
         extended_protection=ex.get("extended_protection", ep_default),
         extended_protection_given="extended_protection" in ex,
@@ -146,34 +175,43 @@ def build_model(data: Any, marks: Marks, path: Path) -> t.Model:
             given=frozenset(oa)),
         auth={k: tuple(v) for k, v in ex.get("auth", {}).items()},
     )
-    servers = tuple(t.Server(name=s["name"], address=s["address"], http_port=s.get("http_port", 80),
-                             https_port=s.get("https_port", 443), index=i, group=s.get("group", "main"))
-                    for i, s in enumerate(data["servers"]))
-    namespaces = tuple(t.Namespace(host=n["host"].lower(), services=tuple(n["services"]), vip=n.get("vip"),
-                                   port=n.get("port", 443), index=i, group=n.get("group", "main"))
-                       for i, n in enumerate(data["namespaces"]))
+
+
+def _servers(data: dict) -> tuple[t.Server, ...]:
+    return tuple(t.Server(name=s["name"], address=s["address"], http_port=s.get("http_port", 80),
+                          https_port=s.get("https_port", 443), index=i, group=s.get("group", "main"))
+                 for i, s in enumerate(data["servers"]))
+
+
+def _namespaces(data: dict) -> tuple[t.Namespace, ...]:
+    return tuple(t.Namespace(host=n["host"].lower(), services=tuple(n["services"]), vip=n.get("vip"),
+                             port=n.get("port", 443), index=i, group=n.get("group", "main"))
+                 for i, n in enumerate(data["namespaces"]))
+
+
+def _tls(data: dict, base: Path) -> t.Tls:
     tl = data.get("tls", {})
-    tls = t.Tls(default=Mode(tl.get("default", Mode.BRIDGE)),
-                services={k: Mode(m) for k, m in tl.get("services", {}).items()},
-                profile=tl.get("profile", "intermediate"), server_ca=_resolve(base, tl.get("server_ca")),
-                verify_server=tl.get("verify_server", True))
+    return t.Tls(default=Mode(tl.get("default", Mode.BRIDGE)),
+                 services={k: Mode(m) for k, m in tl.get("services", {}).items()},
+                 profile=tl.get("profile", "intermediate"), server_ca=_resolve(base, tl.get("server_ca")),
+                 verify_server=tl.get("verify_server", True))
+
+
+def _certificate(data: dict, base: Path) -> t.Certificate | None:
     c = data.get("certificate")
-    certificate = None
-    if c is not None:
-        certificate = t.Certificate(pfx=_resolve(base, c.get("pfx")), password_env=c.get("password_env"),
-                                    cert=_resolve(base, c.get("cert")), key=_resolve(base, c.get("key")),
-                                    chain=_resolve(base, c.get("chain")), warn_days=c.get("warn_days", 30))
-    h = data.get("health", {})
-    health = _health(h, t.HealthSettings())
-    health_services = {svc: _health(v, health) for svc, v in h.get("services", {}).items()}
+    if c is None:
+        return None
+    return t.Certificate(pfx=_resolve(base, c.get("pfx")), password_env=c.get("password_env"),
+                         cert=_resolve(base, c.get("cert")), key=_resolve(base, c.get("key")),
+                         chain=_resolve(base, c.get("chain")), warn_days=c.get("warn_days", 30))
+
+
+def _targets(data: dict, base: Path) -> t.Targets:
     tg = data.get("targets", {})
     hp, ng, f5 = tg.get("haproxy"), tg.get("nginx"), tg.get("f5")
-    targets = t.Targets(
+    return t.Targets(
         haproxy=t.HaproxyTarget(**(hp or {}), given=hp is not None),
         nginx=t.NginxTarget(**(ng or {}), given=ng is not None),
         f5=t.F5Target(**{k: v for k, v in (f5 or {}).items() if k != "ca_bundle"},
                       ca_bundle=_resolve(base, (f5 or {}).get("ca_bundle")), given=f5 is not None),
     )
-    return t.Model(path=path, exchange=exchange, servers=servers, namespaces=namespaces, tls=tls,
-                   certificate=certificate, health=health, health_services=health_services, targets=targets,
-                   allow=tuple(data.get("allow", [])), marks=marks, groups=build_groups(data))

@@ -17,7 +17,7 @@ from ..facts.tls import GUIDELINE, SERVER_TLS_DEFAULT, profile
 from ..output import check as checks
 from ..output.env import environment, render_template
 from ..output.writer import Output
-from ..plan.types import Listener, Plan, ServicePlan
+from ..plan.types import Listener, Member, Plan, ServicePlan
 from . import common
 from .protocol import RenderOptions
 
@@ -55,7 +55,7 @@ def persistence_cookie(svc: ServicePlan) -> str:
     return "LBSYNC_" + common.ident(svc.group).upper()
 
 
-def server_cookie(svc: ServicePlan, member) -> str:
+def server_cookie(svc: ServicePlan, member: Member) -> str:
     return f" cookie {member.server}" if svc.persistence == "cookie" else ""
 
 

@@ -13,6 +13,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,6 +22,7 @@ import requests
 import urllib3
 
 from ...errors import LbsyncError
+from ...plan.types import Plan
 
 
 class DeviceError(Exception):
@@ -50,8 +52,8 @@ class Settings:
         return f"https://{self.host}:{self.port}"
 
 
-def settings_from(plan, *, retries: int = 3, backoff: float = 0.5, timeout: float = 30.0,
-                  warn=lambda text: print(text, file=sys.stderr)) -> Settings:
+def settings_from(plan: Plan, *, retries: int = 3, backoff: float = 0.5, timeout: float = 30.0,
+                  warn: Callable[[str], None] = lambda text: print(text, file=sys.stderr)) -> Settings:
     f5 = plan.model.targets.f5
     if not f5.host:
         raise _model_error(plan, "targets.f5.host is not set: lbsync does not know which BIG-IP to talk to",
@@ -74,7 +76,7 @@ def _model_error(plan, message: str, path: tuple, *, key: bool = True) -> Lbsync
     return LbsyncError(message, file=plan.model.marks.file, line=line, col=col)
 
 
-def credentials(plan, *, interactive: bool | None = None) -> tuple[str, str]:
+def credentials(plan: Plan, *, interactive: bool | None = None) -> tuple[str, str]:
     """(username, password) from the environment variables the model names, or a hidden prompt on a terminal."""
     f5 = plan.model.targets.f5
     user, password = os.environ.get(f5.username_env), os.environ.get(f5.password_env)
@@ -172,7 +174,7 @@ class Connection:
         r = self._with_retries(attempt)
         return None if r is None else r.json()
 
-    def write(self, method: str, path: str, *, json=None, data: bytes | None = None,
+    def write(self, method: str, path: str, *, json: dict | None = None, data: bytes | None = None,
               headers: dict | None = None) -> dict | None:
         """One write, never retried here."""
         r = self._checked(self._send(method, path, json=json, data=data, headers=headers))
@@ -197,8 +199,8 @@ def _reason(exc: Exception) -> str:
     return type(exc).__name__
 
 
-def connect(plan, *, retries: int = 3, backoff: float = 0.5, timeout: float = 30.0,
-            interactive: bool | None = None, warn=None) -> Connection:
+def connect(plan: Plan, *, retries: int = 3, backoff: float = 0.5, timeout: float = 30.0,
+            interactive: bool | None = None, warn: Callable[[str], None] | None = None) -> Connection:
     kwargs = {"warn": warn} if warn else {}
     settings = settings_from(plan, retries=retries, backoff=backoff, timeout=timeout, **kwargs)
     user, password = credentials(plan, interactive=interactive)

@@ -60,7 +60,7 @@ class Difference:
         return {k: (self.have.get(k), v) for k, v in self.want.items() if not self.same(k, v, self.have.get(k))}
 
     @classmethod
-    def same(cls, attr: str | None, want, have) -> bool:
+    def same(cls, attr: str | None, want: object, have: object) -> bool:
         named = getattr(cls, f"_{attr}", None) if attr else None
         return (named or cls._generic)(want, have)
 

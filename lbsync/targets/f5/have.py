@@ -6,7 +6,7 @@ else is read into the diff, so nothing else can be modified or deleted.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from .connection import Connection
@@ -49,8 +49,9 @@ def normalise(kind: str, obj: dict) -> dict:
     return out
 
 
-def read_owned(conn: Connection, partition: str, *, kinds=None, file_partition: str | None = None,
-               progress=lambda text: None, parallel: int = 4) -> dict[tuple[str, str], dict]:
+def read_owned(conn: Connection, partition: str, *, kinds: Iterable[str] | None = None,
+               file_partition: str | None = None, progress: Callable[[str], None] = lambda text: None,
+               parallel: int = 4) -> dict[tuple[str, str], dict]:
     """{(kind, full path): attributes} for every lbsync-owned object of these kinds.
 
     The collections are read concurrently (`parallel` at a time; reads only), merged in KIND_ORDER."""

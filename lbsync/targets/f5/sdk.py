@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import sys
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
 from ...errors import LbsyncError
-from .connection import DeviceError, Retryable
+from .connection import Connection, DeviceError, Retryable
+from .diff import Change
 
 # iControl REST collection -> (f5-sdk organizing path, resource attribute)
 ACCESSORS = {
@@ -67,7 +69,8 @@ def _device_error(exc) -> DeviceError:
     return DeviceError(f"{type(inner).__name__}: {inner}")
 
 
-def run_transaction(conn, changes, progress=lambda text: None) -> None:
+def run_transaction(conn: Connection, changes: list[Change],
+                    progress: Callable[[str], None] = lambda text: None) -> None:
     """Queue every create/modify/delete of `changes` (already in apply order) and commit them atomically."""
     require()
     with warnings.catch_warnings():  # f5-sdk's own distutils LooseVersion deprecation noise
@@ -87,7 +90,7 @@ def _transaction(conn, changes, progress) -> None:
         root = ManagementRoot(s.host, "lbsync", "-", port=s.port, token_to_use=conn.token, verify=s.verify,
                               timeout=s.timeout)
         # f5-sdk modifies and deletes loaded resources: load them (reads, concurrently) before the transaction.
-        def load(c):
+        def load(c: Change):
             part, name = c.path.strip("/").split("/", 1)
             return (c.kind, c.path), _resource(root, c.kind).load(name=name, partition=part)
         with ThreadPoolExecutor(max_workers=4) as pool:

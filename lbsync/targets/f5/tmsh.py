@@ -23,18 +23,18 @@ check = None             # tmsh runs only on a BIG-IP; the tests parse the file 
 CONFIG = "f5/lbsync.tmsh"
 # iControl REST attribute names whose tmsh spelling is not the plain camelCase -> kebab-case conversion.
 SPECIAL_KEYS = {"tmName": "name", "tmDefault": "default"}
-_BARE = re.compile(r"^[A-Za-z0-9_./:*@+-]+$")
+_BARE = re.compile(r"[A-Za-z0-9_./:*@+-]+")
 
 
 def tmsh_key(key: str) -> str:
     return SPECIAL_KEYS.get(key) or re.sub(r"(?<=[a-z0-9])([A-Z])", r"-\1", key).lower()
 
 
-def tmsh_value(value) -> str:
+def tmsh_value(value: object) -> str:
     if isinstance(value, bool):
         return "enabled" if value else "disabled"
     text = str(value)
-    if text and _BARE.match(text):
+    if text and _BARE.fullmatch(text):   # fullmatch: "$" would let a trailing newline through
         return text
     escaped = (text.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "\\r").replace("\n", "\\n")
                .replace("\t", "\\t"))

@@ -12,7 +12,10 @@ never delete the upload) and names the file with the command that deletes it by 
 
 from __future__ import annotations
 
-from .connection import DeviceError
+from collections.abc import Callable
+
+from .connection import Connection, DeviceError
+from .files import CryptoFile
 
 CHUNK = 512 * 1024
 DOWNLOADS = "/var/config/rest/downloads/"
@@ -24,7 +27,7 @@ class UploadLeft(DeviceError):
     """An uploaded certificate or key could not be deleted from the device: final, exit 1."""
 
 
-def upload(conn, name: str, data: bytes, *, chunk: int = CHUNK) -> str:
+def upload(conn: Connection, name: str, data: bytes, *, chunk: int = CHUNK) -> str:
     """Upload bytes as NAME; returns the device's local file path."""
     total = len(data)
     for start in range(0, max(total, 1), chunk):
@@ -36,7 +39,7 @@ def upload(conn, name: str, data: bytes, *, chunk: int = CHUNK) -> str:
     return DOWNLOADS + name
 
 
-def remove(conn, name: str, *, attempts: int = 2) -> str | None:
+def remove(conn: Connection, name: str, *, attempts: int = 2) -> str | None:
     """Delete /var/config/rest/downloads/NAME. None once it is gone, else why it could not be deleted.
 
     The device answers 200 with rm's complaint in commandResult: "No such file or directory" means the file is
@@ -55,14 +58,14 @@ def remove(conn, name: str, *, attempts: int = 2) -> str | None:
     return why
 
 
-def left_behind(crypto_file, why: str) -> str:
+def left_behind(crypto_file: CryptoFile, why: str) -> str:
     what = "private key" if crypto_file.kind == "sys/file/ssl-key" else "certificate"
     local = DOWNLOADS + crypto_file.name
     return (f"the uploaded {what} {local} is still on the BIG-IP (deleting it failed twice: {why}); delete it "
             f"by hand: tmsh run util unix-rm {local}")
 
 
-def install(conn, crypto_file, on_installed=lambda: None) -> None:
+def install(conn: Connection, crypto_file: CryptoFile, on_installed: Callable[[], None] = lambda: None) -> None:
     """Upload and install one desired.CryptoFile (sys file ssl-cert / ssl-key) under its full path, then delete
     the upload. `on_installed` runs as soon as the device has the object (before the delete)."""
     what = "cert" if crypto_file.kind == "sys/file/ssl-cert" else "key"
