@@ -15,8 +15,6 @@ import copy
 import json
 import random
 import re
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -24,6 +22,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lab.scenarios import PROFILES, variations
+from support.cli import run_cli
 
 from lbsync.errors import LbsyncError
 from lbsync.facts.codes import CODES
@@ -248,9 +247,8 @@ def cli_models(folder: Path) -> list[Path]:
     return out
 
 
-def lbsync(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lbsync", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=60)
+def lbsync(args: list[str], cwd: Path):
+    return run_cli(*args, cwd=cwd)
 
 
 def test_cli_on_mutated_models_exits_0_or_2_with_one_line_per_error(tmp_path):

@@ -77,14 +77,19 @@ class _Refused(Exception):
 
 
 def _char_offsets(text: str, data: bytes):
-    """A function from expat's byte offsets (in the UTF-8 encoding of text) to character offsets in text."""
+    """A function from expat's byte offsets (in the UTF-8 encoding of text) to character offsets in text. expat
+    reports offsets in increasing order, so each call decodes only the bytes since the previous one."""
     if len(data) == len(text):
         return lambda b: b
-    table = []
-    for i, ch in enumerate(text):
-        table.extend([i] * len(ch.encode("utf-8")))
-    table.append(len(text))
-    return lambda b: table[b] if 0 <= b < len(table) else len(text)
+    at = [0, 0]   # the last byte offset asked for, and its character offset
+
+    def char_at(b: int) -> int:
+        if b < at[0]:
+            at[0] = at[1] = 0
+        at[1] += len(data[at[0]:b].decode("utf-8", "ignore"))
+        at[0] = b
+        return at[1]
+    return char_at
 
 
 class Document:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import jinja2
@@ -11,12 +12,19 @@ from ..resources import templates_dir
 
 
 def environment(user_dir: str | Path | None = None) -> jinja2.Environment:
-    search = []
+    """The environment for the shipped templates, with `user_dir`'s templates first (--templates). One per folder
+    and process: each template is compiled once (Jinja re-reads a template whose file changed)."""
     if user_dir:
         p = Path(user_dir)
         if not p.is_dir():
             raise LbsyncError("--templates: not a directory", file=str(p))
-        search.append(str(p))
+        return _environment(str(p.resolve()))
+    return _environment(None)
+
+
+@lru_cache(maxsize=8)
+def _environment(user_dir: str | None) -> jinja2.Environment:
+    search = [user_dir] if user_dir else []
     search.append(str(templates_dir()))
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(search),

@@ -67,14 +67,21 @@ def run(args: list[str]):
     return code, out.getvalue(), err.getvalue()
 
 
+_LOADED: dict = {}
+
+
 def load(path: Path):
-    """Plan + material + desired objects (imperative form) for a model file."""
+    """Plan + material + desired objects (imperative form) for a model file; remembered per file content, so the
+    fault-injection loops that apply the same model dozens of times do not reload the certificate each time."""
     from lbsync.cli.common import load_plan
     from lbsync.targets.f5.material import load_material
     from lbsync.targets.f5.want import build
-    plan = load_plan(str(path))
-    material = load_material(plan)
-    return plan, material, build(plan, material)
+    key = (str(path), Path(path).read_text())
+    if key not in _LOADED:
+        plan = load_plan(str(path))
+        material = load_material(plan)
+        _LOADED[key] = (plan, material, build(plan, material))
+    return _LOADED[key]
 
 
 def connect(plan, **kwargs):

@@ -1,0 +1,364 @@
+"""Outlook Anywhere settings the model states (set by apply, compared by verify and audit), what each virtual
+directory accepts (read by verify, compared by audit, never changed), undo with Extended Protection, and the
+`lbsync plan` label of owa/Calendar."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import iisinterp
+import pytest
+from rich.console import Console
+from support.auditing import applied, audit, drift_set, verify_doc, write
+from support.auditing import model_text as audit_model_text
+from support.auditing import plan_for as audit_plan_for
+from support.scripts import FLAVOURS, RPC, model_yaml, plan_for, rendered
+
+from lbsync.audit import fix as fixmod
+from lbsync.audit.apphost import effective_flags
+from lbsync.audit.evidence import OA_EXTERNAL_AUTH, OA_EXTERNAL_HOST, OA_INTERNAL_AUTH
+from lbsync.cli.planview import print_plan
+from lbsync.facts import vdirauth
+from lbsync.plan import expected as plan_expected
+from lbsync.targets import RenderOptions
+from lbsync.targets import exchange as exrender
+
+OA_BLOCK = "  outlook_anywhere:\n    external_hostname: mail.contoso.com\n"
+ALL_STATED = {"ExternalHostname": "mail.contoso.com", "InternalHostname": "mail.corp.contoso.com",
+              "ExternalClientAuthenticationMethod": "Basic", "InternalClientAuthenticationMethod": "Negotiate"}
+
+
+def with_oa(text: str, **keys: str) -> str:
+    """The model with exactly these exchange.outlook_anywhere keys (none: no outlook_anywhere block)."""
+    block = "".join(f"    {k}: {v}\n" for k, v in keys.items())
+    assert OA_BLOCK in text
+    return text.replace(OA_BLOCK, ("  outlook_anywhere:\n" + block) if keys else "")
+
+
+def with_auth(text: str, **auth: str) -> str:
+    lines = "".join(f"    {svc}: [{methods}]\n" for svc, methods in auth.items())
+    return re.sub(r"(  mrsproxy: \w+\n)", lambda m: m.group(1) + "  auth:\n" + lines, text, count=1)
+
+
+def all_stated(text: str) -> str:
+    return with_oa(text, external_hostname="mail.contoso.com", internal_hostname="mail.corp.contoso.com",
+                   external_auth="Basic", internal_auth="Negotiate")
+
+
+def oa_lines(executed: list[str]) -> list[str]:
+    return [line for line in executed if line.startswith("Set-OutlookAnywhere") and "-SSLOffloading" not in line]
+
+
+# ---- 1. Outlook Anywhere settings ------------------------------------------------------------------------------
+
+def test_the_plan_manages_exactly_the_outlook_anywhere_keys_the_model_states(tmp_path):
+    plan = plan_for(tmp_path, all_stated(model_yaml(2013, "offload")))
+    assert plan.exchange.outlook_anywhere.managed == ALL_STATED
+    only = plan_for(tmp_path, with_oa(model_yaml(2013, "offload"), internal_auth="Ntlm"))
+    # Ntlm is also the default: stated, so managed; the unstated external host name (derived) is not set
+    assert only.exchange.outlook_anywhere.managed == {"InternalClientAuthenticationMethod": "Ntlm"}
+    assert only.exchange.outlook_anywhere.external_hostname == "mail.contoso.com"
+    none = plan_for(tmp_path, with_oa(model_yaml(2013, "offload")))
+    assert none.exchange.outlook_anywhere.managed == {}
+    no_rpc = plan_for(tmp_path, all_stated(model_yaml(2013, "offload", services=("owa", "ews"))))
+    assert no_rpc.exchange.outlook_anywhere.managed == {}
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_apply_sets_the_stated_outlook_anywhere_settings_guarded_and_idempotent(tmp_path, flavour):
+    plan = plan_for(tmp_path, all_stated(model_yaml(2013, "offload")))
+    files = rendered(plan, flavour)
+    apply_text = files["exchange/apply-EX01.ps1"]
+    for name, value in ALL_STATED.items():
+        assert f"if (Test-OutlookAnywhereSetting -Name '{name}' -Value '{value}') {{" in apply_text
+        assert (f'Set-OutlookAnywhere -Identity "EX01\\Rpc (Default Web Site)" -{name} \'{value}\'') in apply_text
+    fixture = iisinterp.load_fixture(2013)
+    run = iisinterp.run(fixture, apply_text, server="EX01")
+    assert run.exchange.outlook_anywhere == ALL_STATED
+    assert len(oa_lines(run.executed)) == 4
+    again = iisinterp.run(run.apphost, apply_text, server="EX01", exchange=run.exchange)
+    assert again.executed == []
+    # only what differs: a server that already has three of them right gets one line
+    state = iisinterp.initial_exchange_state(fixture)
+    state.outlook_anywhere.update({**ALL_STATED, "ExternalHostname": "MAIL.contoso.com",   # case-insensitive
+                                   "InternalClientAuthenticationMethod": "Ntlm"})
+    one = iisinterp.run(fixture, apply_text, server="EX01", exchange=state)
+    assert oa_lines(one.executed) == ['Set-OutlookAnywhere -Identity "EX01\\Rpc (Default Web Site)" '
+                                      "-InternalClientAuthenticationMethod 'Negotiate'"]
+    # -WhatIf changes nothing
+    dry = iisinterp.run(fixture, apply_text, server="EX01", whatif=True)
+    assert dry.executed == [] and dry.exchange.outlook_anywhere == iisinterp.OA_DEFAULTS
+
+
+def test_unstated_keys_are_never_set(tmp_path):
+    plan = plan_for(tmp_path, with_oa(model_yaml(2016, "bridge"), external_auth="Ntlm"))
+    for flavour in FLAVOURS:
+        text = rendered(plan, flavour)["exchange/apply-EX01.ps1"]
+        assert "-ExternalClientAuthenticationMethod 'Ntlm'" in text
+        for other in ("-ExternalHostname", "-InternalHostname", "-InternalClientAuthenticationMethod"):
+            assert other not in text
+    no_rpc = plan_for(tmp_path, all_stated(model_yaml(2013, "offload", services=("owa", "ews"))))
+    for kind in ("apply", "undo"):
+        assert "Set-OutlookAnywhere" not in rendered(no_rpc, "appcmd")[f"exchange/{kind}-EX01.ps1"]
+
+
+def test_undo_leaves_the_outlook_anywhere_settings_alone(tmp_path):
+    plan = plan_for(tmp_path, all_stated(model_yaml(2013, "offload")))
+    files = rendered(plan, "appcmd")
+    first = iisinterp.run(iisinterp.load_fixture(2013), files["exchange/apply-EX01.ps1"], server="EX01")
+    undone = iisinterp.run(first.apphost, files["exchange/undo-EX01.ps1"], server="EX01", exchange=first.exchange)
+    assert undone.exchange.outlook_anywhere == ALL_STATED
+    assert oa_lines(undone.executed) == []
+    readme = " ".join(exrender.readme(plan, RenderOptions(flavour="appcmd")).split())
+    assert "Undo leaves the Outlook Anywhere host names and client authentication methods as apply set them" in readme
+
+
+def test_verify_compares_the_stated_outlook_anywhere_settings(tmp_path):
+    plan = plan_for(tmp_path, with_oa(model_yaml(2013, "offload"), external_hostname="mail.contoso.com",
+                                      external_auth="Basic"))
+    expected = plan_expected.exchange_state(plan.exchange)
+    assert expected["outlook_anywhere"] == {"SSLOffloading": True, "ExternalHostname": "mail.contoso.com",
+                                            "ExternalClientAuthenticationMethod": "Basic"}
+    text = rendered(plan, "appcmd")["exchange/verify-EX01.ps1"]
+    embedded = json.loads(text.split("$Expected = ConvertFrom-Json @'")[1].split("'@")[0])
+    assert embedded == expected
+    assert "ExternalClientAuthenticationMethod = (ConvertTo-Text $oa.ExternalClientAuthenticationMethod)" in text
+    assert "InternalClientAuthenticationMethod = (ConvertTo-Text $oa.InternalClientAuthenticationMethod)" in text
+    assert ("foreach ($key in 'ExternalHostname', 'InternalHostname', 'ExternalClientAuthenticationMethod', "
+            "'InternalClientAuthenticationMethod')") in text
+
+
+# ---- the interpreter understands the extended Set-OutlookAnywhere ---------------------------------------------
+
+def region(*lines: str) -> str:
+    return "\n".join([iisinterp.BEGIN, *lines, iisinterp.END]) + "\n"
+
+
+def test_interpreter_records_outlook_anywhere_settings_and_refuses_bad_ones():
+    fixture = iisinterp.load_fixture(2013)
+    run = iisinterp.run(fixture, region(
+        "Set-OutlookAnywhere -Identity \"EX01\\Rpc (Default Web Site)\" -ExternalHostname 'mail.contoso.com' "
+        "-InternalClientAuthenticationMethod 'negotiate'"), server="EX01")
+    assert run.exchange.outlook_anywhere["ExternalHostname"] == "mail.contoso.com"
+    assert run.exchange.outlook_anywhere["InternalClientAuthenticationMethod"] == "Negotiate"
+    assert run.apphost == fixture and run.exchange.ssl_offloading is True     # no IIS effect, offloading untouched
+    bad = [("-ExternalClientAuthenticationMethod 'Kerberos'", "must be one of"),
+           ("-ExternalHostname 'mail contoso'", "not a host name"),
+           ("-ExternalClientsRequireSsl $true", "only go with -SSLOffloading"),
+           ("-IISAuthenticationMethods 'Ntlm'", "unexpected argument"),
+           ("", "sets nothing")]
+    for args, match in bad:
+        with pytest.raises(iisinterp.InterpreterError, match=match):
+            iisinterp.run(fixture, region(f'Set-OutlookAnywhere -Identity "EX01\\Rpc (Default Web Site)" {args}'))
+    with pytest.raises(iisinterp.InterpreterError, match="not an Outlook Anywhere setting"):
+        iisinterp.run(fixture, region("if (Test-OutlookAnywhereSetting -Name 'SSLOffloading' -Value 'x') {", "}"))
+
+
+# ---- audit of the Outlook Anywhere settings --------------------------------------------------------------------
+
+def oa_plan(tmp_path):
+    return audit_plan_for(tmp_path, all_stated(audit_model_text(2013, "offload")))
+
+
+def evidence_after_apply(plan, tmp_path, server: str, **oa_overrides) -> str:
+    text, state = applied(plan, server)
+    doc = verify_doc(plan, server, text, state)
+    doc["outlook_anywhere"].update({"InternalHostname": state.outlook_anywhere["InternalHostname"],
+                                    "ExternalClientAuthenticationMethod":
+                                        state.outlook_anywhere["ExternalClientAuthenticationMethod"],
+                                    "InternalClientAuthenticationMethod":
+                                        state.outlook_anywhere["InternalClientAuthenticationMethod"]})
+    doc["outlook_anywhere"].update(oa_overrides)
+    return write(tmp_path, f"ev/verify-{server}.json", json.dumps(doc))
+
+
+def test_audit_reports_outlook_anywhere_settings_that_differ_and_the_fix_repairs_them(tmp_path):
+    plan = oa_plan(tmp_path)
+    evidence_after_apply(plan, tmp_path, "EX01")
+    evidence_after_apply(plan, tmp_path, "EX02", ExternalClientAuthenticationMethod="Ntlm",
+                         ExternalHostname="OLD.contoso.com")
+    report = audit(plan, evidence_dir=str(tmp_path / "ev"))
+    assert drift_set(report) == {("EX02", OA_EXTERNAL_AUTH, "outlook-anywhere-settings"),
+                                 ("EX02", OA_EXTERNAL_HOST, "outlook-anywhere-settings")}
+    auth = next(d for d in report.drift if d.location == OA_EXTERNAL_AUTH)
+    assert (auth.expected, auth.actual) == ("Basic", "Ntlm")
+    scripts, unrepaired = fixmod.fix_scripts(plan, report)
+    assert set(scripts) == {"EX02"} and unrepaired == []
+    state = iisinterp.initial_exchange_state(iisinterp.load_fixture(2013))
+    state.outlook_anywhere.update({**ALL_STATED, "ExternalClientAuthenticationMethod": "Ntlm",
+                                   "ExternalHostname": "old.contoso.com"})
+    run = iisinterp.run(iisinterp.load_fixture(2013), scripts["EX02"], server="EX02", exchange=state)
+    assert run.exchange.outlook_anywhere == ALL_STATED
+    assert sorted(oa_lines(run.executed)) == sorted([
+        'Set-OutlookAnywhere -Identity "EX02\\Rpc (Default Web Site)" -ExternalClientAuthenticationMethod \'Basic\'',
+        'Set-OutlookAnywhere -Identity "EX02\\Rpc (Default Web Site)" -ExternalHostname \'mail.contoso.com\''])
+
+
+def test_audit_compares_authentication_methods_only_when_the_evidence_carries_them(tmp_path):
+    plan = oa_plan(tmp_path)
+    for server in ("EX01", "EX02"):
+        text, state = applied(plan, server)
+        doc = verify_doc(plan, server, text, state)   # an older verify JSON: no *ClientAuthenticationMethod keys
+        doc["outlook_anywhere"]["InternalHostname"] = "mail.corp.contoso.com"
+        write(tmp_path, f"ev/verify-{server}.json", json.dumps(doc))
+    report = audit(plan, evidence_dir=str(tmp_path / "ev"))
+    assert report.in_sync
+    assert {(n.server, n.what) for n in report.not_checked} >= {(s, i) for s in ("EX01", "EX02")
+                                                                for i in (OA_EXTERNAL_AUTH, OA_INTERNAL_AUTH)}
+    # Get-OutlookAnywhere | ConvertTo-Json writes the enum as a number: not read, not compared
+    raw = {"ServerName": "EX01", "SSLOffloading": True, "ExternalClientsRequireSsl": False,
+           "InternalClientsRequireSsl": False, "ExternalHostname": "mail.contoso.com",
+           "InternalHostname": "mail.corp.contoso.com", "ExternalClientAuthenticationMethod": 2,
+           "InternalClientAuthenticationMethod": 13}
+    path = write(tmp_path, "oa-EX01.json", json.dumps(raw))
+    report = audit(plan, outlook_anywhere=[f"EX01={path}"])
+    assert not [d for d in report.drift if d.server == "EX01"]
+
+
+# ---- 2. what each virtual directory accepts ---------------------------------------------------------------------
+
+def test_comparable_methods_follow_what_the_cmdlets_can_show():
+    assert vdirauth.comparable("ews", ("Ntlm", "Negotiate")) == ["Windows"]
+    assert vdirauth.comparable("ews", ("Negotiate",)) == ["Windows"]
+    assert vdirauth.comparable("autodiscover", ("Basic", "Ntlm", "Negotiate")) == ["Basic", "Windows"]
+    assert vdirauth.comparable("owa", ("Forms",)) == ["Forms"]
+    assert vdirauth.comparable("owa", ("Forms", "Basic")) == ["Forms"]
+    assert vdirauth.comparable("eas", ("Basic",)) == ["Basic"]
+    assert vdirauth.comparable("mapi", ("Negotiate", "Ntlm")) == ["Ntlm", "Negotiate"]
+    assert vdirauth.normalise(["negotiate", "OAuth", "ntlm"]) == ["Ntlm", "Negotiate", "OAuth"]
+
+
+def test_the_plan_carries_each_vdirs_auth_and_verify_reads_every_managed_vdir(tmp_path):
+    plan = plan_for(tmp_path, with_auth(model_yaml(2013, "offload"), ews="Basic", mapi="Negotiate"))
+    ex = plan.exchange
+    assert ex.auth == {"owa": ("Forms",), "ecp": ("Forms",), "ews": ("Basic",), "eas": ("Basic",),
+                       "oab": ("Ntlm", "Negotiate"), "mapi": ("Negotiate",),
+                       "autodiscover": ("Basic", "Ntlm", "Negotiate")}     # rpc: Outlook Anywhere's own settings
+    expected = plan_expected.exchange_state(plan.exchange)["vdir_auth"]
+    assert expected == {"owa": ["Forms"], "ecp": ["Forms"], "ews": ["Basic"], "eas": ["Basic"], "oab": ["Windows"],
+                        "mapi": ["Negotiate"], "autodiscover": ["Basic", "Windows"]}
+    for flavour in FLAVOURS:
+        text = rendered(plan, flavour)["exchange/verify-EX01.ps1"]
+        for svc, methods in expected.items():
+            cmdlet, vdir, shape = vdirauth.VDIRS[svc]
+            assert (f"$vdirAuth['{svc}'] = Get-VdirAuth ({cmdlet} -Identity \"EX01\\{vdir}\" -ADPropertiesOnly) "
+                    f"'{shape}'") in text
+            assert f"Add-Check '{vdirauth.item(svc)}' '{', '.join(methods)}' ($vdirAuth['{svc}'].methods" in text
+        assert "vdir_auth = $vdirAuth" in text
+        iisinterp.run(iisinterp.load_fixture(2013), text)          # still read-only: no change command anywhere
+        apply_text = rendered(plan, flavour)["exchange/apply-EX01.ps1"]
+        assert not re.search(r"Set-\w+VirtualDirectory[^\n]*(Authentication|AuthEnabled)", apply_text)
+    few = plan_for(tmp_path, model_yaml(2013, "offload", services=("ews", "mapi")))
+    assert set(plan_expected.exchange_state(few.exchange)["vdir_auth"]) == {"ews", "mapi", "autodiscover"}
+    assert "Get-OwaVirtualDirectory" not in rendered(few, "appcmd")["exchange/verify-EX01.ps1"]
+
+
+def vdir_evidence(plan, tmp_path, server: str, **overrides) -> None:
+    text, state = applied(plan, server)
+    doc = verify_doc(plan, server, text, state)
+    auth = {svc: {"methods": list(m), "properties": {}} for svc, m in plan_expected.vdir_auth(plan.exchange).items()}
+    for svc, methods in overrides.items():
+        auth[svc]["methods"] = methods
+    doc["vdir_auth"] = auth
+    write(tmp_path, f"ev/verify-{server}.json", json.dumps(doc))
+
+
+def test_audit_reports_a_vdir_that_accepts_other_methods_and_no_fix_script_changes_it(tmp_path):
+    plan = audit_plan_for(tmp_path, audit_model_text(2013, "offload"))
+    vdir_evidence(plan, tmp_path, "EX01")
+    vdir_evidence(plan, tmp_path, "EX02", ews=["basic", "Windows"], mapi=["Ntlm"])
+    report = audit(plan, evidence_dir=str(tmp_path / "ev"))
+    assert drift_set(report) == {("EX02", "Authentication: EWS (Default Web Site)", "vdir-auth-differs"),
+                                 ("EX02", "Authentication: mapi (Default Web Site)", "vdir-auth-differs")}
+    ews = next(d for d in report.drift if "EWS" in d.location)
+    assert (ews.expected, ews.actual) == ("Windows", "Basic, Windows")
+    scripts, unrepaired = fixmod.fix_scripts(plan, report)
+    assert scripts == {} and {d.code for d in unrepaired} == {"vdir-auth-differs"}
+
+
+def test_audit_without_vdir_auth_in_the_evidence_compares_nothing_of_it(tmp_path):
+    plan = audit_plan_for(tmp_path, audit_model_text(2013, "offload"))
+    for server in ("EX01", "EX02"):
+        text, state = applied(plan, server)
+        write(tmp_path, f"ev/verify-{server}.json", json.dumps(verify_doc(plan, server, text, state)))
+    report = audit(plan, evidence_dir=str(tmp_path / "ev"))
+    assert report.in_sync and not any(d.code == "vdir-auth-differs" for d in report.drift)
+
+
+# ---- 3. undo with Extended Protection ---------------------------------------------------------------------------
+
+def ep_model(default: str = "bridge") -> str:
+    return model_yaml(2019, default).replace("  cu: 13\n", "  cu: 14\n")
+
+
+def test_undo_keeps_outlook_anywhere_ssl_offloading_off_with_extended_protection(tmp_path):
+    plan = plan_for(tmp_path, ep_model())
+    assert plan.exchange.extended_protection is True
+    assert plan.exchange.undo_outlook_anywhere_ssl_offloading is False
+    for flavour in FLAVOURS:
+        undo = rendered(plan, flavour)["exchange/undo-EX01.ps1"]
+        assert "-SSLOffloading $true" not in undo
+        assert ('Set-OutlookAnywhere -Identity "EX01\\Rpc (Default Web Site)" -SSLOffloading $false '
+                '-ExternalClientsRequireSsl $true -InternalClientsRequireSsl $true') in undo
+        fixture = iisinterp.load_fixture(2019)
+        applied_run = iisinterp.run(fixture, rendered(plan, flavour)["exchange/apply-EX01.ps1"], server="EX01")
+        undone = iisinterp.run(applied_run.apphost, undo, server="EX01", exchange=applied_run.exchange)
+        assert undone.exchange.ssl_offloading is False
+        assert effective_flags(undone.apphost, [RPC]) == {RPC: "Ssl, Ssl128"}
+        # a server someone left with offloading on: undo turns it off (and tells clients to use SSL)
+        state = iisinterp.initial_exchange_state(fixture)
+        assert state.ssl_offloading is True
+        fixed = iisinterp.run(fixture, undo, server="EX01", exchange=state)
+        assert fixed.exchange.ssl_offloading is False and fixed.exchange.external_clients_require_ssl
+    text = exrender.readme(plan, RenderOptions(flavour="appcmd"))
+    assert "SSLOffloading $false (Extended Protection is on" in text
+    assert "Microsoft requires SSL\noffloading off for Outlook Anywhere with Extended Protection" in text
+
+
+def test_undo_without_extended_protection_restores_exchanges_default(tmp_path):
+    plan = plan_for(tmp_path, model_yaml(2019, "bridge"))
+    assert plan.exchange.extended_protection is False
+    assert plan.exchange.undo_outlook_anywhere_ssl_offloading is True
+    assert "-SSLOffloading $true" in rendered(plan, "appcmd")["exchange/undo-EX01.ps1"]
+    no_rpc = plan_for(tmp_path, model_yaml(2019, "bridge", services=("owa", "ews")))
+    assert no_rpc.exchange.undo_outlook_anywhere_ssl_offloading is None
+
+
+# ---- 4. `lbsync plan`: owa/Calendar ----------------------------------------------------------------------------
+
+def test_plan_view_says_apply_sets_owa_calendar_only_if_it_differs(tmp_path):
+    plan = plan_for(tmp_path, model_yaml(2013, "offload"))
+    out = io.StringIO()
+    print_plan(plan, Console(file=out, width=400, soft_wrap=True))
+    row = next(line for line in out.getvalue().splitlines() if "owa/Calendar" in line)
+    assert "kept as is" not in row
+    assert "appcmd / WebAdministration (None in every mode, set only if it differs)" in row
+    # and that is what apply does: the guarded step exists, and it runs only where Calendar is not None
+    text = rendered(plan, "appcmd")["exchange/apply-EX01.ps1"]
+    assert "Test-SslFlagsChange -Location 'Default Web Site/owa/Calendar' -Value 'None'" in text
+    run = iisinterp.run(iisinterp.load_fixture(2013), text, server="EX01")
+    assert not any("owa/Calendar" in line for line in run.executed)
+
+
+def test_evidence_with_the_new_optional_keys_follows_the_documented_schema_and_is_in_sync(tmp_path):
+    import jsonschema
+    from test_exchange_render import doc_blocks
+    example, schema = doc_blocks()
+    plan = oa_plan(tmp_path)
+    for server in ("EX01", "EX02"):
+        text, state = applied(plan, server)
+        doc = verify_doc(plan, server, text, state)
+        doc["outlook_anywhere"].update({k: state.outlook_anywhere[k] for k in ALL_STATED})
+        doc["vdir_auth"] = {svc: {"methods": m, "properties": {"WindowsAuthentication": "Windows" in m}}
+                            for svc, m in plan_expected.vdir_auth(plan.exchange).items()}
+        jsonschema.validate(doc, schema)
+        write(tmp_path, f"ev/verify-{server}.json", json.dumps(doc))
+    report = audit(plan, evidence_dir=str(tmp_path / "ev"))
+    assert report.in_sync, report.drift
+    assert not [n for n in report.not_checked if "Authentication" in n.what or "Outlook" in n.what]
+    # the schema refuses a word the verify script never writes
+    doc["vdir_auth"]["ews"]["methods"] = ["Kerberos"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, schema)
