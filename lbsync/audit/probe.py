@@ -205,14 +205,14 @@ def _probe_server(plan: Plan, server: Server, http: _Http, checks: list[Check], 
             first.setdefault(svc.service, svc)
     if not first:
         return
-    tls_host = next((s.namespace for s in first.values() if s.mode != "offload"), None)
+    tls_host = next((s.namespace for s in first.values() if not s.plain_http), None)
     if tls_host:
         check, _ = _cert_check("server", server.name, server.address, server.https_port, tls_host,
                                reference, timeout)
         checks.append(check)
     for key, svc in first.items():
         host = svc.namespace
-        if svc.mode == "offload":
+        if svc.plain_http:
             scheme, port = "http", server.http_port
         else:
             scheme, port = "https", server.https_port
@@ -230,7 +230,7 @@ def _probe_locations(server: Server, key: str, svc: ServicePlan, http: _Http, ch
         rel = loc[len(catalog.SITE) + 1:]
         path = f"/{rel}/"
         want_refused = sslflags.requires_ssl(flags)
-        if not want_refused and svc.mode != "offload":
+        if not want_refused and not svc.plain_http:
             continue          # e.g. owa/Calendar while owa is bridged: the LB never sends HTTP there
         status, detail = http.get("http", server.address, server.http_port, host, path)
         if status is None:

@@ -34,10 +34,9 @@ def print_plan(plan: Plan, console: Console | None = None) -> None:
     for col in ("IIS location", "sslFlags (expected)", "Exchange default", "app pool", "set by"):
         loc.add_column(col)
     for path, flags in ex.locations.items():
-        svc = ex.location_service[path]
         # apply writes every location but Rpc, each guarded: a location that keeps a fixed value in every mode
         # (owa/Calendar: None) is set back to it only where it differs
-        how = ("Set-OutlookAnywhere" if svc == "rpc" else
+        how = ("Set-OutlookAnywhere" if path not in ex.appcmd_locations else
                f"appcmd / WebAdministration ({flags} in every mode, set only if it differs)"
                if path in ex.fixed_locations else "appcmd / WebAdministration")
         loc.add_row(path, flags, ex.defaults[path], ex.location_pool[path], how)

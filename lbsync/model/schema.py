@@ -170,7 +170,7 @@ SCHEMA: dict = {
             "type": "object", "additionalProperties": False,
             "description": "how the load balancer handles TLS",
             "properties": {
-                "default": {"enum": MODES, "default": "bridge",
+                "default": {"enum": MODES, "default": str(Mode.BRIDGE),
                             "description": "mode of every service: offload (HTTP to port 80), bridge (re-encrypt "
                                            "to 443), passthrough (TCP, SNI-routed)"},
                 "services": _per_service({"enum": MODES}, "per-service mode overriding tls.default"),

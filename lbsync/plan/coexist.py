@@ -4,6 +4,7 @@ namespace each client actually lands on (proxy: the main namespace; redirect / A
 from __future__ import annotations
 
 from ..facts import catalog, coexistence
+from ..facts.catalog import Svc
 from ..facts.lb import Mode
 from ..model.types import Model
 from .lookup import health_path
@@ -26,7 +27,7 @@ def _manual_steps(version: int, modes: dict[str, Mode]) -> tuple[tuple[str, str]
     for svc, mode in modes.items():
         if mode == Mode.OFFLOAD:
             steps.append((svc, coexistence.LEGACY_OFFLOAD_STEPS[svc]))
-        elif svc == "rpc":
+        elif svc == Svc.RPC:
             steps.append((svc, 'Set-OutlookAnywhere -Identity "<SERVER>\\Rpc (Default Web Site)" -SSLOffloading '
                                "$false (the load balancer connects over HTTPS)"))
         else:
@@ -69,7 +70,7 @@ def group_plans(model: Model, namespaces: list[NamespacePlan]) -> list[GroupPlan
             if nsp.group == name:
                 for s in nsp.services:
                     own.setdefault(s.service, nsp.host)
-                    if s.service != "mrsproxy":
+                    if s.service != Svc.MRSPROXY:
                         modes.setdefault(s.service, s.mode)
         clients = []
         for svc in catalog.VERSION_SERVICES[g.version]:
@@ -85,7 +86,7 @@ def group_plans(model: Model, namespaces: list[NamespacePlan]) -> list[GroupPlan
             name=name, version=g.version, scripted=g.version in catalog.SCRIPTED_VERSIONS,
             servers=tuple(s.name for s in model.group_servers(name)),
             namespaces=tuple(n.host for n in model.group_namespaces(name)), modes=modes,
-            health_path=health_path(g.version, "owa") if g.version < catalog.MANAGED_AVAILABILITY_SINCE
+            health_path=health_path(g.version, Svc.OWA) if g.version < catalog.MANAGED_AVAILABILITY_SINCE
             else "/<vdir>/healthcheck.htm (per protocol)", clients=tuple(clients),
             manual_steps=_manual_steps(g.version, modes), url_steps=_url_steps(g.version, clients)))
     return out

@@ -7,6 +7,7 @@ import ipaddress
 import re
 from functools import lru_cache
 
+from ..facts.catalog import Svc
 from ..plan.types import NamespacePlan, Plan, ServicePlan
 
 
@@ -64,7 +65,7 @@ def ns_origin(plan: Plan, ns: NamespacePlan) -> str:
 def service_origin(plan: Plan, svc: ServicePlan) -> str:
     """`owa` in namespaces[0] (lbsync.yaml:17), mode offload from tls.default (lbsync.yaml:30)."""
     ns = next(n for n in plan.namespaces if n.host == svc.namespace)
-    if svc.service == "mrsproxy":
+    if svc.service == Svc.MRSPROXY:
         entry = f"exchange.mrsproxy ({_where(plan, ('exchange', 'mrsproxy'))})"
         mode = "mode bridge: MRSProxy is always re-encrypted"
     else:

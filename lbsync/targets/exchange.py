@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 from .. import __version__
 from ..errors import LbsyncError
 from ..facts import catalog, vdirauth
+from ..facts.catalog import Svc
+from ..facts.lb import Mode
 from ..output.env import environment, render_template
 from ..output.writer import Output
 from ..plan import expected
@@ -43,9 +45,9 @@ def _mode_note(plan: Plan, service: str, location: str, value: str) -> str:
     if location in plan.exchange.fixed_locations:
         return f"{title}: {location} keeps Exchange's default {value} in every mode"
     mode = plan.exchange.modes[service]
-    reason = {"offload": "the load balancer sends plain HTTP to port 80, so SSL must not be required",
-              "bridge": "the load balancer re-encrypts to port 443, so SSL stays required",
-              "passthrough": "clients' TLS passes through to port 443, so SSL stays required"}[mode]
+    reason = {Mode.OFFLOAD: "the load balancer sends plain HTTP to port 80, so SSL must not be required",
+              Mode.BRIDGE: "the load balancer re-encrypts to port 443, so SSL stays required",
+              Mode.PASSTHROUGH: "clients' TLS passes through to port 443, so SSL stays required"}[mode]
     return f"{title} ({mode}): {reason}"
 
 
@@ -135,10 +137,10 @@ def _context(plan: Plan, options: RenderOptions, server) -> dict:
         "oa_settings": dict(ex.outlook_anywhere.managed),
         "oa_undo": ex.undo_outlook_anywhere_ssl_offloading,
         "vdir_auth": vdir_auth_checks(plan, server.name),
-        "oa_identity": _identity(server.name, "rpc"),
-        "oab_require_ssl": ex.oab_require_ssl, "oab_identity": _identity(server.name, "oab"),
+        "oa_identity": _identity(server.name, Svc.RPC),
+        "oab_require_ssl": ex.oab_require_ssl, "oab_identity": _identity(server.name, Svc.OAB),
         "oab_pool": ex.location_pool.get(f"{catalog.SITE}/OAB", ""),
-        "mrsproxy": ex.mrsproxy_enabled, "ews_identity": _identity(server.name, "ews"),
+        "mrsproxy": ex.mrsproxy_enabled, "ews_identity": _identity(server.name, Svc.EWS),
         "mrsproxy_marker": MRSPROXY_MARKER,
         "oa_default": catalog.OUTLOOK_ANYWHERE_DEFAULT_SSL_OFFLOADING,
         "oab_default": catalog.OAB_DEFAULT_REQUIRE_SSL,
@@ -188,7 +190,7 @@ def readme(plan: Plan, options: RenderOptions) -> str:
     ctx = _context(plan, options, ex.servers[0])
     text = render_template(env, "exchange/README.txt.j2", servers=[s.name for s in ex.servers],
                            labels=[_server_label(s.name) for s in ex.servers], plan=plan,
-                           offload=[s for s, m in ex.modes.items() if m == "offload"],
+                           offload=[s for s, m in ex.modes.items() if m == Mode.OFFLOAD],
                            **{k: v for k, v in ctx.items() if k not in ("server",)})
     if plan.coexistence:
         scripted = {v.exchange.group: v.exchange for v in _group_views(plan)[1:]}

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import __version__
+from ..facts.lb import Persistence
 from ..facts.tls import GUIDELINE, SERVER_TLS_DEFAULT, profile
 from ..output import check as checks
 from ..output.env import environment, render_template
@@ -56,7 +57,7 @@ def persistence_cookie(svc: ServicePlan) -> str:
 
 
 def server_cookie(svc: ServicePlan, member: Member) -> str:
-    return f" cookie {member.server}" if svc.persistence == "cookie" else ""
+    return f" cookie {member.server}" if svc.persistence == Persistence.COOKIE else ""
 
 
 def tls_version(name: str) -> str:
