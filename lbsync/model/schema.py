@@ -28,7 +28,16 @@ _duration = {"type": ["string", "integer"], "format": "duration",
 _env = {"type": "string", "format": "env-name", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
         "patternErrorMessage": "the NAME of an environment variable (letters, digits, _), never the secret itself",
         "description": "name of an environment variable holding the secret (never the secret itself)"}
-_path = {"type": "string", "format": "path", "minLength": 1}
+_path = {"type": "string", "format": "path", "minLength": 1,
+         "description": "a file on this machine (relative to the model's folder)"}
+# A path written into a load balancer's configuration: a path on that load balancer. Its grammar keeps it one word
+# in every configuration language lbsync writes (no spaces, quotes, ; # { } $ or control characters).
+_lb_path = {"type": "string", "format": "lb-path", "pattern": "^/[A-Za-z0-9._@+=,:~/-]+$",
+            "patternErrorMessage": "an absolute path on the load balancer: letters, digits and . _ - / @ + = , : ~"}
+
+
+SERVER_CA_PATH_HELP = ("where tls.server_ca is on this load balancer (default: lbsync-server-ca.pem beside the "
+                       "certificate; without tls.server_ca: the system store /etc/ssl/certs/ca-certificates.crt)")
 
 
 def _d(schema: dict, description: str, **extra) -> dict:
@@ -207,15 +216,17 @@ SCHEMA: dict = {
             "description": "the load balancers to render for (none listed: all of them)",
             "properties": {
                 "haproxy": {"type": "object", "additionalProperties": False, "description": "HAProxy >= 2.4",
-                            "properties": {"cert_path": _d(_path, "PEM bundle path on the HAProxy host",
-                                                           default="/etc/haproxy/certs/lbsync.pem")}},
+                            "properties": {"cert_path": _d(_lb_path, "PEM bundle path on the HAProxy host",
+                                                           default="/etc/haproxy/certs/lbsync.pem"),
+                                           "server_ca_path": _d(_lb_path, SERVER_CA_PATH_HELP)}},
                 "nginx": {"type": "object", "additionalProperties": False, "description": "NGINX >= 1.22",
                           "properties": {"plus": {"type": "boolean", "default": False,
                                                   "description": "NGINX Plus (keeps NTLM affinity with 'ntlm')"},
-                                         "cert_path": _d(_path, "certificate path on the NGINX host",
+                                         "cert_path": _d(_lb_path, "certificate path on the NGINX host",
                                                          default="/etc/nginx/certs/lbsync.crt"),
-                                         "key_path": _d(_path, "key path on the NGINX host",
-                                                        default="/etc/nginx/certs/lbsync.key")}},
+                                         "key_path": _d(_lb_path, "key path on the NGINX host",
+                                                        default="/etc/nginx/certs/lbsync.key"),
+                                         "server_ca_path": _d(_lb_path, SERVER_CA_PATH_HELP)}},
                 "f5": {"type": "object", "additionalProperties": False, "description": "F5 BIG-IP",
                        "properties": {"host": {"type": "string", "format": "host",
                                                "description": "management address of the BIG-IP"},

@@ -48,11 +48,25 @@ def is_hostname(value: str, *, fqdn: bool = True) -> bool:
 
 
 def is_ip(value: str) -> bool:
+    """An IP address literal; an IPv6 zone id (fe80::1%eth0) is not one lbsync accepts: no target can express it."""
+    if "%" in value:
+        return False
     try:
         ipaddress.ip_address(value)
         return True
     except ValueError:
         return False
+
+
+_LB_PATH = re.compile(r"/[A-Za-z0-9._@+=,:~/-]+")
+
+
+def control_character(value: str) -> str | None:
+    """The first control character in value (a newline, a tab, an escape ...), as U+XXXX, or None."""
+    for ch in value:
+        if not ch.isprintable():
+            return f"U+{ord(ch):04X}"
+    return None
 
 
 def parse_duration_ms(value: Any) -> int | None:
@@ -68,13 +82,14 @@ def parse_duration_ms(value: Any) -> int | None:
 
 def format_error(fmt: str, value: Any) -> str | None:
     """lbsync's message when `value` is not of format `fmt`, else None."""
+    zone = " (IPv6 zone ids are not supported)" if isinstance(value, str) and "%" in value else ""
     if fmt == "hostname":
         return None if is_hostname(value) else f"'{value}' is not a valid DNS host name"
     if fmt == "host":
         return None if is_ip(value) or is_hostname(value, fqdn=False) else \
-            f"'{value}' is neither an IP address nor a valid host name"
+            f"'{value}' is neither an IP address nor a valid host name{zone}"
     if fmt == "ip-address":
-        return None if is_ip(value) else f"'{value}' is not a valid IP address"
+        return None if is_ip(value) else f"'{value}' is not a valid IP address{zone}"
     if fmt == "duration":
         ms = parse_duration_ms(value)
         if ms is None:
@@ -84,13 +99,22 @@ def format_error(fmt: str, value: Any) -> str | None:
         return None if _ENV_NAME.fullmatch(value) else "must be the NAME of an environment variable (letters, " \
             "digits, _) that holds the secret, not the secret itself (value not shown)"
     if fmt == "path":
+        bad = control_character(value)
+        if bad:
+            return f"the path holds a control character ({bad})"
         return None if value.strip() else "the path is empty"
+    if fmt == "lb-path":
+        if _LB_PATH.fullmatch(value):
+            return None
+        return (f"'{value}' is not a path lbsync writes into a load-balancer configuration: an absolute path on the "
+                "load balancer of letters, digits and . _ - / @ + = , : ~ (no spaces, quotes, ; # { } $ or control "
+                "characters)")
     return None
 
 
 def _format_checker() -> FormatChecker:
     checker = FormatChecker(formats=())
-    for fmt in ("hostname", "host", "ip-address", "duration", "env-name", "path"):
+    for fmt in ("hostname", "host", "ip-address", "duration", "env-name", "path", "lb-path"):
         def check(value: Any, fmt: str = fmt) -> bool:
             if not isinstance(value, str) and not (fmt == "duration" and isinstance(value, int)):
                 return True  # the type keyword reports it
@@ -119,12 +143,22 @@ def _const(validator, const, instance, schema) -> Iterator[ValidationError]:
         yield ValidationError(f"{const!r} was expected")
 
 
+def _pattern(validator, pattern, instance, schema) -> Iterator[ValidationError]:
+    """JSON Schema's pattern, where ^...$ means the whole string: Python's $ also matches before a final newline
+    (a YAML block scalar `host: |` ends with one), ECMA-262's - the editors' - does not."""
+    if not isinstance(instance, str):
+        return
+    whole = pattern.startswith("^") and pattern.endswith("$")
+    if not (re.fullmatch(pattern[1:-1], instance) if whole else re.search(pattern, instance)):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
 def _is_integer(checker, instance: Any) -> bool:
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
 _Strict = validators.extend(
-    Draft7Validator, validators={"enum": _enum, "const": _const},
+    Draft7Validator, validators={"enum": _enum, "const": _const, "pattern": _pattern},
     type_checker=Draft7Validator.TYPE_CHECKER.redefine("integer", _is_integer))
 VALIDATOR = _Strict(SCHEMA, format_checker=_format_checker())
 

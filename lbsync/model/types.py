@@ -94,6 +94,7 @@ class HealthSettings:
 @dataclass(frozen=True)
 class HaproxyTarget:
     cert_path: str = "/etc/haproxy/certs/lbsync.pem"
+    server_ca_path: str | None = None   # where tls.server_ca is on the HAProxy host (None: the Plan decides)
     given: bool = False
 
 
@@ -102,6 +103,7 @@ class NginxTarget:
     plus: bool = False
     cert_path: str = "/etc/nginx/certs/lbsync.crt"
     key_path: str = "/etc/nginx/certs/lbsync.key"
+    server_ca_path: str | None = None   # where tls.server_ca is on the NGINX host (None: the Plan decides)
     given: bool = False
 
 

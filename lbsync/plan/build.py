@@ -5,6 +5,8 @@ Nothing downstream re-derives a fact: targets and templates lay out what is here
 
 from __future__ import annotations
 
+import posixpath
+
 from ..facts import catalog, lb
 from ..facts.catalog import Svc
 from ..facts.coexistence import LEGACY_VDIR
@@ -196,13 +198,31 @@ def redirect_listeners(namespaces: list[NamespacePlan]) -> dict[str | None, list
     return out
 
 
+SERVER_CA_FILE = "lbsync-server-ca.pem"   # tls.server_ca's name on a load balancer, beside the certificate
+
+
+def lb_server_ca(model: Model) -> dict[str, str]:
+    """Where each load balancer finds the CA bundle that verifies the servers: targets.X.server_ca_path; else,
+    with tls.server_ca (a file on this machine, copied to the LB), lbsync-server-ca.pem beside the certificate;
+    else the LB's own system store."""
+    out = {}
+    for kind, target in (("haproxy", model.targets.haproxy), ("nginx", model.targets.nginx)):
+        if target.server_ca_path:
+            out[kind] = target.server_ca_path
+        elif model.tls.server_ca is not None:
+            out[kind] = posixpath.join(posixpath.dirname(target.cert_path), SERVER_CA_FILE)
+        else:
+            out[kind] = SYSTEM_CA_BUNDLE
+    return out
+
+
 def build_plan(model: Model, allow: tuple[str, ...] | list[str] = ()) -> Plan:
     """Every decision for this model, and the rules' findings (allowable errors listed in allow: or `allow`
     become warnings)."""
     namespaces = _namespace_plans(model)
     plan = Plan(model=model, namespaces=namespaces, exchange=_exchange_plan(model),
                 tls_profile=model.tls.profile,
-                server_ca=str(model.tls.server_ca) if model.tls.server_ca else SYSTEM_CA_BUNDLE,
+                lb_server_ca=lb_server_ca(model),
                 verify_server=model.tls.verify_server, max_body=lb.MAX_BODY, max_header_bytes=lb.MAX_HEADER_BYTES,
                 group_exchanges=[_exchange_plan(model, name) for name in model.groups if is_scripted(model, name)],
                 listeners=listeners(namespaces), redirects=redirect_listeners(namespaces))

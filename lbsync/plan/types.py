@@ -293,7 +293,9 @@ class Plan:
     namespaces: list[NamespacePlan]
     exchange: ExchangePlan
     tls_profile: str
-    server_ca: str                       # CA bundle the LB uses to verify the servers when re-encrypting
+    # where each load balancer finds the CA bundle it verifies the servers with (a path ON the LB host):
+    # {"haproxy": ..., "nginx": ...}; lbsync never writes a path of this machine into an LB configuration
+    lb_server_ca: dict[str, str]
     verify_server: bool
     max_body: str
     findings: list[Finding] = field(default_factory=list)

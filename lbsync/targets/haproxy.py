@@ -76,7 +76,8 @@ def context(plan: Plan, options: RenderOptions) -> dict:
         "plan": plan, "version": __version__, "model_name": plan.model.path.name,
         "tls": tls, "guideline": GUIDELINE, "min_version": tls_version(tls.min_version),
         "server_tls_default": SERVER_TLS_DEFAULT,
-        "cert_path": plan.model.targets.haproxy.cert_path,
+        "cert_path": plan.model.targets.haproxy.cert_path, "server_ca_path": plan.lb_server_ca[LB_KIND],
+        "server_ca_local": plan.model.tls.server_ca,
         "listeners": plan.listeners,
         "redirects": plan.redirects,
         "redirect_port": int(extra.get("redirect_port", 80)),
@@ -109,7 +110,7 @@ def check(plan: Plan, files: dict[str, Output], work: Path) -> str:
     text = files[CONFIG].content
     placeholders = checks.placeholder_pem(work)
     text = checks.substitute_missing(text, {plan.model.targets.haproxy.cert_path: "combined",
-                                            plan.server_ca: "cert"}, placeholders, notes)
+                                            plan.lb_server_ca[LB_KIND]: "cert"}, placeholders, notes)
     text = re.sub(r"(stats socket )\S+", rf"\g<1>{work}/admin.sock", text)
     cfg = work / "haproxy.cfg"
     cfg.write_text(text)

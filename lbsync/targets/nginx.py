@@ -80,6 +80,7 @@ def context(plan: Plan, options: RenderOptions) -> dict:
         "plan": plan, "version": __version__, "model_name": plan.model.path.name,
         "tls": profile(plan.tls_profile), "guideline": GUIDELINE,
         "target": plan.model.targets.nginx, "plus": plan.model.targets.nginx.plus,
+        "server_ca_path": plan.lb_server_ca[LB_KIND], "server_ca_local": plan.model.tls.server_ca,
         "listeners": plan.listeners, "stream_listeners": [lst for lst in plan.listeners if lst.l4],
         "redirects": plan.redirects,
         "redirect_port": int(extra.get("redirect_port", 80)),
@@ -167,7 +168,7 @@ def check(plan: Plan, files: dict[str, Output], work: Path) -> str:
     notes: list[str] = []
     placeholders = checks.placeholder_pem(work)
     target = plan.model.targets.nginx
-    missing = {target.cert_path: "cert", target.key_path: "key", plan.server_ca: "cert"}
+    missing = {target.cert_path: "cert", target.key_path: "key", plan.lb_server_ca[LB_KIND]: "cert"}
     ports: dict[str, int] = {}
     written: dict[str, Path] = {}
     for rel in (HTTP_CONF, STREAM_CONF):

@@ -39,11 +39,12 @@ def model_text(lab, pki_files, *, scenario: str, port: int, target: str, version
                       f"    services: [autodiscover]\n")
         tls = f"  default: {scenario}\n"
         oa_host = "mail.contoso.com"
+    ca = server_ca or pki_files["ca"]   # the lab's load balancer runs here: its CA path is this machine's
     if target == "haproxy":
-        targets = f"  haproxy: {{cert_path: {pki_files['combined']}}}\n"
+        targets = f"  haproxy: {{cert_path: {pki_files['combined']}, server_ca_path: {ca}}}\n"
     else:
         targets = (f"  nginx: {{plus: {str(plus).lower()}, cert_path: {pki_files['fullchain']}, "
-                   f"key_path: {pki_files['key']}}}\n")
+                   f"key_path: {pki_files['key']}, server_ca_path: {ca}}}\n")
     return (
         "version: 1\n"
         "exchange:\n"

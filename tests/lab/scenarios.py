@@ -82,10 +82,10 @@ def realise(model: dict, target: str, pki_files, *, plus: bool = False) -> dict:
         ns["vip"] = "127.0.0.1"
         ns["port"] = ports[key]
     if target == "haproxy":
-        m["targets"] = {"haproxy": {"cert_path": str(pki_files["combined"])}}
+        m["targets"] = {"haproxy": {"cert_path": str(pki_files["combined"]), "server_ca_path": str(pki_files["ca"])}}
     else:
         m["targets"] = {"nginx": {"plus": plus, "cert_path": str(pki_files["fullchain"]),
-                                  "key_path": str(pki_files["key"])}}
+                                  "key_path": str(pki_files["key"]), "server_ca_path": str(pki_files["ca"])}}
         if not plus:
             m["exchange"]["auth"] = dict(BASIC)
             m["exchange"]["outlook_anywhere"] = dict(m["exchange"].get("outlook_anywhere", {}),

@@ -53,8 +53,8 @@ def model_text(main, l10, l07, pki, port, target) -> str:
     ns = lambda host, services, group=None: (f"  - host: {host}\n    vip: 127.0.0.1\n    port: {port}\n"  # noqa
                                              + (f"    group: {group}\n" if group else "")
                                              + f"    services: [{services}]\n")
-    targets = (f"  haproxy: {{cert_path: {pki['combined']}}}\n" if target == "haproxy" else
-               f"  nginx: {{cert_path: {pki['fullchain']}, key_path: {pki['key']}}}\n")
+    targets = (f"  haproxy: {{cert_path: {pki['combined']}, server_ca_path: {pki['ca']}}}\n" if target == "haproxy"
+               else f"  nginx: {{cert_path: {pki['fullchain']}, key_path: {pki['key']}, server_ca_path: {pki['ca']}}}\n")
     return ("version: 1\nexchange:\n  version: 2013\n  cu: 23\n"
             "  outlook_anywhere: {external_hostname: mail.contoso.com, external_auth: Basic, internal_auth: Basic}\n"
             "  auth: {ews: [Basic], oab: [Basic], autodiscover: [Basic]}\n"

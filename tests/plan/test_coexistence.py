@@ -131,7 +131,7 @@ def test_san_coverage_includes_the_legacy_namespace(tmp_path, issuers, with_lega
     pki = Pki(root, inter, make_leaf(inter, names, key=shared_key()))
     (tmp_path / "mail.pfx").write_bytes(pki.pfx(PW.encode()))
     (tmp_path / "ca.pem").write_bytes(root.cert_pem())
-    text = P2007.read_text().replace("/etc/ssl/certs/ca-certificates.crt", "ca.pem") + \
+    text = P2007.read_text().replace("# server_ca: certs/internal-ca.pem", "server_ca: ca.pem") + \
         f"certificate:\n  pfx: mail.pfx\n  password_env: {ENV}\n"
     model = tmp_path / "lbsync.yaml"
     model.write_text(text)

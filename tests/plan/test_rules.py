@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from support.plans import codes, model_dict, plan_of
 
@@ -199,15 +201,26 @@ def test_verify_disabled_is_reported_loudly():
 def test_system_ca_is_an_info():
     plan = plan_of(model_dict(2016, "bridge"))
     assert finding(plan, "server-ca-system").level == "info"
-    assert plan.server_ca == "/etc/ssl/certs/ca-certificates.crt"
+    assert plan.lb_server_ca == {"haproxy": "/etc/ssl/certs/ca-certificates.crt",
+                                 "nginx": "/etc/ssl/certs/ca-certificates.crt"}
 
 
-def test_server_ca_given_is_used():
+def test_server_ca_given_is_copied_to_the_load_balancer_never_named_by_this_machines_path():
     data = model_dict(2016, "bridge")
-    data["tls"]["server_ca"] = "certs/ca.pem"
+    data["tls"]["server_ca"] = "certs/ca.pem"          # on this machine: /tmp/certs/ca.pem (the model's folder)
     plan = plan_of(data)
     assert "server-ca-system" not in codes(plan)
-    assert plan.server_ca == "/tmp/certs/ca.pem"
+    assert plan.model.tls.server_ca == Path("/tmp/certs/ca.pem")
+    assert plan.lb_server_ca == {"haproxy": "/etc/haproxy/certs/lbsync-server-ca.pem",
+                                 "nginx": "/etc/nginx/certs/lbsync-server-ca.pem"}
+    from lbsync.targets import RenderOptions, render_targets
+    files = render_targets(plan, ["haproxy", "nginx"], RenderOptions())
+    assert "ca-file /etc/haproxy/certs/lbsync-server-ca.pem " in files["haproxy/haproxy.cfg"].content
+    assert "proxy_ssl_trusted_certificate /etc/nginx/certs/lbsync-server-ca.pem;" in files["nginx/lbsync.conf"].content
+    assert all("/tmp/certs/ca.pem" not in out.content for rel, out in files.items() if rel != "README.txt")
+    assert "copy /tmp/certs/ca.pem (tls.server_ca) there" in " ".join(files["README.txt"].content.split())
+    data["targets"] = {"haproxy": {"server_ca_path": "/opt/pki/exchange-ca.pem"}}
+    assert plan_of(data).lb_server_ca["haproxy"] == "/opt/pki/exchange-ca.pem"
 
 
 def test_no_reencryption_no_trust_findings():

@@ -66,8 +66,9 @@ def test_any_valid_model_renders_configs_the_real_programs_accept(model, pki_fil
     for ns in model["namespaces"]:
         ns["port"] = ports.setdefault(ns["port"], free_port())
     model["tls"]["server_ca"] = str(pki_files["ca"])
-    model["targets"] = {"haproxy": {"cert_path": str(pki_files["combined"])},
-                        "nginx": {"cert_path": str(pki_files["fullchain"]), "key_path": str(pki_files["key"])}}
+    model["targets"] = {"haproxy": {"cert_path": str(pki_files["combined"]), "server_ca_path": str(pki_files["ca"])},
+                        "nginx": {"cert_path": str(pki_files["fullchain"]), "key_path": str(pki_files["key"]),
+                                  "server_ca_path": str(pki_files["ca"])}}
     with tempfile.TemporaryDirectory(prefix="lbp") as tmp:
         work = Path(tmp)
         path = work / "lbsync.yaml"

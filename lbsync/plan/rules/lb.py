@@ -60,8 +60,8 @@ def server_trust(model: Model, plan: Plan) -> list[Finding]:
                         ("tls", "verify_server"))]
     if model.tls.server_ca is None:
         return [Finding("info", "server-ca-system",
-                        "no tls.server_ca: the servers' certificate is verified against the system CA store "
-                        f"({plan.server_ca})", ("tls",))]
+                        "no tls.server_ca: the load balancers verify the servers' certificate against their system "
+                        f"CA store ({', '.join(sorted(set(plan.lb_server_ca.values())))})", ("tls",))]
     return []
 
 
