@@ -9,8 +9,8 @@ from support.paths import ROOT
 
 PACKAGE = ROOT / "lbsync"
 # lowest first; a module may import from its own stage or a lower one
-STAGES = ["errors", "resources", "facts", "model", "plan", "output", "certs", "targets", "audit", "cli", "__main__"]
-RANK = {"errors": 0, "resources": 0, "facts": 1, "model": 2, "plan": 3, "output": 4, "certs": 5, "targets": 6,
+STAGES = ["errors", "resources", "reading", "facts", "model", "plan", "output", "certs", "targets", "audit", "cli", "__main__"]
+RANK = {"errors": 0, "resources": 0, "reading": 0, "facts": 1, "model": 2, "plan": 3, "output": 4, "certs": 5, "targets": 6,
         "audit": 7, "cli": 8, "__main__": 9, "__init__": 9}
 
 
@@ -63,4 +63,4 @@ def test_every_top_level_folder_is_a_stage():
     folders = {p.name for p in PACKAGE.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))}
     assert folders <= set(STAGES)
     top_modules = {p.stem for p in PACKAGE.glob("*.py")}
-    assert top_modules == {"__init__", "__main__", "errors", "resources"}
+    assert top_modules == {"__init__", "__main__", "errors", "resources", "reading"}

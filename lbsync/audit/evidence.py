@@ -29,6 +29,7 @@ from ..errors import LbsyncError
 from ..facts import catalog, sslflags, vdirauth
 from ..plan.lookup import slug
 from ..plan.types import ExchangePlan, Plan
+from ..reading import read_bytes
 from .apphost import Document
 
 OA_SSL_OFFLOADING = "Outlook Anywhere: SSLOffloading"
@@ -93,12 +94,7 @@ def decode(data: bytes, file: str) -> str:
 
 def read_text(path: str | Path) -> str:
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except IsADirectoryError:
-        raise LbsyncError("is a folder, expected a file", file=str(p)) from None
-    except OSError as exc:
-        raise LbsyncError(f"cannot read: {exc.strerror or exc}", file=str(p)) from None
+    data = read_bytes(p, "evidence")
     if not data.strip():
         raise LbsyncError("the file is empty", file=str(p))
     return decode(data, str(p))
@@ -203,6 +199,10 @@ def load_json(path: str | Path):
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise LbsyncError(f"not valid JSON: {exc.msg}", file=str(path), line=exc.lineno, col=exc.colno) from None
+    except RecursionError:
+        raise LbsyncError("the JSON nests too deeply to be evidence", file=str(path)) from None
+    except ValueError as exc:   # e.g. a number of thousands of digits (Python's integer conversion limit)
+        raise LbsyncError(f"not valid JSON evidence: {str(exc).splitlines()[0]}", file=str(path)) from None
 
 
 def _bool(value, file: str, key: str) -> bool:

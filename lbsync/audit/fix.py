@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import LbsyncError
 from ..facts import catalog
+from ..output.text import ps_comment
 from ..output.writer import atomic_write
 from ..plan.lookup import slug
 from ..plan.types import ExchangePlan, Plan
@@ -110,9 +111,10 @@ def _with_header(text: str, server: str, items: list[Drift]) -> str:
     bom = "\ufeff" if text.startswith("\ufeff") else ""
     body = text[len(bom):]
     nl = "\r\n" if "\r\n" in body else "\n"
-    lines = [f"# lbsync audit fix for {server}: repairs {len(items)} drifted item(s) and nothing else;",
+    lines = [f"# lbsync audit fix for {ps_comment(server)}: repairs {len(items)} drifted item(s) and nothing else;",
              "# the same guards, backup, -WhatIf and recycling as apply. Run it on that server, then verify again."]
-    lines += [f"#   {d.location}: {_show(d.actual)} -> {_show(d.expected)}  [{d.code}]" for d in items]
+    # evidence values are data: one comment line each, never a line break or a `#>` of theirs
+    lines += [ps_comment(f"#   {d.location}: {_show(d.actual)} -> {_show(d.expected)}  [{d.code}]") for d in items]
     if any(d.location == RPC_LOCATION for d in items):
         lines += ["# /Rpc's sslFlags are written by the Microsoft Exchange Service Host about 15 minutes after",
                   "# Set-OutlookAnywhere; if Outlook Anywhere already shows the right SSLOffloading, wait for it (or",

@@ -4,28 +4,34 @@ Through the VIP, per namespace (connect to vip:port — the namespace's host nam
 Host = the namespace): the certificate served is the model's (SHA-256 fingerprint), and each service's health URL
 answers 200 OK. On each server directly: offloaded services answer on HTTP (health 200, their locations do not
 refuse plain HTTP), bridged/passthrough ones on HTTPS (health 200, the shared certificate) and still refuse plain
-HTTP on their locations (IIS 403.4 SSL required). Every request has a bounded timeout; redirects are followed only
-within the namespace (at most 3), never off it.
+HTTP on their locations (IIS 403.4 SSL required). Redirects are followed only within the namespace (at most 3),
+never off it. Every request to an endpoint (connect, TLS, redirects and answers together) is bounded by one total
+time limit (certs.live.Deadline), and the checks run concurrently (at most WORKERS at a time), so a probe of many
+unreachable endpoints takes about one time limit; the results keep the Plan's order.
 """
 
 from __future__ import annotations
 
-import warnings
+import http.client
+import socket
+import ssl
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-import requests
 from cryptography.hazmat.primitives import hashes
-from requests.adapters import HTTPAdapter
 
-from ..certs.live import fetch_certificate
+from ..certs.live import Deadline, client_context, fetch_certificate, is_ip
 from ..certs.load import load_model_bundle
 from ..errors import LbsyncError
 from ..facts import catalog, sslflags
 from ..model.types import Server
+from ..output.text import printable
 from ..plan.types import Plan, ServicePlan
 
 MAX_REDIRECTS = 3
+WORKERS = 64          # concurrent checks: a probe of a large estate still takes about one time limit
 
 
 @dataclass
@@ -61,98 +67,68 @@ def _host_port(address: str, port: int) -> str:
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
-class _Http:
-    """requests sessions per (scheme, address, port, SNI): the URL names the address, Host and SNI the namespace."""
+def _once(scheme: str, address: str, port: int, host: str, path: str, deadline: Deadline) -> tuple[int, str, str]:
+    """One GET within the deadline: (status, reason, Location header). Raises OSError / ssl.SSLError /
+    http.client.HTTPException / socket.timeout."""
+    sock = deadline.connect(address, port)
+    try:
+        if scheme == "https":
+            sock = client_context().wrap_socket(sock, server_hostname=None if is_ip(host) else host)
+        conn = http.client.HTTPConnection(address, port, timeout=deadline.remaining())
+        conn.sock = sock
+        conn.putrequest("GET", path, skip_host=True, skip_accept_encoding=True)
+        conn.putheader("Host", host)
+        conn.putheader("User-Agent", "lbsync-probe")
+        conn.putheader("Connection", "close")
+        conn.endheaders()
+        resp = conn.getresponse()        # the status line and headers; the body is never read
+        return resp.status, resp.reason or "", resp.getheader("Location") or ""
+    finally:
+        sock.close()
 
-    def __init__(self, timeout: float):
-        self.timeout = timeout
-        self.sessions: dict = {}
 
-    def session(self, scheme: str, sni: str | None):
-
-        class SniAdapter(HTTPAdapter):
-            def init_poolmanager(self, *args, **kwargs):
-                if sni:
-                    kwargs["server_hostname"] = sni
-                super().init_poolmanager(*args, **kwargs)
-
-        key = (scheme, sni)
-        if key not in self.sessions:
-            s = requests.Session()
-            s.trust_env = False                      # no proxies from the environment: straight to the address
-            s.mount("https://", SniAdapter(max_retries=0))
-            s.mount("http://", HTTPAdapter(max_retries=0))
-            self.sessions[key] = s
-        return self.sessions[key]
-
-    def get(self, scheme: str, address: str, port: int, host: str, path: str, *,
-            follow: bool = False) -> tuple[int | None, str]:
-        """(status or None, detail). Follows redirects only within `host` when asked."""
-
-        session = self.session(scheme, host if scheme == "https" else None)
-        url = f"{scheme}://{_host_port(address, port)}{path}"
+def http_get(scheme: str, address: str, port: int, host: str, path: str, *, timeout: float,
+             follow: bool = False) -> tuple[int | None, str]:
+    """(status or None, detail). Follows redirects only within `host` when asked; everything within `timeout`
+    seconds in all. The detail holds no control character of the answer's."""
+    deadline = Deadline(timeout)
+    try:
         for _ in range(MAX_REDIRECTS + 1):
             try:
-                with warnings.catch_warnings():
-                    # unverified TLS on purpose: certificates are compared by fingerprint
-                    warnings.simplefilter("ignore")
-                    resp = session.get(url, headers={"Host": host, "User-Agent": "lbsync-probe"},
-                                       timeout=(self.timeout, self.timeout), allow_redirects=False, verify=False,
-                                       stream=True)
-                    resp.close()    # the status is the answer: the body is never read (nor waited for)
-            except requests.exceptions.Timeout:
-                return None, f"no answer within {self.timeout:g}s"
-            except requests.exceptions.SSLError as exc:
-                return None, f"TLS failed: {_short(exc)}"
-            except requests.exceptions.ConnectionError as exc:
-                return None, f"cannot connect: {_short(exc)}"
-            except requests.exceptions.RequestException as exc:
-                return None, f"request failed: {_short(exc)}"
-            if follow and resp.is_redirect:
-                location = resp.headers.get("Location", "")
-                target = urlsplit(urljoin(f"{scheme}://{host}{path}", location))
-                if (target.hostname or "").lower() != host.lower() or target.scheme != scheme:
-                    return resp.status_code, f"redirects off the namespace to {location} (not followed)"
+                status, reason, location = _once(scheme, address, port, host, path, deadline)
+            except socket.timeout:
+                return None, f"no answer within {timeout:g}s"
+            except ssl.SSLError as exc:
+                if deadline.expired:
+                    return None, f"no answer within {timeout:g}s"
+                return None, f"TLS failed: {printable(exc.reason or str(exc))[:160]}"
+            except http.client.HTTPException as exc:
+                if deadline.expired:
+                    return None, f"no answer within {timeout:g}s"
+                return None, f"not an HTTP answer ({type(exc).__name__})"
+            except OSError as exc:
+                if deadline.expired:
+                    return None, f"no answer within {timeout:g}s"
+                return None, f"cannot connect: {printable(exc.strerror or str(exc))[:160]}"
+            detail = printable(f"{status} {reason}".strip())
+            if follow and status in (301, 302, 303, 307, 308) and location:
+                try:
+                    target = urlsplit(urljoin(f"{scheme}://{host}{path}", location))
+                    target_host = (target.hostname or "").lower()
+                except ValueError:
+                    return status, printable(f"redirects to an unreadable Location {location!r}"[:200])
+                if target_host != host.lower() or target.scheme != scheme:
+                    return status, printable(f"redirects off the namespace to {location} (not followed)"[:300])
                 path = target.path + (f"?{target.query}" if target.query else "")
-                url = f"{scheme}://{_host_port(address, port)}{path}"
                 continue
-            return resp.status_code, f"{resp.status_code} {resp.reason or ''}".strip()
+            return status, detail
         return None, f"more than {MAX_REDIRECTS} redirects"
-
-    def close(self) -> None:
-        for s in self.sessions.values():
-            s.close()
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc.args[0] if exc.args else exc)
-    for marker in ("Connection refused", "timed out", "Name or service not known", "No route to host",
-                   "Connection reset", "certificate", "EOF"):
-        if marker.lower() in text.lower():
-            return marker
-    return text[:160]
+    finally:
+        deadline.close()
 
 
 def _fingerprint(cert) -> str:
     return cert.fingerprint(hashes.SHA256()).hex()
-
-
-def _cert_check(scope: str, target: str, address: str, port: int, sni: str, reference: str | None,
-                timeout: float) -> tuple[Check, str | None]:
-    where = f"{_host_port(address, port)} SNI {sni}"
-    try:
-        cert = fetch_certificate(address, port, sni, timeout)
-    except LbsyncError as exc:
-        return Check(scope, target, "certificate", where, False, exc.message), None
-    fp = _fingerprint(cert)
-    if reference is None:
-        return Check(scope, target, "certificate", where, True,
-                     f"SHA-256 {fp[:16]}… NOT checked: the model has no certificate: section, so this one is only "
-                     "the reference the other endpoints are compared with"), fp
-    if fp == reference:
-        return Check(scope, target, "certificate", where, True, f"SHA-256 {fp[:16]}…"), fp
-    return Check(scope, target, "certificate", where, False,
-                 f"a different certificate: SHA-256 {fp[:16]}…, expected {reference[:16]}…"), fp
 
 
 def _refused(status: int | None) -> bool:
@@ -160,79 +136,67 @@ def _refused(status: int | None) -> bool:
     return status == 403
 
 
-def run_probe(plan: Plan, *, timeout: float = 5.0, reference: str | None = None,
-              reference_source: str = "the model's certificate") -> ProbeReport:
-    http = _Http(timeout)
-    checks: list[Check] = []
-    try:
-        reference, reference_source = _probe_vips(plan, http, checks, reference, reference_source, timeout)
-        # each server directly: the services it is a member of (with groups:, its group's), once per service key
-        for server in plan.model.servers:
-            _probe_server(plan, server, http, checks, reference, timeout)
-    finally:
-        http.close()
-    return ProbeReport(checks, reference, reference_source)
+@dataclass
+class _Reference:
+    """The fingerprint certificates are compared with; `step` is the index of the check that served it when the
+    model has no certificate (that check is reported as the reference, not as checked)."""
+    fingerprint: str | None
+    step: int | None = None
 
 
-def _probe_vips(plan: Plan, http: _Http, checks: list[Check], reference: str | None, reference_source: str,
-                timeout: float) -> tuple[str | None, str]:
-    """Through the VIP, per namespace: the certificate and each health URL. Returns (reference, its source): the
-    first certificate served becomes the reference when the model has none."""
-    for ns in plan.namespaces:
-        address = ns.vip if ns.vip and ns.vip not in ("0.0.0.0", "::", "*") else ns.host
-        check, fp = _cert_check("vip", ns.host, address, ns.port, ns.host, reference, timeout)
-        if reference is None and fp:
-            reference, reference_source = fp, f"the certificate served for {ns.host} (the model has none)"
-        checks.append(check)
-        seen: set[str] = set()
-        for svc in ns.services:
-            if svc.health.path.lower() in seen:
-                continue
-            seen.add(svc.health.path.lower())
-            status, detail = http.get("https", address, ns.port, ns.host, svc.health.path, follow=True)
-            checks.append(Check("vip", ns.host, "health", f"{svc.service} https://{ns.host}{svc.health.path}",
-                                status == 200, detail))
-    return reference, reference_source
+@dataclass
+class _Step:
+    """One check to run: `run` does the network part (concurrently), `finish` turns its result into a Check once
+    every certificate is known (the reference may be the first one served)."""
+    run: Callable[[], object]
+    finish: Callable[[object, _Reference, int], Check]
+    cert_of: str | None = None   # a VIP certificate step: its namespace (a candidate reference)
 
 
-def _probe_server(plan: Plan, server: Server, http: _Http, checks: list[Check], reference: str | None,
-                  timeout: float) -> None:
-    """One server directly: its certificate (when a service it serves is not offloaded), each service's health
-    and whether its locations accept or refuse plain HTTP."""
-    first: dict[str, ServicePlan] = {}
-    for svc in plan.services:
-        if any(m.server == server.name for m in svc.members):
-            first.setdefault(svc.service, svc)
-    if not first:
-        return
-    tls_host = next((s.namespace for s in first.values() if not s.plain_http), None)
-    if tls_host:
-        check, _ = _cert_check("server", server.name, server.address, server.https_port, tls_host,
-                               reference, timeout)
-        checks.append(check)
-    for key, svc in first.items():
-        host = svc.namespace
-        if svc.plain_http:
-            scheme, port = "http", server.http_port
-        else:
-            scheme, port = "https", server.https_port
-        status, detail = http.get(scheme, server.address, port, host, svc.health.path, follow=True)
-        checks.append(Check("server", server.name, "health", f"{key} {scheme}://{host}{svc.health.path}",
-                            status == 200, detail))
-        _probe_locations(server, key, svc, http, checks)
+def _cert_step(scope: str, target: str, address: str, port: int, sni: str, timeout: float) -> _Step:
+    where = f"{_host_port(address, port)} SNI {sni}"
+
+    def run():
+        try:
+            return _fingerprint(fetch_certificate(address, port, sni, timeout))
+        except LbsyncError as exc:
+            return exc
+
+    def finish(fp, ref: _Reference, index: int) -> Check:
+        if isinstance(fp, LbsyncError):
+            return Check(scope, target, "certificate", where, False, printable(fp.message))
+        if ref.fingerprint is None or ref.step == index:
+            return Check(scope, target, "certificate", where, True,
+                         f"SHA-256 {fp[:16]}… NOT checked: the model has no certificate: section, so this one is "
+                         "only the reference the other endpoints are compared with")
+        if fp == ref.fingerprint:
+            return Check(scope, target, "certificate", where, True, f"SHA-256 {fp[:16]}…")
+        return Check(scope, target, "certificate", where, False,
+                     f"a different certificate: SHA-256 {fp[:16]}…, expected {ref.fingerprint[:16]}…")
+    return _Step(run, finish, target if scope == "vip" else None)
 
 
-def _probe_locations(server: Server, key: str, svc: ServicePlan, http: _Http, checks: list[Check]) -> None:
-    """Plain HTTP to each location of a service on one server: refused (403.4) where SSL is required, else
-    accepted (offloaded services only)."""
+def _health_step(scope: str, target: str, subject: str, scheme: str, address: str, port: int, host: str,
+                 path: str, timeout: float) -> _Step:
+    def run():
+        return http_get(scheme, address, port, host, path, timeout=timeout, follow=True)
+
+    def finish(result, ref: _Reference, index: int) -> Check:
+        status, detail = result
+        return Check(scope, target, "health", subject, status == 200, detail)
+    return _Step(run, finish)
+
+
+def _location_step(server: Server, key: str, svc: ServicePlan, loc: str, flags: str, timeout: float) -> _Step:
     host = svc.namespace
-    for loc, flags in svc.locations.items():
-        rel = loc[len(catalog.SITE) + 1:]
-        path = f"/{rel}/"
-        want_refused = sslflags.requires_ssl(flags)
-        if not want_refused and not svc.plain_http:
-            continue          # e.g. owa/Calendar while owa is bridged: the LB never sends HTTP there
-        status, detail = http.get("http", server.address, server.http_port, host, path)
+    path = f"/{loc[len(catalog.SITE) + 1:]}/"
+    want_refused = sslflags.requires_ssl(flags)
+
+    def run():
+        return http_get("http", server.address, server.http_port, host, path, timeout=timeout)
+
+    def finish(result, ref: _Reference, index: int) -> Check:
+        status, detail = result
         if status is None:
             ok, text = False, detail
         elif want_refused:
@@ -243,8 +207,70 @@ def _probe_locations(server: Server, key: str, svc: ServicePlan, http: _Http, ch
             ok = not _refused(status)
             text = (f"accepted: {detail}" if ok else
                     f"refused: {detail} — SSL still required on {loc}, offloaded by the load balancer")
-        checks.append(Check("server", server.name, "http-refused" if want_refused else "http-accepted",
-                            f"{key} http://{host}{path}", ok, text))
+        return Check("server", server.name, "http-refused" if want_refused else "http-accepted",
+                     f"{key} http://{host}{path}", ok, text)
+    return _Step(run, finish)
+
+
+def _vip_steps(plan: Plan, timeout: float) -> list[_Step]:
+    """Through the VIP, per namespace: the certificate and each health URL (once per page)."""
+    steps = []
+    for ns in plan.namespaces:
+        address = ns.vip if ns.vip and ns.vip not in ("0.0.0.0", "::", "*") else ns.host
+        steps.append(_cert_step("vip", ns.host, address, ns.port, ns.host, timeout))
+        seen: set[str] = set()
+        for svc in ns.services:
+            if svc.health.path.lower() in seen:
+                continue
+            seen.add(svc.health.path.lower())
+            steps.append(_health_step("vip", ns.host, f"{svc.service} https://{ns.host}{svc.health.path}", "https",
+                                      address, ns.port, ns.host, svc.health.path, timeout))
+    return steps
+
+
+def _server_steps(plan: Plan, server: Server, timeout: float) -> list[_Step]:
+    """One server directly: its certificate (when a service it serves is not offloaded), each service's health
+    (the services it is a member of, once per service key) and whether its locations accept or refuse plain HTTP
+    (locations the load balancer never sends HTTP to are skipped)."""
+    first: dict[str, ServicePlan] = {}
+    for svc in plan.services:
+        if any(m.server == server.name for m in svc.members):
+            first.setdefault(svc.service, svc)
+    steps = []
+    tls_host = next((s.namespace for s in first.values() if not s.plain_http), None)
+    if tls_host:
+        steps.append(_cert_step("server", server.name, server.address, server.https_port, tls_host, timeout))
+    for key, svc in first.items():
+        scheme, port = ("http", server.http_port) if svc.plain_http else ("https", server.https_port)
+        steps.append(_health_step("server", server.name, f"{key} {scheme}://{svc.namespace}{svc.health.path}",
+                                  scheme, server.address, port, svc.namespace, svc.health.path, timeout))
+        steps += [_location_step(server, key, svc, loc, flags, timeout) for loc, flags in svc.locations.items()
+                  if sslflags.requires_ssl(flags) or svc.plain_http]
+    return steps
+
+
+def run_probe(plan: Plan, *, timeout: float = 5.0, reference: str | None = None,
+              reference_source: str = "the model's certificate", workers: int = WORKERS,
+              progress: Callable[[int, int], None] = lambda done, total: None) -> ProbeReport:
+    """Every check of the plan, `workers` at a time; `progress(done, total)` after each."""
+    steps = _vip_steps(plan, timeout)
+    for server in plan.model.servers:
+        steps += _server_steps(plan, server, timeout)
+    results: list[object] = [None] * len(steps)
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(steps) or 1))) as pool:
+        futures = {pool.submit(step.run): i for i, step in enumerate(steps)}
+        for done, future in enumerate(as_completed(futures), start=1):
+            results[futures[future]] = future.result()
+            progress(done, len(steps))
+    ref = _Reference(reference)
+    if reference is None:      # the model has no certificate: the first one a VIP served is the reference
+        first = next((i for i, (step, r) in enumerate(zip(steps, results)) if step.cert_of and isinstance(r, str)),
+                     None)
+        if first is not None:
+            ref = _Reference(results[first], first)
+            reference_source = f"the certificate served for {steps[first].cert_of} (the model has none)"
+    checks = [step.finish(r, ref, i) for i, (step, r) in enumerate(zip(steps, results))]
+    return ProbeReport(checks, ref.fingerprint, reference_source)
 
 
 def model_fingerprint(plan: Plan) -> tuple[str | None, str]:

@@ -21,7 +21,9 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from ..errors import LbsyncError
 from ..model.types import Model
-from .pfxinfo import DerError, inspect_pfx
+from ..output.text import env_name
+from ..reading import read_bytes
+from .pfxinfo import MAX_ITERATIONS, DerError, inspect_pfx
 
 _KEY_BLOCK = re.compile(rb"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY-----.*?-----END \1PRIVATE KEY-----", re.S)
 
@@ -48,7 +50,8 @@ class PasswordSource:
         if self.env and self.explicit:
             raise LbsyncError(f"environment variable {self.env} (--password-env) is not set", file=what)
         if not self.interactive:
-            hint = f"set {self.env}" if self.env else "name an environment variable with --password-env"
+            hint = (f"set {env_name(self.env, 'certificate.password_env')}" if self.env
+                    else "name an environment variable with --password-env")
             raise LbsyncError(f"needs a password and stdin is not a terminal to ask for it: {hint}", file=what)
         self._value = click.prompt(f"Password for {what}", hide_input=True, err=True,
                                    default="", show_default=False).encode("utf-8")
@@ -77,14 +80,8 @@ class Bundle:
 
 
 def read_file(path: str | Path) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except FileNotFoundError:
-        raise LbsyncError("no such file", file=str(path)) from None
-    except IsADirectoryError:
-        raise LbsyncError("is a directory, expected a file", file=str(path)) from None
-    except OSError as exc:
-        raise LbsyncError(f"cannot read: {exc.strerror}", file=str(path)) from None
+    """A certificate, key, PFX or CA file: a regular file of bounded size (reading.LIMITS)."""
+    return read_bytes(path, "certificate")
 
 
 def spki(public_key: PublicKeyTypes) -> bytes:
@@ -177,9 +174,13 @@ def load_pfx(path: str | Path, password: PasswordSource) -> Bundle:
     try:
         info = inspect_pfx(data)
     except DerError:
-        info = None
+        raise LbsyncError("not a PFX/PKCS#12 file, or a damaged one", file=what) from None
+    if max(info.iterations, default=0) > MAX_ITERATIONS:
+        # OpenSSL would derive keys for that many rounds (minutes of CPU): refused before it sees the file
+        raise LbsyncError(f"the PFX asks for {max(info.iterations):,} key-derivation iterations; lbsync refuses "
+                          f"more than {MAX_ITERATIONS:,} (Windows writes 2,000, OpenSSL 2,048)", file=what)
     loaded = None
-    if info is not None and info.mac_verifies(None) is not False:   # no password (possible, not from Exchange)
+    if info.mac_verifies(None) is not False:   # no password (possible, not from Exchange)
         loaded = _try_pfx(pkcs12, data, None) or _try_pfx(pkcs12, data, b"")
     if loaded is None:
         secret = password.get(what)
@@ -195,15 +196,13 @@ def load_pfx(path: str | Path, password: PasswordSource) -> Bundle:
         raise LbsyncError("the PFX holds no certificate", file=what)
     leaf = cert if cert is not None else pick_leaf(certs, key)
     chain = _dedupe([c for c in certs if c is not leaf])
-    notes = []
-    if info is not None:
-        algs = ", ".join(info.names) or "unencrypted"
-        mac = f", MAC {info.mac_hash.upper()}" if info.mac_hash else ", no MAC"
-        if info.legacy:
-            notes.append(("warn", f"PFX encrypted with {', '.join(info.legacy)}: weak legacy encryption; "
-                                  "protect the file and re-export with AES256-SHA256"))
-        else:
-            notes.append(("ok", f"PFX ({algs}{mac})"))
+    algs = ", ".join(info.names) or "unencrypted"
+    mac = f", MAC {info.mac_hash.upper()}" if info.mac_hash else ", no MAC"
+    if info.legacy:
+        notes = [("warn", f"PFX encrypted with {', '.join(info.legacy)}: weak legacy encryption; "
+                          "protect the file and re-export with AES256-SHA256")]
+    else:
+        notes = [("ok", f"PFX ({algs}{mac})")]
     return Bundle(leaf, key, chain, what, "pfx", notes)
 
 

@@ -18,6 +18,7 @@ OID_DATA = "1.2.840.113549.1.7.1"
 OID_ENCRYPTED_DATA = "1.2.840.113549.1.7.6"
 OID_SHROUDED_KEY_BAG = "1.2.840.113549.1.12.10.1.2"
 OID_PBES2 = "1.2.840.113549.1.5.13"
+OID_PBKDF2 = "1.2.840.113549.1.5.12"
 
 ALGORITHMS = {
     "1.2.840.113549.1.12.1.1": "RC4-128 (pbeWithSHAAnd128BitRC4)",
@@ -94,20 +95,37 @@ def _expect(element: tuple[int, int, int], tag: int) -> tuple[int, int, int]:
     return element
 
 
-def _algorithm(data: bytes, alg: tuple[int, int, int]) -> str:
-    """Name of an AlgorithmIdentifier; for PBES2, the encryption scheme inside it."""
+def _int(data: bytes, element: tuple[int, int, int]) -> int:
+    _expect(element, 0x02)
+    if element[2] - element[1] > 8:
+        raise DerError("an iteration count of more than 8 bytes")
+    return int.from_bytes(data[element[1]:element[2]], "big")
+
+
+def _algorithm(data: bytes, alg: tuple[int, int, int]) -> tuple[str, int]:
+    """(name, iteration count) of a password-based encryption AlgorithmIdentifier; for PBES2, the encryption
+    scheme inside it and PBKDF2's iteration count."""
     kids = _children(data, alg[1], alg[2])
     oid = _oid(data[kids[0][1]:kids[0][2]])
+    iterations = 1
     if oid == OID_PBES2 and len(kids) > 1:
         params = _children(data, kids[1][1], kids[1][2])
+        kdf = _children(data, params[0][1], params[0][2])
+        if _oid(data[kdf[0][1]:kdf[0][2]]) == OID_PBKDF2 and len(kdf) > 1:
+            iterations = _int(data, _children(data, kdf[1][1], kdf[1][2])[1])
         scheme = _children(data, params[1][1], params[1][2])
         oid = _oid(data[scheme[0][1]:scheme[0][2]])
-    return oid
+    elif len(kids) > 1 and kids[1][0] == 0x30:   # pkcs-12PbeParams: salt, iterations
+        params = _children(data, kids[1][1], kids[1][2])
+        if len(params) > 1:
+            iterations = _int(data, params[1])
+    return oid, iterations
 
 
 @dataclass
 class PfxInfo:
     algorithms: list[str] = field(default_factory=list)   # encryption algorithm OIDs, in file order
+    iterations: list[int] = field(default_factory=list)   # key-derivation iterations: each encryption, the MAC
     mac_hash: str | None = None                           # hashlib name, or None without a MAC
     mac_oid: str | None = None
     _mac: tuple | None = None                             # (digest, salt, iterations, signed bytes)
@@ -188,7 +206,9 @@ def _inspect(data: bytes) -> PfxInfo:
         if ctype == OID_ENCRYPTED_DATA:
             enc = _children(data, *_expect(_tlv(data, kids[1][1]), 0x30)[1:])
             eci = _children(data, enc[1][1], enc[1][2])
-            info.algorithms.append(_algorithm(data, eci[1]))
+            oid, n = _algorithm(data, eci[1])
+            info.algorithms.append(oid)
+            info.iterations.append(n)
         elif ctype == OID_DATA:
             inner = _expect(_tlv(data, kids[1][1]), 0x04)
             bags = _children(data, *_expect(_tlv(data, inner[1]), 0x30)[1:])
@@ -196,7 +216,9 @@ def _inspect(data: bytes) -> PfxInfo:
                 bk = _children(data, bag[1], bag[2])
                 if _oid(data[bk[0][1]:bk[0][2]]) == OID_SHROUDED_KEY_BAG:
                     epki = _children(data, *_tlv(data, bk[1][1])[1:])
-                    info.algorithms.append(_algorithm(data, epki[0]))
+                    oid, n = _algorithm(data, epki[0])
+                    info.algorithms.append(oid)
+                    info.iterations.append(n)
     if len(top) > 2:
         mac = _children(data, top[2][1], top[2][2])
         digest_info = _children(data, mac[0][1], mac[0][2])
@@ -204,7 +226,8 @@ def _inspect(data: bytes) -> PfxInfo:
         info.mac_oid = _oid(data[alg[0][1]:alg[0][2]])
         digest = data[digest_info[1][1]:digest_info[1][2]]
         salt = data[mac[1][1]:mac[1][2]]
-        iterations = int.from_bytes(data[mac[2][1]:mac[2][2]], "big") if len(mac) > 2 else 1
+        iterations = _int(data, mac[2]) if len(mac) > 2 else 1
+        info.iterations.append(iterations)
         if info.mac_oid in HASHES:
             info.mac_hash = HASHES[info.mac_oid][0]
             info._mac = (digest, salt, iterations, data[octets[1]:octets[2]])

@@ -102,14 +102,17 @@ def probe(model: str, as_json: bool, timeout: float, allow: tuple[str, ...]) -> 
     """Live checks: through each namespace's VIP (SNI and Host = the namespace) the model's certificate and every
     health URL answering 200; on each server directly, offloaded services on HTTP, bridged ones on HTTPS with the
     shared certificate and still refusing plain HTTP (403.4). Redirects are never followed off the namespace.
+    Every endpoint is bounded by --timeout in all (connect, TLS, redirects, answer); the checks run concurrently.
     Exit 0 all passed, 1 a check failed, 2 bad input."""
     import json
 
     from ..audit.probe import model_fingerprint, run_probe
+    from .auditview import probe_progress
     plan = load_plan(model, allow)
     refuse_on_errors(plan, plan.blocking(set()))
     reference, source = model_fingerprint(plan)
-    result = run_probe(plan, timeout=timeout, reference=reference, reference_source=source)
+    with probe_progress() as progress:   # on stderr, only on a terminal: stdout stays the table or the JSON
+        result = run_probe(plan, timeout=timeout, reference=reference, reference_source=source, progress=progress)
     if as_json:
         click.echo(json.dumps(result.as_json(), indent=2))
     else:

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
+
+from .common import term
 
 if TYPE_CHECKING:
     from ..audit.drift import Report
@@ -28,7 +33,6 @@ def _show(value) -> str:
 
 
 def print_audit(plan: Plan, report: Report, lb: list, fix_note: list[str] | None = None) -> None:
-    from rich.markup import escape
     from rich.table import Table
     console = _console()
     from ..audit.evidence import server_exchange
@@ -38,8 +42,8 @@ def print_audit(plan: Plan, report: Report, lb: list, fix_note: list[str] | None
         for col in ("server", "location / setting", "expected", "actual", "code"):
             table.add_column(col)
         for d in report.drift:
-            table.add_row(d.server, escape(d.location or "(all)"), escape(_show(d.expected)),
-                          escape(_show(d.actual)), d.code)
+            table.add_row(term(d.server), term(d.location or "(all)"), term(_show(d.expected)),
+                          term(_show(d.actual)), d.code)
         console.print(table)
     for s in servers:
         n = len(report.for_server(s))
@@ -48,15 +52,15 @@ def print_audit(plan: Plan, report: Report, lb: list, fix_note: list[str] | None
             state = f"[red]{n} drifted[/red]" if n else "[green]in sync[/green]"
             console.print(f"{s}: {checked} item(s) compared with the plan, {state}")
     for nc in report.not_checked:
-        console.print(f"[yellow]not checked[/yellow] {nc.server}: {escape(nc.what)} — {escape(nc.reason)}")
+        console.print(f"[yellow]not checked[/yellow] {nc.server}: {term(nc.what)} — {term(nc.reason)}")
     for d in lb:
         if d.diff:
-            console.print(f"[red]{d.target}: {escape(d.deployed)} differs from the rendered {d.rendered}[/red]")
-            console.print(escape(d.diff), end="")
+            console.print(f"[red]{d.target}: {term(d.deployed)} differs from the rendered {d.rendered}[/red]")
+            console.print(term(d.diff), end="")
         else:
-            console.print(f"[green]{d.target}: {escape(d.deployed)} matches the rendered {d.rendered}[/green]")
+            console.print(f"[green]{d.target}: {term(d.deployed)} matches the rendered {d.rendered}[/green]")
     for line in fix_note or []:
-        console.print(escape(line))
+        console.print(term(line))
     drifted = bool(report.drift) or any(d.diff for d in lb)
     console.print("[red]drift found[/red]" if drifted else "[green]in sync with the plan[/green]")
 
@@ -72,16 +76,28 @@ def audit_json(report: Report, lb: list, fix_files: list[str]) -> str:
 
 
 def print_probe(report: ProbeReport) -> None:
-    from rich.markup import escape
     from rich.table import Table
     console = _console()
-    table = Table(title=f"probe (certificates compared with {escape(report.reference_source)})", title_justify="left")
+    table = Table(title=f"probe (certificates compared with {term(report.reference_source)})", title_justify="left")
     for col in ("where", "check", "what", "result", "detail"):
         table.add_column(col)
     for c in report.checks:
-        table.add_row(f"{c.scope} {c.target}", c.check, escape(c.subject),
-                      "[green]ok[/green]" if c.ok else "[red]FAIL[/red]", escape(c.detail))
+        table.add_row(term(f"{c.scope} {c.target}"), c.check, term(c.subject),
+                      "[green]ok[/green]" if c.ok else "[red]FAIL[/red]", term(c.detail))
     console.print(table)
     failed = [c for c in report.checks if not c.ok]
     console.print(f"[red]{len(failed)} check(s) failed[/red]" if failed else
                   f"[green]all {len(report.checks)} checks passed[/green]")
+
+
+@contextmanager
+def probe_progress() -> Iterator[Callable[[int, int], None]]:
+    """A progress callback for run_probe: a rich progress bar on stderr when stderr is a terminal, else nothing."""
+    if not sys.stderr.isatty():
+        yield lambda done, total: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    with Progress(TextColumn("probe"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=_console(stderr=True), transient=True) as bar:
+        task = bar.add_task("probe", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)

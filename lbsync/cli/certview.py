@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..output.text import printable
+from .common import term
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -19,14 +22,14 @@ def print_report(report: Report, console: Console | None = None) -> None:
     if console is None:
         import shutil
         console = Console(soft_wrap=False, width=max(shutil.get_terminal_size((160, 40)).columns, 100))
-    console.print(Text(f"{report.subject}  (sha256 {report.fingerprint_sha256}; Exchange thumbprint "
+    console.print(Text(f"{printable(report.subject)}  (sha256 {report.fingerprint_sha256}; Exchange thumbprint "
                        f"{report.thumbprint})"))
-    table = Table(title=f"certificate check: {report.source}", title_justify="left")
+    table = Table(title=f"certificate check: {term(report.source)}", title_justify="left")
     table.add_column("check", no_wrap=True)
     table.add_column("status", no_wrap=True)
     table.add_column("message", overflow="fold")
     for c in report.checks:
-        table.add_row(c.id, Text(c.status, style=_STYLE.get(c.status, "")), Text(c.message))
+        table.add_row(c.id, Text(c.status, style=_STYLE.get(c.status, "")), Text(printable(c.message)))
     console.print(table)
     fails = sum(c.status == "fail" for c in report.checks)
     warns = sum(c.status == "warn" for c in report.checks)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..errors import LbsyncError
+from ..output.text import printable
 
 if TYPE_CHECKING:
     from ..plan.types import Finding, Plan
@@ -23,6 +24,13 @@ ALLOW_OPT = click.option("--allow", "allow", multiple=True, metavar="CODE",
 
 def err(text: str) -> None:
     click.echo(text, err=True)
+
+
+def term(text: object) -> str:
+    """Foreign text (evidence, a server's answer, a certificate's subject, a device's object name) for a rich
+    console: control characters shown as escapes (an ANSI sequence never reaches the terminal raw), markup escaped."""
+    from rich.markup import escape  # rich loads only when something is printed with it
+    return escape(printable(str(text)))
 
 
 def finding_line(plan: Plan, f: Finding) -> str:

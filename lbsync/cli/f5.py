@@ -11,6 +11,7 @@ import json as _json
 import click
 
 from ..errors import CheckFailed, LbsyncError
+from ..output.text import printable
 from .common import ALLOW_OPT, MODEL_ARG, load_plan, print_findings, refuse_on_errors
 
 METHOD_OPT = click.option("--method", type=click.Choice(["imperative", "as3"]), default="imperative",
@@ -47,7 +48,7 @@ def _print_changes(changes, device: str, as_json: bool, extra: dict | None = Non
         click.echo(_json.dumps(doc, indent=2, default=str))
         return
     for c in changes:
-        click.echo(f"{c.action:9} {c.kind:24} {c.path}")
+        click.echo(f"{c.action:9} {c.kind:24} {printable(c.path)}")
         for attr, (have, want) in c.diff.items():
             click.echo(f"{'':10}{attr}: {_short(have)} -> {_short(want)}")
     click.echo(f"{device}: {counts['create']} to create, {counts['modify']} to modify, {counts['delete']} to "

@@ -6,6 +6,7 @@ import codecs
 from pathlib import Path
 
 from ..errors import LbsyncError
+from ..reading import read_bytes
 from .loader import Marks, key_path, load_yaml
 from .types import Model
 from .validate import build_model
@@ -21,13 +22,9 @@ def load_model_text(text: str, path: str | Path) -> Model:
 
 def load_model(path: str | Path) -> Model:
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise LbsyncError("model file not found (create one with 'lbsync init --profile NAME')",
-                          file=str(path)) from None
-    except OSError as exc:
-        raise LbsyncError(f"cannot read the model: {exc.strerror}", file=str(path)) from None
+    if not path.exists() and not path.is_symlink():
+        raise LbsyncError("model file not found (create one with 'lbsync init --profile NAME')", file=str(path))
+    raw = read_bytes(path, "model")
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         # Windows PowerShell 5.1 writes UTF-16 with a BOM (Out-File, '>'): read it rather than refuse it.
         try:

@@ -120,6 +120,19 @@ def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> LbsyncError:
                        line=mark.line + 1 if mark else None, col=mark.column + 1 if mark else None)
 
 
+def printable_value(text: str, limit: int = 40) -> str:
+    """A scalar's text for a message: quoted, shortened, one line."""
+    shown = text if len(text) <= limit else text[:limit] + "…"
+    return repr(shown)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, KeyError):
+        return "not a value of this type"
+    text = str(exc).split("\n")[0]
+    return text[:120] if text else type(exc).__name__
+
+
 class _NodeWalk:
     """The node walk of load_yaml: composed nodes -> plain data, every position recorded in `marks`."""
 
@@ -145,11 +158,21 @@ class _NodeWalk:
             return self.mapping(n, path, depth)
         if isinstance(n, yaml.SequenceNode):
             return [self.walk(item, path + (i,), depth + 1) for i, item in enumerate(n.value)]
+        return self.scalar(n, path)
+
+    def scalar(self, n: yaml.Node, path: Path) -> Any:
+        """A scalar as its tag says; a value its tag cannot read (`!!bool maybe`, `!!int 0x`, `!!float abc`,
+        `!!timestamp x`, a 5000-digit integer) is a located error, never an internal one."""
+        line, col = _mark(n)
         try:
             return self.loader.construct_object(n)
         except yaml.constructor.ConstructorError as exc:
-            raise LbsyncError(f"cannot read value: {exc.problem}", file=file, line=line, col=col,
+            raise LbsyncError(f"cannot read value: {exc.problem}", file=self.file, line=line, col=col,
                               key=key_path(path)) from None
+        except (ValueError, TypeError, OverflowError, KeyError, AttributeError) as exc:
+            tag = n.tag.rsplit(":", 1)[-1]
+            raise LbsyncError(f"cannot read {printable_value(n.value)} as {tag} ({_reason(exc)})", file=self.file,
+                              line=line, col=col, key=key_path(path)) from None
 
     def mapping(self, n: yaml.MappingNode, path: Path, depth: int) -> dict[str, Any]:
         file, marks, merged_keys = self.file, self.marks, self.merged_keys
@@ -167,7 +190,7 @@ class _NodeWalk:
                 kline, kcol = _mark(knode)
                 raise LbsyncError("a mapping key must be a plain scalar", file=file, line=kline, col=kcol,
                                   key=key_path(path))
-            k = self.loader.construct_object(knode)
+            k = self.scalar(knode, path)
             k = k if isinstance(k, str) else str(k).lower() if isinstance(k, bool) else str(k)
             child = path + (k,)
             if k in out:
@@ -203,6 +226,10 @@ def load_yaml(text: str, file: str) -> tuple[Any, Marks]:
             raise _syntax_error(exc, file) from None
         except yaml.YAMLError as exc:
             raise LbsyncError(f"YAML syntax error: {exc}", file=file) from None
+        except RecursionError:   # PyYAML composes nested collections recursively: hundreds of levels deep
+            mark = loader.get_mark()
+            raise LbsyncError("the document nests too deeply", file=file, line=mark.line + 1,
+                              col=mark.column + 1) from None
         if node is None:
             raise LbsyncError("the model is empty (expected a mapping with 'version: 1')", file=file, line=1, col=1)
         return _NodeWalk(loader, marks, file).walk(node, ()), marks

@@ -1,16 +1,24 @@
-"""`lbsync render --check`: run the real programs' own check on what is about to be written.
+"""`lbsync render --check`: run the real programs' own check on exactly the bytes that will be written.
 
 Each target that can be checked implements `check(plan, files, work)` (targets.haproxy: `haproxy -c`,
-targets.nginx: `nginx -t`); this module holds what they share: running the program with a timeout, placeholder
-certificates for files that only exist on the load balancer, turning the program's complaints into one line
-(LbsyncError, exit 2, before anything is written) and its warnings into the verdict. A binary that is not
-installed is reported, not an error.
+targets.nginx: `nginx -t`); this module holds what they share. The rendered files are checked unchanged: the
+files they name that exist only on the load balancer (certificate, key, CA bundle) are provided as throwaway
+placeholders AT THE PATHS NAMED, and the listen addresses are put on a loopback interface, inside a private mount
+and network namespace (Linux `unshare`; as a normal user through a user namespace), so nothing outside the check
+changes and nothing in the configuration is substituted. Where no namespace can be made, the check is reported as
+not run rather than run on different text. The program's complaints become one line (LbsyncError, exit 2, before
+anything is written), its warnings part of the verdict. A binary that is not installed is reported, not an error.
+The configuration checked was validated first (model.schemacheck): the check is never the first line of defence.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
+import os
 import re
+import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -55,13 +63,82 @@ def placeholder_pem(folder: Path) -> dict[str, Path]:
     return out
 
 
-def substitute_missing(text: str, paths: dict[str, str], placeholders: dict[str, Path], notes: list[str]) -> str:
-    """Replace each named file that does not exist here by its placeholder (noted for the verdict)."""
-    for path, kind in paths.items():
-        if path and not Path(path).exists() and path in text:
-            text = text.replace(path, str(placeholders[kind]))
-            notes.append(f"{path} is not on this machine: checked with a placeholder")
-    return text
+READY = "lbsync-check: namespace ready"
+
+
+class NoNamespace(Exception):
+    """No private mount/network namespace could be made here: the exact check cannot run."""
+
+
+def _nearest_existing(path: Path) -> Path:
+    for parent in path.parents:
+        if parent.is_dir():
+            return parent
+    return Path("/")
+
+
+def isolated(argv: list[str], cwd: Path, *, files: dict[str, bytes], private_dirs: list[str] = (),
+             addresses: list[str] = (), network: bool = False) -> tuple[int, str, list[str]]:
+    """Run argv (in cwd) where every path of `files` that does not exist here holds the given content and every
+    folder of `private_dirs` is a private writable copy (sockets the program creates stay in the check); with
+    `network`, in a private network namespace with loopback up and `addresses` on it (the program binds its
+    listeners there, whatever this machine listens on). Returns (exit code, output, notes). Runs directly when none
+    of this is needed; raises NoNamespace when it is and no namespace can be made."""
+    missing = {p: data for p, data in files.items() if not Path(p).exists()}
+    if not missing and not private_dirs and not network:
+        rc, out = run(argv, cwd)
+        return rc, out, []
+    unshare = shutil.which("unshare")
+    if not unshare:
+        raise NoNamespace("the unshare command (util-linux) is not installed")
+    extra = [a for a in dict.fromkeys(addresses) if a and not ipaddress.ip_address(a).is_loopback]
+    script = _namespace_script(cwd, missing, list(private_dirs), extra if network else None, argv)
+    user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
+    rc, out = run([unshare, *user, "--mount", *(["--net"] if network else []), "--fork", "sh", "-c", script], cwd)
+    if READY not in out:
+        raise NoNamespace(out.splitlines()[-1] if out else f"unshare exited with {rc}")
+    out = "\n".join(line for line in out.splitlines() if line.strip() != READY)
+    notes = [f"{p} is not on this machine: a placeholder was provided at that path for the check" for p in missing]
+    if network:
+        notes.append("listeners bound in a private network namespace" +
+                     (f" (with {', '.join(extra)} on its loopback)" if extra else ""))
+    return rc, out, notes
+
+
+def _namespace_script(cwd: Path, missing: dict[str, bytes], dirs: list[str], addresses: list[str] | None,
+                      argv: list[str]) -> str:
+    """The shell steps inside the new namespaces: overlay the nearest existing folder of each missing path (and each
+    private folder) with a writable layer holding the placeholders, bring loopback up with the addresses (None: no
+    network namespace), then exec the program."""
+    stage = cwd / "overlay"
+    wanted = [(Path(p), data) for p, data in missing.items()] + [(Path(d) / ".lbsync-dir", None) for d in dirs]
+    roots: list[Path] = []
+    for path, _ in wanted:
+        root = _nearest_existing(path)
+        if not any(root == r or r in root.parents for r in roots):
+            roots = [r for r in roots if root not in r.parents] + [root]
+    lines = ["set -e"]
+    for n, root in enumerate(roots):
+        upper, work = stage / f"u{n}", stage / f"w{n}"
+        work.mkdir(parents=True, exist_ok=True)
+        for path, data in wanted:
+            if root == path.parent or root in path.parents:
+                target = upper / path.relative_to(root)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if data is not None:
+                    target.write_bytes(data)
+                    target.chmod(0o644)
+        upper.mkdir(parents=True, exist_ok=True)
+        lines.append(f"mount -t overlay overlay -o lowerdir={shlex.quote(str(root))},"
+                     f"upperdir={shlex.quote(str(upper))},workdir={shlex.quote(str(work))} {shlex.quote(str(root))}")
+    if addresses is not None:
+        lines.append("ip link set lo up")
+        for a in addresses:
+            version = ipaddress.ip_address(a).version
+            lines.append(f"ip addr add {a}/{32 if version == 4 else 128} dev lo" + (" nodad" if version == 6 else ""))
+    lines.append(f"echo {shlex.quote(READY)} >&2")
+    lines.append("exec " + " ".join(shlex.quote(a) for a in argv))
+    return "\n".join(lines)
 
 
 def free_port(host: str = "127.0.0.1") -> int:

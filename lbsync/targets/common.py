@@ -8,6 +8,7 @@ import re
 from functools import lru_cache
 
 from ..facts.catalog import Svc
+from ..output import text
 from ..plan.types import NamespacePlan, Plan, ServicePlan
 
 
@@ -54,7 +55,8 @@ def paths_regex(prefixes: tuple[str, ...]) -> str:
 
 def _where(plan: Plan, path: tuple) -> str:
     line, _ = plan.model.marks.at(path) if plan.model.marks else (None, None)
-    return f"{plan.model.path.name}:{line}" if line else plan.model.path.name
+    name = text.conf_comment(plan.model.path.name)
+    return f"{name}:{line}" if line else name
 
 
 def ns_origin(plan: Plan, ns: NamespacePlan) -> str:

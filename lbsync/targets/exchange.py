@@ -15,6 +15,7 @@ from ..errors import LbsyncError
 from ..facts import catalog, vdirauth
 from ..facts.catalog import Svc
 from ..facts.lb import Mode
+from ..output import text
 from ..output.env import environment, render_template
 from ..output.writer import Output
 from ..plan import expected
@@ -98,11 +99,6 @@ def _identity(server: str, key: str) -> str:
     return f"{server}\\{catalog.IDENTITY[key]}"
 
 
-def _ps(value: str) -> str:
-    """A PowerShell single-quoted string literal."""
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _appcmd_flags(value: str) -> str:
     """appcmd's spelling: None, or "Ssl,Ssl128" quoted (no spaces, so PowerShell passes it as one argument)."""
     compact = value.replace(" ", "")
@@ -129,7 +125,7 @@ def _context(plan: Plan, options: RenderOptions, server) -> dict:
     if flavour not in FLAVOURS:
         raise LbsyncError(f"unknown Exchange script flavour '{flavour}' (expected one of: {', '.join(FLAVOURS)})")
     return {
-        "version": __version__, "model_file": plan.model.path.name, "flavour": flavour,
+        "version": __version__, "model_file": text.printable(plan.model.path.name), "flavour": flavour,
         "server": server.name, "server_short": server.name.split(".")[0],
         "exchange_version": ex.version, "cu": ex.cu,
         "apply_steps": apply_steps(plan), "undo_steps": undo_steps(plan),
@@ -152,7 +148,9 @@ def _context(plan: Plan, options: RenderOptions, server) -> dict:
 
 
 def _filters(env) -> None:
-    env.filters["ps"] = _ps
+    env.filters["ps"] = text.ps_single
+    env.filters["ps_dq"] = text.ps_double_inner
+    env.filters["ps_comment"] = text.ps_comment
     env.filters["appcmd_flags"] = _appcmd_flags
     env.filters["ps_bool"] = _ps_bool
 

@@ -16,6 +16,7 @@ from .. import __version__
 from ..facts.lb import Persistence
 from ..facts.tls import GUIDELINE, SERVER_TLS_DEFAULT, profile
 from ..output import check as checks
+from ..output import text
 from ..output.env import environment, render_template
 from ..output.writer import Output
 from ..plan.types import Listener, Member, Plan, ServicePlan
@@ -73,7 +74,7 @@ def context(plan: Plan, options: RenderOptions) -> dict:
     extra = options.extra or {}
     tls = profile(plan.tls_profile)
     return {
-        "plan": plan, "version": __version__, "model_name": plan.model.path.name,
+        "plan": plan, "version": __version__, "model_name": text.conf_comment(plan.model.path.name),
         "tls": tls, "guideline": GUIDELINE, "min_version": tls_version(tls.min_version),
         "server_tls_default": SERVER_TLS_DEFAULT,
         "cert_path": plan.model.targets.haproxy.cert_path, "server_ca_path": plan.lb_server_ca[LB_KIND],
@@ -102,19 +103,24 @@ def readme(plan: Plan, options: RenderOptions) -> str:
 
 
 def check(plan: Plan, files: dict[str, Output], work: Path) -> str:
-    """`haproxy -c` on the rendered haproxy.cfg (in `work`)."""
+    """`haproxy -c` on exactly the rendered haproxy.cfg; the certificate and CA files it names are provided at
+    their paths when they are not on this machine (output.check.isolated)."""
     binary = shutil.which("haproxy")
     if not binary:
         return "haproxy is not installed here: haproxy/haproxy.cfg was NOT checked"
-    notes: list[str] = []
-    text = files[CONFIG].content
-    placeholders = checks.placeholder_pem(work)
-    text = checks.substitute_missing(text, {plan.model.targets.haproxy.cert_path: "combined",
-                                            plan.lb_server_ca[LB_KIND]: "cert"}, placeholders, notes)
-    text = re.sub(r"(stats socket )\S+", rf"\g<1>{work}/admin.sock", text)
     cfg = work / "haproxy.cfg"
-    cfg.write_text(text)
-    rc, out = checks.run([binary, "-c", "-f", str(cfg)], work)
+    cfg.write_bytes(files[CONFIG].content.encode("utf-8"))
+    pem = checks.placeholder_pem(work)
+    needed = {plan.model.targets.haproxy.cert_path: pem["combined"].read_bytes(),
+              plan.lb_server_ca[LB_KIND]: pem["cert"].read_bytes()}
+    # haproxy -c does not bind; the stats socket's folder is made private so nothing is created outside the check
+    sockets = [str(Path(m.group(1)).parent)
+               for m in re.finditer(r"^\s*stats socket (\S+)", files[CONFIG].content, re.M)]
+    try:
+        rc, out, notes = checks.isolated([binary, "-c", "-f", str(cfg)], work, files=needed, private_dirs=sockets)
+    except checks.NoNamespace as exc:
+        return ("haproxy -c: NOT checked — the files it names are not on this machine and no private namespace "
+                f"could be made to provide them ({exc})")
     if rc != 0:
         raise checks.reject("haproxy -c", out, {CONFIG: cfg})
     return checks.verdict("haproxy -c", checks.warnings(out, {CONFIG: cfg}), notes)

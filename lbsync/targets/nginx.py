@@ -10,7 +10,6 @@ Options (RenderOptions.extra): `redirect_port` (default 80) and `socket_dir` (de
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from pathlib import Path
@@ -19,6 +18,7 @@ from .. import __version__
 from ..errors import LbsyncError
 from ..facts.tls import GUIDELINE, profile
 from ..output import check as checks
+from ..output import text
 from ..output.env import environment, render_template
 from ..output.writer import Output
 from ..plan.types import Listener, NamespacePlan, Plan, ServicePlan
@@ -77,7 +77,7 @@ class Sockets:
 def context(plan: Plan, options: RenderOptions) -> dict:
     extra = options.extra or {}
     return {
-        "plan": plan, "version": __version__, "model_name": plan.model.path.name,
+        "plan": plan, "version": __version__, "model_name": text.conf_comment(plan.model.path.name),
         "tls": profile(plan.tls_profile), "guideline": GUIDELINE,
         "target": plan.model.targets.nginx, "plus": plan.model.targets.nginx.plus,
         "server_ca_path": plan.lb_server_ca[LB_KIND], "server_ca_local": plan.model.tls.server_ca,
@@ -142,52 +142,41 @@ def nginx_wrapper(folder: Path, http_conf: Path, stream_conf: Path | None, modul
     return wrapper
 
 
-_LISTEN = re.compile(r"^(\s*listen\s+)(?!unix:)(\S+?)(\s|;)", re.M)
-
-
-def _loopback_listeners(text: str, ports: dict[str, int]) -> str:
-    """Map every `listen ADDR:PORT` to 127.0.0.1 and a free port (same ADDR:PORT, same free port)."""
-    def repl(m: re.Match) -> str:
-        addr = m.group(2)
-        if addr not in ports:
-            ports[addr] = checks.free_port()
-        return f"{m.group(1)}127.0.0.1:{ports[addr]}{m.group(3)}"
-    return _LISTEN.sub(repl, text)
-
-
 def check(plan: Plan, files: dict[str, Output], work: Path) -> str:
-    """`nginx -t` on a wrapper nginx.conf that loads the stream module when it is dynamic and includes the rendered
-    files in `http { }` / `stream { }`; `nginx -t` binds its listeners, so the checked copy listens on free
-    loopback ports."""
+    """`nginx -t` on exactly the rendered files, included by a wrapper nginx.conf (which loads the stream module
+    when it is dynamic and keeps nginx's own pid and temporary files in `work`). nginx -t binds the listeners, so it
+    runs in a private network namespace with the VIPs on its loopback; the certificate, key and CA it names are
+    provided at their paths when they are not on this machine, and the socket folder is a private copy
+    (output.check.isolated)."""
     if plan.model.targets.nginx.plus:
         return ("nginx -t: NOT checked — targets.nginx.plus is true and NGINX Plus directives (ntlm, "
                 "health_check, match, zone) cannot be checked with open-source nginx; run nginx -t on the Plus host")
     binary = shutil.which("nginx")
     if not binary:
         return "nginx is not installed here: nginx/lbsync.conf was NOT checked"
-    notes: list[str] = []
-    placeholders = checks.placeholder_pem(work)
-    target = plan.model.targets.nginx
-    missing = {target.cert_path: "cert", target.key_path: "key", plan.lb_server_ca[LB_KIND]: "cert"}
-    ports: dict[str, int] = {}
     written: dict[str, Path] = {}
     for rel in (HTTP_CONF, STREAM_CONF):
-        if rel not in files:
-            continue
-        text = checks.substitute_missing(files[rel].content, missing, placeholders, notes)
-        text = _loopback_listeners(text, ports)
-        text = re.sub(r"unix:\S+?/(lbsync-nginx-)", rf"unix:{work}/\g<1>", text)
-        written[rel] = work / Path(rel).name
-        written[rel].write_text(text)
-    if ports:
-        notes.append("listeners moved to free loopback ports for the check (nginx -t binds them)")
+        if rel in files:
+            written[rel] = work / Path(rel).name
+            written[rel].write_bytes(files[rel].content.encode("utf-8"))
     module = stream_module(binary) if STREAM_CONF in written else None
     if module == "":
         raise LbsyncError("nginx has no stream module here (Debian: apt install libnginx-mod-stream); "
                           "nginx/lbsync-stream.conf cannot be checked")
-    wrapper = nginx_wrapper(work, written[HTTP_CONF], written.get(STREAM_CONF), module,
-                            extra_main="user root;" if os.geteuid() == 0 else "")
-    rc, out = checks.run([binary, "-t", "-q", "-c", str(wrapper), "-p", str(work), "-e", "stderr"], work)
+    wrapper = nginx_wrapper(work, written[HTTP_CONF], written.get(STREAM_CONF), module, extra_main="user root;")
+    pem = checks.placeholder_pem(work)
+    target = plan.model.targets.nginx
+    needed = {target.cert_path: pem["cert"].read_bytes(), target.key_path: pem["key"].read_bytes(),
+              plan.lb_server_ca[LB_KIND]: pem["cert"].read_bytes()}
+    sockets = sorted({str(Path(m.group(1)).parent) for text in (o.content for o in files.values())
+                      for m in re.finditer(r"\bunix:(/\S+?\.sock)", text)})
+    vips = [lst.vip for lst in plan.listeners if lst.vip] + [vip for vip in plan.redirects if vip]
+    try:
+        rc, out, notes = checks.isolated([binary, "-t", "-q", "-c", str(wrapper), "-p", str(work), "-e", "stderr"],
+                                         work, files=needed, private_dirs=sockets, addresses=vips, network=True)
+    except checks.NoNamespace as exc:
+        return ("nginx -t: NOT checked — it binds the listeners and needs the files the configuration names, and no "
+                f"private namespace could be made here ({exc})")
     if rc != 0:
         raise checks.reject("nginx -t", out, written)
     return checks.verdict("nginx -t", checks.warnings(out, written), notes)

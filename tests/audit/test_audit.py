@@ -335,7 +335,7 @@ def test_bad_input_is_one_line_naming_file_and_line(tmp_path):
     assert error_of(lambda: audit(plan, outlook_anywhere=[f"EX01={bad_json}"])).startswith(f"{bad_json}:2:")
     assert "unknown server 'EX09'" in error_of(lambda: audit(plan, apphost=[f"EX09={broken}"]))
     assert "SERVER=FILE" in error_of(lambda: audit(plan, apphost=[broken]))
-    assert "cannot read" in error_of(lambda: audit(plan, apphost=[f"EX01={tmp_path / 'nope.config'}"]))
+    assert "no such file" in error_of(lambda: audit(plan, apphost=[f"EX01={tmp_path / 'nope.config'}"]))
     assert "given twice" in error_of(lambda: audit(plan, apphost=[f"EX01={broken}", f"ex01={broken}"]))
     flags = write(tmp_path, "f.config", iisinterp.set_access(iisinterp.load_fixture(2013), f"{SITE}/owa", "Ssl")
                   .replace('sslFlags="Ssl" />', 'sslFlags="Ssl, Sssl128" />', 1))

@@ -185,15 +185,16 @@ def test_redirects_are_followed_only_within_the_namespace():
     srv = ThreadingHTTPServer(("127.0.0.1", 0), _Redirect)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     try:
-        http = probemod._Http(2)
         port = srv.server_address[1]
-        status, detail = http.get("http", "127.0.0.1", port, "mail.contoso.com", "/owa/healthcheck.htm", follow=True)
+        get = probemod.http_get
+        status, detail = get("http", "127.0.0.1", port, "mail.contoso.com", "/owa/healthcheck.htm", timeout=2,
+                             follow=True)
         assert status == 302 and "redirects off the namespace" in detail and "evil.example.net" in detail
-        status, detail = http.get("http", "127.0.0.1", port, "mail.contoso.com", "/ecp/healthcheck.htm", follow=True)
+        status, detail = get("http", "127.0.0.1", port, "mail.contoso.com", "/ecp/healthcheck.htm", timeout=2,
+                             follow=True)
         assert status == 200
-        status, detail = http.get("http", "127.0.0.1", 1, "mail.contoso.com", "/", follow=True)
+        status, detail = get("http", "127.0.0.1", 1, "mail.contoso.com", "/", timeout=2, follow=True)
         assert status is None and "cannot connect" in detail
-        http.close()
     finally:
         srv.shutdown()
         srv.server_close()

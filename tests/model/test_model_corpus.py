@@ -207,5 +207,5 @@ def test_default_model_name_missing(tmp_path):
 def test_unreadable_path_is_a_folder(tmp_path):
     folder = tmp_path / "model.yaml"
     folder.mkdir()
-    with pytest.raises(LbsyncError, match="cannot read the model"):
+    with pytest.raises(LbsyncError, match="is a folder, expected a file"):
         load_model(folder)

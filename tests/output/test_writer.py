@@ -75,3 +75,55 @@ def test_diff_never_shows_key_material(tmp_path):
     assert "SECRET" not in text
     assert "key material differs" in text
     assert "-a\n" in text and "+b\n" in text
+
+
+# ---- hostile conditions (#12) and Windows (#14) ----------------------------------------------------------------
+
+def test_a_failure_while_renaming_puts_every_file_back_and_names_the_target(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    write_all(out, {"a.txt": Output("old a"), "b.txt": Output("old b"), "c.txt": Output("old c")})
+    real = os.replace
+
+    def replace(src, dst):
+        if str(dst).endswith("c.txt") and ".tmp" in str(src):   # the third file cannot be put in place
+            raise PermissionError(1, "Operation not permitted")
+        return real(src, dst)
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(LbsyncError) as info:
+        write_all(out, {"a.txt": Output("new a"), "b.txt": Output("new b"), "c.txt": Output("new c"),
+                        "d/new.txt": Output("new")})
+    assert info.value.file == str(out / "c.txt") and "nothing was changed" in info.value.message
+    assert {p.name: p.read_text() for p in out.iterdir() if p.is_file()} == {"a.txt": "old a", "b.txt": "old b",
+                                                                             "c.txt": "old c"}
+    assert not (out / "d").exists() and not [p for p in out.rglob(".*") if p.is_file()]   # no temporary left
+
+
+def test_writes_work_without_os_fchmod_as_on_windows_python_before_3_13(tmp_path, monkeypatch):
+    monkeypatch.delattr(os, "fchmod", raising=False)
+    written = write_all(tmp_path / "out", {"x.cfg": Output("x"), "k.key": Output(b"k", 0o600)})
+    assert [p.name for p in written] == ["k.key", "x.cfg"]
+    assert (tmp_path / "out" / "k.key").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "out" / "x.cfg").stat().st_mode & 0o777 == 0o644
+
+
+def test_folders_are_not_world_writable_under_umask_000(tmp_path):
+    old = os.umask(0)
+    try:
+        write_all(tmp_path / "o", {"haproxy/lbsync.pem": Output(b"key", 0o600)})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "o").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "o" / "haproxy").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "o" / "haproxy" / "lbsync.pem").stat().st_mode & 0o777 == 0o600
+
+
+def test_diff_never_follows_a_symlink_at_an_output_path(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:$6$hash:19000:0:99999:7:::\n")
+    out = tmp_path / "out" / "haproxy"
+    out.mkdir(parents=True)
+    (out / "haproxy.cfg").symlink_to(secret)
+    text = diff_all(tmp_path / "out", {"haproxy/haproxy.cfg": Output("global\n")})
+    assert "symbolic link" in text and "root:" not in text
+    write_all(tmp_path / "out", {"haproxy/haproxy.cfg": Output("global\n")})
+    assert not (out / "haproxy.cfg").is_symlink() and secret.read_text().startswith("root:")

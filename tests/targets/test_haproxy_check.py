@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import os
 
 import pytest
@@ -20,9 +22,25 @@ def test_check_passes_and_writes(profiles_dir, tmp_path):
                    "--check", "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     assert "check: haproxy -c: configuration valid" in proc.stderr
-    # the certificate only exists on the load balancer: the check says it used a placeholder
-    assert "/etc/haproxy/certs/lbsync.pem is not on this machine" in proc.stderr
-    assert (out / "haproxy" / "haproxy.cfg").is_file()
+    # the certificate only exists on the load balancer: provided at its path for the check, nowhere else
+    assert "/etc/haproxy/certs/lbsync.pem is not on this machine: a placeholder was provided at that path" in proc.stderr
+    assert (out / "haproxy" / "haproxy.cfg").is_file() and not Path("/etc/haproxy/certs/lbsync.pem").exists()
+
+
+def test_the_check_reads_exactly_the_bytes_written(profiles_dir, tmp_path, monkeypatch):
+    from lbsync.output import check as checks
+    seen = []
+    real = checks.run
+
+    def spy(argv, cwd):
+        seen.append((cwd / "haproxy.cfg").read_bytes())
+        return real(argv, cwd)
+    monkeypatch.setattr(checks, "run", spy)
+    out = tmp_path / "out"
+    proc = cli("render", str(profiles_dir / "outlook-anywhere-passthrough.yaml"), "--target", "haproxy",
+               "--check", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert seen == [(out / "haproxy" / "haproxy.cfg").read_bytes()]
 
 
 def test_a_config_haproxy_rejects_exits_2_and_writes_nothing(profiles_dir, tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from lab import scenarios
 from support.cli import run_cli
 
@@ -21,14 +23,35 @@ def doc_model(pki_files, tmp_path, *, plus=False):
     return scenarios.write(tmp_path, m)
 
 
-def test_check_passes_with_stream_and_moved_listeners(pki_files, tmp_path):
+def test_check_passes_with_stream_bound_in_a_private_namespace(pki_files, tmp_path):
     out = tmp_path / "out"
     proc = cli("render", str(doc_model(pki_files, tmp_path)), "--target", "nginx", "--check", "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     assert "check: nginx -t: configuration valid" in proc.stderr
-    assert "listeners moved to free loopback ports" in proc.stderr
-    assert "/etc/nginx/certs/lbsync.crt is not on this machine" in proc.stderr
+    assert "listeners bound in a private network namespace (with 203.0.113.10 on its loopback)" in proc.stderr
+    assert "/etc/nginx/certs/lbsync.crt is not on this machine: a placeholder was provided at that path" in proc.stderr
     assert (out / "nginx" / "lbsync-stream.conf").is_file() and (out / "nginx" / "lbsync.conf").is_file()
+    # nothing of the check is left on this machine: no certificate folder, no unix socket of the stream hand-off
+    assert not Path("/etc/nginx/certs/lbsync.crt").exists()
+    assert not list(Path("/run").glob("lbsync-nginx-*.sock"))
+
+
+def test_the_check_reads_exactly_the_bytes_written(pki_files, tmp_path, monkeypatch):
+    """No placeholder text and no moved listener: the files nginx -t reads are byte for byte the files written."""
+    from lbsync.output import check as checks
+    seen = {}
+    real = checks.run
+
+    def spy(argv, cwd):
+        for name in ("lbsync.conf", "lbsync-stream.conf"):
+            if (cwd / name).exists():
+                seen[name] = (cwd / name).read_bytes()
+        return real(argv, cwd)
+    monkeypatch.setattr(checks, "run", spy)
+    out = tmp_path / "out"
+    proc = cli("render", str(doc_model(pki_files, tmp_path)), "--target", "nginx", "--check", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert seen == {name: (out / "nginx" / name).read_bytes() for name in ("lbsync.conf", "lbsync-stream.conf")}
 
 
 def test_a_config_nginx_rejects_exits_2_and_writes_nothing(pki_files, tmp_path):

@@ -22,6 +22,7 @@ import requests
 import urllib3
 
 from ...errors import LbsyncError
+from ...output.text import env_name
 from ...plan.types import Plan
 
 
@@ -86,9 +87,11 @@ def credentials(plan: Plan, *, interactive: bool | None = None) -> tuple[str, st
         user = user or click.prompt(f"BIG-IP user for {f5.host}")
         password = password or click.prompt(f"Password for {user}@{f5.host}", hide_input=True)
     if not user or not password:  # at targets.f5.username_env (or targets.f5 when the defaults apply)
-        raise _model_error(plan, f"F5 credentials: set the environment variables {f5.username_env} and "
-                                 f"{f5.password_env} (targets.f5.username_env / password_env), or run on a "
-                                 "terminal to be asked", ("targets", "f5", "username_env"))
+        raise _model_error(plan, "F5 credentials: set the environment variables "
+                                 f"{env_name(f5.username_env, 'targets.f5.username_env')} and "
+                                 f"{env_name(f5.password_env, 'targets.f5.password_env')} "
+                                 "(targets.f5.username_env / password_env), or run on a terminal to be asked",
+                           ("targets", "f5", "username_env"))
     return user, password
 
 

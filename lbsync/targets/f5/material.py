@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from cryptography.hazmat.primitives import serialization  # only when there is a certificate to load
 
-from ...certs.load import load_model_bundle
+from ...certs.load import load_model_bundle, read_file
 from ...errors import LbsyncError
 from ...plan.types import Plan
 from .files import Material
@@ -21,9 +21,9 @@ def load_material(plan: Plan, *, need_key: bool = True) -> Material | None:
         line, col = model.marks.at(("tls", "server_ca"))
         where = {"file": model.marks.file, "line": line, "col": col}
         try:
-            server_ca = model.tls.server_ca.read_bytes()
-        except OSError as exc:
-            raise LbsyncError(f"cannot read tls.server_ca {model.tls.server_ca}: {exc.strerror}", **where) from None
+            server_ca = read_file(model.tls.server_ca)
+        except LbsyncError as exc:
+            raise LbsyncError(f"cannot read tls.server_ca {model.tls.server_ca}: {exc.message}", **where) from None
         if b"-----BEGIN CERTIFICATE-----" not in server_ca:
             raise LbsyncError(f"tls.server_ca {model.tls.server_ca} holds no PEM certificate", **where)
     if model.certificate is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from ... import __version__
+from ...output import text
 from ...output.env import environment, render_template
 from ...output.writer import Output
 from ...plan.types import Plan
@@ -76,7 +77,7 @@ def tmsh_block(obj: F5Object) -> str:
 
 
 def context(plan: Plan, desired: Desired) -> dict:
-    return {"plan": plan, "version": __version__, "model_name": plan.model.path.name,
+    return {"plan": plan, "version": __version__, "model_name": text.conf_comment(plan.model.path.name),
             "partition": desired.partition, "objects": desired.objects, "files": desired.files,
             "source_dir": SOURCE_DIR, "block": tmsh_block}
 
