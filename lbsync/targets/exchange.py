@@ -100,9 +100,10 @@ def _identity(server: str, key: str) -> str:
 
 
 def _appcmd_flags(value: str) -> str:
-    """appcmd's spelling: None, or "Ssl,Ssl128" quoted (no spaces, so PowerShell passes it as one argument)."""
+    """appcmd's /sslFlags argument: /sslFlags:None, or "/sslFlags:Ssl,Ssl128" quoted whole (a bare comma is
+    PowerShell's array operator; quoted, PowerShell passes it to appcmd as one argument)."""
     compact = value.replace(" ", "")
-    return compact if "," not in compact else f'"{compact}"'
+    return f"/sslFlags:{compact}" if "," not in compact else f'"/sslFlags:{compact}"'
 
 
 def _ps_bool(value: bool) -> str:

@@ -326,7 +326,7 @@ def test_undo_clears_inherited_defaults_and_rewrites_explicit_ones(tmp_path):
     assert '& $appcmd clear config "Default Web Site/owa" /section:system.webServer/security/access ' \
            '/commit:APPHOST' in undo
     assert '& $appcmd set config "Default Web Site/OAB" /section:system.webServer/security/access ' \
-           '/sslFlags:"Ssl,Ssl128" /commit:APPHOST' in undo
+           '"/sslFlags:Ssl,Ssl128" /commit:APPHOST' in undo
     assert "-SSLOffloading $true" in undo and "-RequireSSL $true" in undo
     wa = rendered(plan, "webadministration")["exchange/undo-EX01.ps1"]
     assert "Clear-WebConfiguration -PSPath 'MACHINE/WEBROOT/APPHOST' -Location 'Default Web Site/ecp' " \
