@@ -63,19 +63,20 @@ def schema(output: str | None) -> None:
 
 
 @click.command()
-@click.option("--profile", "-p", metavar="NAME", help="Profile to start from (see --list).")
+@click.option("--profile", "-p", metavar="NAME", help="Profile to start from (see --list; default: exchange-se).")
 @click.option("--list", "list_", is_flag=True, help="List the bundled profiles.")
 @click.option("-o", "--output", default="lbsync.yaml", show_default=True, type=click.Path(dir_okay=False))
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def init(profile: str | None, list_: bool, output: str, force: bool) -> None:
     """Write a starting model from a bundled profile."""
-    from ..model.profiles import list_profiles, profile_text
+    from ..model.profiles import DEFAULT_PROFILE, list_profiles, profile_text
     if list_:
-        for name, summary in list_profiles():
-            click.echo(f"{name:28} {summary}")
+        profiles = list_profiles()
+        width = max(len(name) for name, _ in profiles) + 2
+        for name, summary in profiles:
+            click.echo(f"{name:{width}}{summary}" + ("  (the default)" if name == DEFAULT_PROFILE else ""))
         return
-    if not profile:
-        raise LbsyncError("init needs --profile NAME (see 'lbsync init --list')")
+    profile = profile or DEFAULT_PROFILE
     text = profile_text(profile)
     out = Path(output)
     if out.is_dir():

@@ -18,7 +18,7 @@ def print_plan(plan: Plan, console: Console | None = None) -> None:
         import shutil
         console = Console(soft_wrap=False, width=max(shutil.get_terminal_size((160, 40)).columns, 120))
     ex = plan.exchange
-    console.print(f"[bold]Exchange {ex.version}[/bold]" + (f" CU{ex.cu}" if ex.cu is not None else "")
+    console.print(f"[bold]Exchange {ex.release}[/bold]"
                   + f", Extended Protection {'on' if ex.extended_protection else 'off'}, "
                   f"servers: {', '.join(s.name for s in ex.servers)}")
     for ns in plan.namespaces:

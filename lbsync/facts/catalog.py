@@ -4,7 +4,8 @@ Sources: Microsoft Learn "Configuring SSL offloading in Exchange 2013" (the appc
 "Load balancing in Exchange Server" (per-protocol Managed Availability health pages, no affinity needed since
 2013), "Exchange Server TLS guidance / Extended Protection" (EP default from Exchange 2019 CU14), and the
 applicationHost.config a default Exchange 2013/2016/2019 installation writes (sslFlags below).
-The same facts hold for 2013, 2016 and 2019 except where `since` says otherwise.
+The same facts hold for 2013, 2016, 2019 and Subscription Edition except where `since` says otherwise (SE RTM is
+2019 CU15's code: facts.versions).
  [MA]  Microsoft Learn KB 3002351 "Load balancer marks Client Access server as down in an Exchange Server 2013
        Cumulative Update 6 environment" (monitor https://CAS/<protocol>/healthcheck.htm): the per-protocol
        healthcheck.htm pages are Exchange 2013's Managed Availability; Exchange 2007/2010 have none.
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from .sslflags import NONE, REQUIRE_SSL
+from .versions import SE, ExVersion
 
 SITE = "Default Web Site"
 BACK_END_SITE = "Exchange Back End"  # ports 81/444: never touched, no generated line names it
@@ -120,22 +122,31 @@ IDENTITY = {
 OUTLOOK_ANYWHERE_DEFAULT_SSL_OFFLOADING = True
 OAB_DEFAULT_REQUIRE_SSL = True
 
-# Extended Protection is on by default from Exchange 2019 CU14.
-EP_DEFAULT_SINCE = (2019, 14)
+# Extended Protection is on by default from Exchange 2019 CU14 [EP]: "Extended Protection is enabled by default when
+# installing Exchange Server 2019 CU14 (or later)"; the same page applies to Subscription Edition, whose RTM is
+# code equivalent to 2019 CU15 (facts.versions [SE-CODE]): every SE server has it on unless told otherwise.
+#  [EP] Microsoft Learn, "Configure Windows Extended Protection in Exchange Server" (2025-04-30, applies to 2016,
+#       2019, Subscription Edition).
+EP_DEFAULT_SINCE = (ExVersion.E2019, 14)
 
 
 def extended_protection_default(version: int, cu: int | None) -> bool:
     """Whether a server of this version and CU has Extended Protection on unless told otherwise."""
+    if version == SE:
+        return True
     since_version, since_cu = EP_DEFAULT_SINCE
     return version == since_version and cu is not None and cu >= since_cu
 
 
-SCRIPTED_VERSIONS = (2013, 2016, 2019)      # lbsync writes Exchange scripts for these; 2007/2010: manual steps
-MANAGED_AVAILABILITY_SINCE = 2013           # healthcheck.htm per protocol [MA]
+# lbsync writes Exchange scripts for these; 2007/2010: manual steps. SE shares 2019's virtual directories, app
+# pools and health pages: its RTM is 2019 CU15's code (facts.versions [SE-CODE]).
+SCRIPTED_VERSIONS = (ExVersion.E2013, ExVersion.E2016, ExVersion.E2019, SE)
+MANAGED_AVAILABILITY_SINCE = ExVersion.E2013  # healthcheck.htm per protocol [MA]
 
-VERSION_SERVICES: dict[int, tuple[str, ...]] = {
+VERSION_SERVICES: dict[ExVersion, tuple[str, ...]] = {
     # ECP appeared in 2010; MAPI over HTTP in 2013 SP1 (see the mapi `since` above).
-    2007: ("owa", "ews", "eas", "oab", "rpc", "autodiscover"),
-    2010: ("owa", "ecp", "ews", "eas", "oab", "rpc", "autodiscover"),
-    2013: tuple(SERVICE_ORDER), 2016: tuple(SERVICE_ORDER), 2019: tuple(SERVICE_ORDER),
+    ExVersion.E2007: ("owa", "ews", "eas", "oab", "rpc", "autodiscover"),
+    ExVersion.E2010: ("owa", "ecp", "ews", "eas", "oab", "rpc", "autodiscover"),
+    ExVersion.E2013: tuple(SERVICE_ORDER), ExVersion.E2016: tuple(SERVICE_ORDER),
+    ExVersion.E2019: tuple(SERVICE_ORDER), SE: tuple(SERVICE_ORDER),
 }

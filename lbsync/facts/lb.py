@@ -7,6 +7,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from .catalog import MANAGED_AVAILABILITY_SINCE
+from .versions import SE
 
 
 class Mode(StrEnum):
@@ -73,7 +74,7 @@ def persistence(version: int, service: str) -> Persistence:
 # 2013+ are taken as TLS 1.2 capable (Windows Server 2012+; Exchange 2013 on 2008 R2 must have it enabled [TLS2]).
 # 2010 defaults to TLS 1.0 because it mostly runs on 2008 R2 (off by default); finding legacy-server-tls says so.
 SERVER_TLS_MIN: dict[int, str] = {2007: "TLSv1.0", 2010: "TLSv1.0", 2013: "TLSv1.2", 2016: "TLSv1.2",
-                                  2019: "TLSv1.2"}
+                                  2019: "TLSv1.2", SE: "TLSv1.2"}
 TLS_VERSIONS = ("TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3")  # oldest first; the Plan's spelling
 
 # Connection-bound authentication: IIS ties NTLM (and, by default, Kerberos: authPersistNonNTLM) to the TCP

@@ -9,7 +9,8 @@ from __future__ import annotations
 import difflib
 
 from ..errors import LbsyncError
-from ..facts import catalog
+from ..facts import catalog, versions
+from ..facts.versions import SE, ExVersion
 from ..facts.lb import Mode
 from . import types as t
 from .loader import Marks
@@ -63,14 +64,30 @@ def check_groups(data: dict, marks: Marks, errors: list[LbsyncError]) -> None:
         if g["version"] not in catalog.SCRIPTED_VERSIONS:
             for key in ("cu", "extended_protection"):
                 if key in g:
-                    errors.append(marks.error(f"{key} applies to Exchange 2013/2016/2019 groups, not to Exchange "
+                    errors.append(marks.error(f"{key} applies to Exchange 2013/2016/2019/SE groups, not to Exchange "
                                               f"{g['version']}", ("groups", name, key), key=True))
+    _check_coexistence(version_of, groups, marks, errors)
     if groups and not members.get(MAIN_GROUP):
         errors.append(marks.error(f"no server is in the main group (Exchange {main_version}): servers without "
                                   "group: belong to it", ("servers",)))
     if groups and members.get(MAIN_GROUP) and not served.get(MAIN_GROUP):
         errors.append(marks.error(f"no namespace serves the main group (Exchange {main_version}): namespaces "
                                   "without group: serve it", ("namespaces",)))
+
+
+def _check_coexistence(version_of: dict, groups: dict, marks: Marks, errors: list[LbsyncError]) -> None:
+    """Every version in the model must be one the newest may share an organisation with (facts.versions)."""
+    newest = max(version_of.values())
+    allowed = versions.COEXISTS_WITH.get(newest, frozenset({newest}))
+    for name, version in version_of.items():
+        if version in allowed:
+            continue
+        where = ("exchange", "version") if name == MAIN_GROUP else ("groups", name, "version")
+        ok = ", ".join(str(v) for v in sorted(allowed))
+        errors.append(marks.error(
+            f"Exchange {version} cannot share an organisation with Exchange {newest} (Exchange {newest} coexists "
+            f"with {ok} only" + (": Exchange SE setup refuses an organisation with Exchange 2013" if newest == SE
+                                 and version == ExVersion.E2013 else "") + ")", where))
 
 
 def build_groups(data: dict) -> dict[str, t.Group]:

@@ -15,8 +15,15 @@ def _summary(text: str) -> str:
     return ""
 
 
+# What `lbsync init` writes without --profile, listed first: today's Exchange (Subscription Edition, the only
+# supported on-premises version since October 2025: facts.versions).
+DEFAULT_PROFILE = "exchange-se"
+
+
 def list_profiles() -> list[tuple[str, str]]:
-    return [(p.stem, _summary(p.read_text(encoding="utf-8"))) for p in sorted(profiles_dir().glob("*.yaml"))]
+    """(name, summary) of every bundled profile, the default first, then by name."""
+    paths = sorted(profiles_dir().glob("*.yaml"), key=lambda p: (p.stem != DEFAULT_PROFILE, p.stem))
+    return [(p.stem, _summary(p.read_text(encoding="utf-8"))) for p in paths]
 
 
 def profile_text(name: str) -> str:

@@ -14,8 +14,8 @@ SERVICES = [str(s) for s in catalog.SERVICE_ORDER]
 MODES = [str(m) for m in Mode]
 AUTH_METHODS = ["Basic", "Ntlm", "Negotiate", "Forms"]
 OA_AUTH = ["Basic", "Ntlm", "Negotiate"]
-EXCHANGE_VERSIONS = list(catalog.SCRIPTED_VERSIONS)  # what lbsync scripts (the main group's version)
-GROUP_VERSIONS = list(catalog.VERSION_SERVICES)     # what a server group in coexistence may run
+EXCHANGE_VERSIONS = [v.json for v in catalog.SCRIPTED_VERSIONS]  # what lbsync scripts (the main group's version)
+GROUP_VERSIONS = [v.json for v in catalog.VERSION_SERVICES]     # what a server group in coexistence may run
 MAIN_GROUP = "main"                              # the implicit group of exchange.version
 _group_name = {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_-]{0,31}$",
                "patternErrorMessage": "a group name (a letter, then letters, digits, _ or -; at most 32)"}
@@ -77,12 +77,14 @@ SCHEMA: dict = {
             "description": "the Exchange organisation behind the load balancer",
             "properties": {
                 "version": {"enum": EXCHANGE_VERSIONS,
-                            "description": "Exchange Server version (of the main server group)"},
+                            "description": "Exchange Server version of the main server group: 2013, 2016, 2019 "
+                                           "or SE (Subscription Edition)"},
                 "cu": {"type": "integer", "minimum": 0, "maximum": 99,
-                       "description": "Cumulative Update number (decides the Extended Protection default)"},
+                       "description": "Cumulative Update number (decides the Extended Protection default); SE: 0 "
+                                      "is RTM"},
                 "extended_protection": {"type": "boolean",
                                         "description": "Extended Protection on the servers; default: true for "
-                                                       "2019 with cu >= 14, else false"},
+                                                       "SE and for 2019 with cu >= 14, else false"},
                 "mrsproxy": {"type": "boolean", "default": False,
                              "description": "MRSProxy enabled on EWS; its /EWS/mrsproxy.svc route is always "
                                             "bridged"},
@@ -161,10 +163,10 @@ SCHEMA: dict = {
                 "properties": {
                     "version": {"enum": GROUP_VERSIONS, "description": "Exchange Server version of this group"},
                     "cu": {"type": "integer", "minimum": 0, "maximum": 99,
-                           "description": "Cumulative Update (2013/2016/2019 groups only)"},
+                           "description": "Cumulative Update (2013/2016/2019/SE groups only; SE: 0 is RTM)"},
                     "extended_protection": {"type": "boolean",
                                             "description": "Extended Protection on this group's servers "
-                                                           "(2013/2016/2019 groups only)"},
+                                                           "(2013/2016/2019/SE groups only)"},
                     "tls": {"type": "object", "additionalProperties": False,
                             "description": "this group's TLS modes (its servers are configured on their own); "
                                            "default: the top-level tls: modes",

@@ -196,6 +196,9 @@ def _enum_hint(value: Any, choices: list, path: tuple) -> str:
         return " (mrsproxy is not a service key: set exchange.mrsproxy: true and list ews)"
     if value == "Forms" and path[:2] == ("exchange", "auth"):
         return " (Forms authentication exists only on owa and ecp)"
+    numbers = [c for c in choices if isinstance(c, int) and str(c) == value.strip()]
+    if numbers:
+        return f" (did you mean {numbers[0]}, a number without quotes?)"
     close = [str(c) for c in choices if str(c).lower() == value.lower()] or \
         difflib.get_close_matches(value, [str(c) for c in choices], n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..facts.catalog import SERVICE_ORDER
 from ..facts.lb import Mode
+from ..facts.versions import ExVersion
 from .loader import Marks
 
 
@@ -41,7 +42,7 @@ class OutlookAnywhere:
 
 @dataclass(frozen=True)
 class Exchange:
-    version: int
+    version: ExVersion
     cu: int | None = None
     extended_protection: bool = False
     extended_protection_given: bool = False
@@ -55,7 +56,7 @@ class Group:
     """A server group (coexistence). The main group is the one of exchange.version; the others come from
     groups:. `tls_default` None and no `tls_services` entry: the top-level tls: mode applies."""
     name: str
-    version: int
+    version: ExVersion
     main: bool = False
     cu: int | None = None
     extended_protection: bool = False

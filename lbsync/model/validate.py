@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LbsyncError, ModelErrors
-from ..facts import catalog
+from ..facts import catalog, versions
 from ..facts.codes import CODES
 from ..facts.lb import Mode
 from . import types as t
@@ -129,6 +129,13 @@ def _allow_checks(data: dict, marks: Marks, errors: list[LbsyncError]) -> None:
             errors.append(marks.error(f"'{code}' cannot be allowed: {CODES[code].summary}", ("allow", i)))
 
 
+def _exchange_versions(data: dict) -> None:
+    """The schema-checked version values (2019, "SE") as facts.versions.ExVersion, in place."""
+    data["exchange"]["version"] = versions.parse(data["exchange"]["version"])
+    for g in data.get("groups", {}).values():
+        g["version"] = versions.parse(g["version"])
+
+
 def build_model(data: Any, marks: Marks, path: Path) -> t.Model:
     errors: list[LbsyncError] = []
     if not isinstance(data, dict):
@@ -140,6 +147,7 @@ def build_model(data: Any, marks: Marks, path: Path) -> t.Model:
                           ("version",))
     errors.extend(check(data, marks))
     if not errors:
+        _exchange_versions(data)
         _cross_checks(data, marks, errors)
         check_groups(data, marks, errors)
     if errors:

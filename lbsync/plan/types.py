@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from ..facts.lb import TLS_VERSIONS, Balance, Mode, Persistence
 from ..facts.tls import SERVER_TLS_DEFAULT
+from ..facts.versions import json_value, release
 from ..model.types import Model, Server
 
 MAIN_GROUP = "main"
@@ -83,7 +84,7 @@ class ServicePlan:
     verify_server: bool
     sni: str | None             # SNI / verify name toward the servers when re-encrypting
     group: str = MAIN_GROUP     # the server group whose servers are the members
-    version: int = 0            # that group's Exchange version
+    version: int = 0            # that group's Exchange version (facts.versions.ExVersion)
     mode_from: tuple = ()       # the model key the mode comes from (("tls", "default"), ("groups", g, "tls", ...))
     # Whether a server connection may carry requests of different clients (upstream keep-alive pools, connection
     # reuse, F5 OneConnect). False when IIS may bind authentication to the connection (NTLM, Kerberos by default:
@@ -250,6 +251,11 @@ class ExchangePlan:
     # locations that keep their own value in every mode (owa/Calendar: None), set back only where they differ
     fixed_locations: frozenset[str] = frozenset()
 
+    @property
+    def release(self) -> str:
+        """How people name the release: SE RTM, 2019 CU15, 2016 (facts.versions.release)."""
+        return release(self.version, self.cu)
+
 
 @dataclass(frozen=True)
 class ClientPath:
@@ -280,7 +286,7 @@ class GroupPlan:
     url_steps: tuple[tuple[str, str], ...] = ()  # (service, Set-*VirtualDirectory -ExternalUrl ...) for 2007/2010
 
     def as_json(self) -> dict:
-        return {"name": self.name, "version": self.version, "scripted": self.scripted,
+        return {"name": self.name, "version": json_value(self.version), "scripted": self.scripted,
                 "servers": list(self.servers), "namespaces": list(self.namespaces), "modes": dict(self.modes),
                 "health_path": self.health_path, "clients": [c.as_json() for c in self.clients],
                 "manual_steps": [{"service": s, "step": t} for s, t in self.manual_steps],
@@ -349,7 +355,7 @@ class Plan:
             "outlook_anywhere": {"ssl_offloading": ex.outlook_anywhere.ssl_offloading,
                                  "external_hostname": ex.outlook_anywhere.external_hostname,
                                  "internal_hostname": ex.outlook_anywhere.internal_hostname},
-            "exchange": {"version": ex.version, "cu": ex.cu, "extended_protection": ex.extended_protection,
+            "exchange": {"version": json_value(ex.version), "cu": ex.cu, "extended_protection": ex.extended_protection,
                          "locations": dict(ex.locations), "oab_require_ssl": ex.oab_require_ssl,
                          "mrsproxy_enabled": ex.mrsproxy_enabled,
                          "servers": [s.name for s in ex.servers]},
@@ -363,6 +369,6 @@ class Plan:
             return {}
         return {"services": [{**s.as_json(), "group": s.group} for s in self.services],
                 "groups": [g.as_json() for g in self.coexistence],
-                "group_exchanges": [{"group": ex.group, "version": ex.version,
+                "group_exchanges": [{"group": ex.group, "version": json_value(ex.version),
                                      "servers": [s.name for s in ex.servers], "locations": dict(ex.locations)}
                                     for ex in self.group_exchanges]}

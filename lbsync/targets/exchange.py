@@ -15,6 +15,7 @@ from ..errors import LbsyncError
 from ..facts import catalog, vdirauth
 from ..facts.catalog import Svc
 from ..facts.lb import Mode
+from ..facts.versions import SE
 from ..output import text
 from ..output.env import environment, render_template
 from ..output.writer import Output
@@ -128,7 +129,9 @@ def _context(plan: Plan, options: RenderOptions, server) -> dict:
     return {
         "version": __version__, "model_file": text.printable(plan.model.path.name), "flavour": flavour,
         "server": server.name, "server_short": server.name.split(".")[0],
-        "exchange_version": ex.version, "cu": ex.cu,
+        "exchange_version": ex.version, "cu": ex.cu, "exchange_release": ex.release,
+        # as the verify JSON's generator.exchange_version: the number, or 'SE'
+        "exchange_version_ps": (text.ps_single(ex.version.label) if ex.version == SE else str(int(ex.version))),
         "apply_steps": apply_steps(plan), "undo_steps": undo_steps(plan),
         "oa_offloading": ex.outlook_anywhere.ssl_offloading,
         "oa_settings": dict(ex.outlook_anywhere.managed),

@@ -162,11 +162,17 @@ def test_schema_prints_json(tmp_path):
 def test_init_list(tmp_path):
     proc = lbsync("init", "--list")
     assert proc.returncode == 0
-    names = [line.split()[0] for line in proc.stdout.splitlines()]
-    assert names == sorted(p.stem for p in PROFILES.glob("*.yaml"))
+    lines = proc.stdout.splitlines()
+    names = [line.split()[0] for line in lines]
+    # Subscription Edition first (the default), then the others by name
+    assert names[0] == "exchange-se" and lines[0].endswith("(the default)")
+    assert names[1:] == sorted(p.stem for p in PROFILES.glob("*.yaml") if p.stem != "exchange-se")
     assert "exchange2013-offload" in names
-    for line in proc.stdout.splitlines():
+    for line in lines:
         assert len(line.split(None, 1)) == 2, f"no summary: {line}"
+    # the summaries start in one column, whatever the longest name
+    starts = {len(line) - len(line.split(None, 1)[1]) for line in lines}
+    assert len(starts) == 1 and starts.pop() == max(len(n) for n in names) + 2
 
 
 def test_init_writes_the_profile_and_it_validates(tmp_path):
@@ -212,11 +218,13 @@ def test_init_profile_name_is_never_a_path(tmp_path):
     assert not (tmp_path / "out.yaml").exists()
 
 
-def test_init_needs_a_profile(tmp_path):
+def test_init_without_a_profile_writes_the_subscription_edition_model(tmp_path):
     proc = lbsync("init", cwd=tmp_path)
-    assert proc.returncode == 2
-    assert proc.stderr.strip() == "error: init needs --profile NAME (see 'lbsync init --list')"
-    assert list(tmp_path.iterdir()) == []
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "lbsync.yaml"
+    assert out.read_text() == (PROFILES / "exchange-se.yaml").read_text()
+    assert "exchange:\n  version: SE" in out.read_text()
+    assert "from profile exchange-se" in proc.stdout
 
 
 def test_init_into_a_folder_is_refused(tmp_path):

@@ -106,7 +106,8 @@ def test_init_list_from_the_installed_copy(installed):
     proc = run(installed, "init", "--list")
     assert proc.returncode == 0, proc.stderr
     names = [line.split()[0] for line in proc.stdout.splitlines()]
-    assert names == sorted(p.stem for p in (installed["src"] / "profiles").glob("*.yaml"))
+    assert sorted(names) == sorted(p.stem for p in (installed["src"] / "profiles").glob("*.yaml"))
+    assert names[0] == "exchange-se"
 
 
 def test_init_profile_from_the_installed_copy(installed):

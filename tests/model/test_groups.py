@@ -240,7 +240,7 @@ def test_ecp_on_2007_is_a_located_error():
 def test_extended_protection_on_a_2010_group_is_refused():
     with pytest.raises(LbsyncError) as info:
         model(legacy=2010, group_extra="    extended_protection: true\n")
-    assert "extended_protection applies to Exchange 2013/2016/2019 groups" in str(info.value)
+    assert "extended_protection applies to Exchange 2013/2016/2019/SE groups" in str(info.value)
 
 
 def test_servers_may_name_the_main_group_explicitly_and_models_without_groups_are_unchanged():
