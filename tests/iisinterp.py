@@ -3,12 +3,16 @@
 No PowerShell runs here. This module reads an emitted apply/undo script, finds the region between
 `# ==== lbsync:changes begin ====` and `# ==== lbsync:changes end ====`, and executes it line by line:
 
-- `if (<guard>) {` ... `}`: the guard helpers the scripts define are evaluated with the *meaning* their
-  PowerShell bodies implement (read the current effective value, compare with the wanted one):
+- `if (<guard>) {` ... `} else {` ... `}`: the guard helpers the scripts define are evaluated with the *meaning*
+  their PowerShell bodies implement (read the current effective value, compare with the wanted one):
   `Test-SslFlagsChange -Location L -Value V`, `Test-SslFlagsClear -Location L`,
   `Test-OutlookAnywhereChange -SSLOffloading $b`, `Test-OutlookAnywhereSetting -Name P -Value V`,
   `Test-OabRequireSslChange -RequireSsl $b`,
-  `Test-MRSProxyChange -Enabled $b`, `Test-LbsyncMarker 'name'`.
+  `Test-MRSProxyChange -Enabled $b`, `Test-LbsyncMarker 'name'`; for undo's Outlook Anywhere record,
+  `Test-OutlookAnywhereRecord` (reads the record into `$script:OaBefore`), `Test-OutlookAnywhereRestore -Name P`
+  (recorded and different) and `Test-OutlookAnywhereSslRestore -ExtendedProtection $b` (puts the SSLOffloading and
+  *ClientsRequireSsl to set back into `$script:OaSsl`; with Extended Protection a recorded $true becomes $false
+  with both flags $true).
 - IIS changes: `& $appcmd set config "<loc>" /section:... /sslFlags:... /commit:APPHOST`,
   `& $appcmd clear config "<loc>" /section:... /commit:APPHOST`,
   `Set-WebConfigurationProperty -PSPath 'MACHINE/WEBROOT/APPHOST' -Location L -Filter F -Name sslFlags -Value V`,
@@ -17,11 +21,17 @@ No PowerShell runs here. This module reads an emitted apply/undo script, finds t
   (the Service Host writes the Rpc vdir's sslFlags None / "Ssl, Ssl128" — modelled as immediate);
   `Set-OutlookAnywhere -ExternalHostname H | -InternalHostname H | -ExternalClientAuthenticationMethod M |
   -InternalClientAuthenticationMethod M` (recorded in ExchangeState.outlook_anywhere, no IIS effect; M is Basic,
-  Ntlm or Negotiate),
+  Ntlm or Negotiate; a host name may be $null: none),
   `Set-OabVirtualDirectory -RequireSSL` (sets / clears the Ssl bits of the OAB vdir),
-  `Set-WebServicesVirtualDirectory -MRSProxyEnabled` (no sslFlags effect; recorded).
+  `Set-WebServicesVirtualDirectory -MRSProxyEnabled` (no sslFlags effect; recorded). Every Exchange cmdlet call
+  must carry `-ErrorAction Stop` (in the Exchange Management Shell they are implicit-remoting functions whose
+  errors do not stop the script otherwise). A value may be `$script:OaBefore.P` / `$script:OaSsl.P` (P the
+  parameter itself), set by the guard above it. Set-OutlookAnywhere is refused as Exchange refuses it
+  (ErrorRpcHttpSSLOffloadingDisabled): SSLOffloading $false with a host name set whose *ClientsRequireSsl is $false.
 - Bookkeeping helpers: `Assert-LastExitCode`, `Add-ChangedPool 'pool'`, `Set-LbsyncMarker 'n'`,
-  `Remove-LbsyncMarker 'n'`.
+  `Remove-LbsyncMarker 'n'`, `Save-OutlookAnywhereRecord 'P1', 'P2'` (records each setting not yet recorded, as it
+  is now, in ExchangeState.oa_record: the JSON file in the per-server state folder), `Remove-OutlookAnywhereRecord`;
+  both ask ShouldProcess themselves (nothing under -WhatIf).
 
 Anything else inside the region, a location that is not a site/application/virtual directory of the fixture, a
 section other than system.webServer/security/access, a missing /commit:APPHOST, a bad flag, or an IIS/Exchange
@@ -86,6 +96,15 @@ class ExchangeState:
     # Outlook Anywhere's other settings, by Set-OutlookAnywhere parameter (Exchange 2013+ defaults; the external
     # host name is empty until someone sets it)
     outlook_anywhere: dict[str, str | None] = field(default_factory=lambda: dict(OA_DEFAULTS))
+    # apply's record in %ProgramData%\lbsync\SERVER (exchange.OA_RECORD): Set-OutlookAnywhere parameter -> its
+    # value before lbsync changed anything; None: no file
+    oa_record: dict[str, bool | str | None] | None = None
+
+    def outlook_anywhere_settings(self) -> dict[str, bool | str | None]:
+        """Every Outlook Anywhere setting the scripts touch, by Set-OutlookAnywhere parameter (what Get-OutlookAnywhere
+        would show)."""
+        return {"SSLOffloading": self.ssl_offloading, "ExternalClientsRequireSsl": self.external_clients_require_ssl,
+                "InternalClientsRequireSsl": self.internal_clients_require_ssl, **self.outlook_anywhere}
 
 
 # Set-OutlookAnywhere parameters besides -SSLOffloading/-*ClientsRequireSsl that the scripts may set, with the
@@ -95,6 +114,12 @@ OA_DEFAULTS: dict[str, str | None] = {
     "ExternalClientAuthenticationMethod": "Negotiate", "InternalClientAuthenticationMethod": "Ntlm",
 }
 OA_AUTH_METHODS = ("Basic", "Ntlm", "Negotiate")
+OA_SSL = ("SSLOffloading", "ExternalClientsRequireSsl", "InternalClientsRequireSsl")
+OA_SETTINGS = (*OA_SSL, *OA_DEFAULTS)
+# script variables a Set-OutlookAnywhere value may read (set by the guard above it) -> the parameters they serve
+OA_VARIABLES = {"OaBefore": tuple(OA_DEFAULTS), "OaSsl": OA_SSL}
+# Exchange cmdlets the changes region may call (each with -ErrorAction Stop)
+EXCHANGE_CMDLETS = ("Set-OutlookAnywhere", "Set-OabVirtualDirectory", "Set-WebServicesVirtualDirectory")
 
 
 @dataclass
@@ -104,6 +129,7 @@ class Run:
     executed: list[str] = field(default_factory=list)     # change commands that ran, as written
     changed_pools: list[str] = field(default_factory=list)
     whatif: bool = False
+    variables: dict[str, dict] = field(default_factory=dict)   # $script:OaBefore, $script:OaSsl
 
 
 def load_fixture(version: int) -> str:
@@ -137,24 +163,31 @@ def run(apphost_text: str, script_text: str, *, server: str | None = None,
     if region is None:
         return state
     start, end = region
-    stack: list[bool] = []
+    stack: list[tuple[bool, bool, bool]] = []    # per open block: (it runs, its guard's result, is an else)
     for number in range(start + 1, end):
         raw = lines[number]
         line = raw.strip()
         where = f"script line {number + 1}: {line!r}"
         if not line or line.startswith("#"):
             continue
-        active = all(stack)
+        active = all(runs for runs, _, _ in stack)
         if line.startswith("if ") or line.startswith("if("):
             m = re.fullmatch(r"if\s*\((.*)\)\s*\{", line)
             if not m:
                 raise InterpreterError(f"{where}: an if must be `if (<guard>) {{` on one line")
-            stack.append(_guard(state, m.group(1).strip(), where) if active else False)
+            result = _guard(state, m.group(1).strip(), where) if active else False
+            stack.append((result, result, False))
             continue
         if line == "}":
             if not stack:
                 raise InterpreterError(f"{where}: unbalanced closing brace")
             stack.pop()
+            continue
+        if line.startswith("}") and re.fullmatch(r"\}\s*else\s*\{", line):
+            if not stack or stack[-1][2]:
+                raise InterpreterError(f"{where}: an else must close an if block")
+            _, result, _ = stack.pop()
+            stack.append((all(runs for runs, _, _ in stack) and not result, result, True))
             continue
         _command(state, line, where, server, execute=active)
     if stack:
@@ -316,15 +349,51 @@ def _read_guard(state: Run, text: str, where: str) -> bool:
         if len(args) != 1:
             raise InterpreterError(f"{where}: Test-LbsyncMarker takes one name")
         return args[0] in ex.markers
+    if name == "Test-OutlookAnywhereRecord":
+        if args:
+            raise InterpreterError(f"{where}: Test-OutlookAnywhereRecord takes no argument")
+        state.variables["OaBefore"] = dict(ex.oa_record or {})
+        return bool(ex.oa_record)
+    if name == "Test-OutlookAnywhereRestore":
+        a = _named(args, where, {"Name": ""})
+        _require(a, ("Name",), where)
+        key = _oa_setting(a["Name"], where)
+        before = _variable(state, "OaBefore", where)
+        if key not in before:
+            return False
+        return (ex.outlook_anywhere.get(key) or "").lower() != (before[key] or "").lower()
+    if name == "Test-OutlookAnywhereSslRestore":
+        a = _named(args, where, {"ExtendedProtection": ""})
+        _require(a, ("ExtendedProtection",), where)
+        extended_protection = _bool(a["ExtendedProtection"], where)
+        before = _variable(state, "OaBefore", where)
+        if "SSLOffloading" not in before:
+            return False
+        now = ex.outlook_anywhere_settings()
+        want = {k: before[k] if k in before else now[k] for k in OA_SSL}
+        if extended_protection and want["SSLOffloading"]:
+            want = {"SSLOffloading": False, "ExternalClientsRequireSsl": True, "InternalClientsRequireSsl": True}
+        state.variables["OaSsl"] = want
+        return any(now[k] != want[k] for k in OA_SSL)
     raise InterpreterError(f"{where}: unknown guard {name!r}")
+
+
+# guards that only read (ShouldProcess is not asked: they are true under -WhatIf too)
+_READ_ONLY_GUARDS = ("Test-LbsyncMarker", "Test-OutlookAnywhereRecord")
 
 
 def _guard(state: Run, text: str, where: str) -> bool:
     """A change guard is true when the value differs AND ShouldProcess agrees (never under -WhatIf)."""
     result = _read_guard(state, text, where)
-    if state.whatif and not text.startswith("Test-LbsyncMarker"):
+    if state.whatif and not text.startswith(_READ_ONLY_GUARDS):
         return False
     return result
+
+
+def _variable(state: Run, name: str, where: str) -> dict:
+    if name not in state.variables:
+        raise InterpreterError(f"{where}: $script:{name} is read before the guard that sets it")
+    return state.variables[name]
 
 
 # ---- commands ----------------------------------------------------------------------------------------------
@@ -366,36 +435,34 @@ def _command(state: Run, line: str, where: str, server: str | None, *, execute: 
         loc = _location(Document(state.apphost), a["Location"], where)
         action = lambda: _set_text(state, clear_access(state.apphost, loc))  # noqa: E731
     elif head == "Set-OutlookAnywhere":
-        a = _named(tokens[1:], where, {"Identity": "", "SSLOffloading": "", "ExternalClientsRequireSsl": "",
-                                       "InternalClientsRequireSsl": "", **{k: "" for k in OA_DEFAULTS}})
+        a = _named(tokens[1:], where, {"Identity": "", "ErrorAction": "", **{k: "" for k in OA_SETTINGS}})
         _require(a, ("Identity",), where)
         _identity(a["Identity"], RPC_IDENTITY, server, where)
-        settings = {k: _oa_value(k, a[k], where) for k in OA_DEFAULTS if k in a}
+        values = {k: _oa_argument(state, k, a[k], where) for k in OA_SETTINGS if k in a}
         if "SSLOffloading" not in a and ({"ExternalClientsRequireSsl", "InternalClientsRequireSsl"} & set(a)):
             raise InterpreterError(f"{where}: -*ClientsRequireSsl only go with -SSLOffloading")
-        if "SSLOffloading" not in a and not settings:
+        if not values:
             raise InterpreterError(f"{where}: Set-OutlookAnywhere sets nothing lbsync manages")
-        offload = _bool(a["SSLOffloading"], where) if "SSLOffloading" in a else None
-        ext = _bool(a["ExternalClientsRequireSsl"], where) if "ExternalClientsRequireSsl" in a else None
-        internal = _bool(a["InternalClientsRequireSsl"], where) if "InternalClientsRequireSsl" in a else None
+        _error_action_stop(a, head, where)
 
         def action() -> None:
             ex = state.exchange
-            ex.outlook_anywhere.update(settings)
-            if offload is None:
+            new = {**ex.outlook_anywhere_settings(), **{k: value() for k, value in values.items()}}
+            _exchange_accepts_outlook_anywhere(new, where)
+            ex.outlook_anywhere.update({k: new[k] for k in OA_DEFAULTS if k in new})
+            ex.external_clients_require_ssl = new["ExternalClientsRequireSsl"]
+            ex.internal_clients_require_ssl = new["InternalClientsRequireSsl"]
+            if "SSLOffloading" not in values:
                 return
-            ex.ssl_offloading = offload
-            if ext is not None:
-                ex.external_clients_require_ssl = ext
-            if internal is not None:
-                ex.internal_clients_require_ssl = internal
-            flags = sslflags.NONE if offload else sslflags.REQUIRE_SSL
+            ex.ssl_offloading = new["SSLOffloading"]
+            flags = sslflags.NONE if ex.ssl_offloading else sslflags.REQUIRE_SSL
             _set_text(state, set_access(state.apphost, "Default Web Site/Rpc", flags))
     elif head == "Set-OabVirtualDirectory":
-        a = _named(tokens[1:], where, {"Identity": "", "RequireSSL": ""})
+        a = _named(tokens[1:], where, {"Identity": "", "RequireSSL": "", "ErrorAction": ""})
         _require(a, ("Identity", "RequireSSL"), where)
         _identity(a["Identity"], OAB_IDENTITY, server, where)
         require = _bool(a["RequireSSL"], where)
+        _error_action_stop(a, head, where)
 
         def action() -> None:
             state.exchange.oab_require_ssl = require
@@ -405,10 +472,11 @@ def _command(state: Run, line: str, where: str, server: str | None, *, execute: 
             if new != cur:
                 _set_text(state, set_access(state.apphost, "Default Web Site/OAB", sslflags.format(new)))
     elif head == "Set-WebServicesVirtualDirectory":
-        a = _named(tokens[1:], where, {"Identity": "", "MRSProxyEnabled": ""})
+        a = _named(tokens[1:], where, {"Identity": "", "MRSProxyEnabled": "", "ErrorAction": ""})
         _require(a, ("Identity", "MRSProxyEnabled"), where)
         _identity(a["Identity"], EWS_IDENTITY, server, where)
         enabled = _bool(a["MRSProxyEnabled"], where)
+        _error_action_stop(a, head, where)
 
         def action() -> None:
             state.exchange.mrsproxy_enabled = enabled
@@ -422,6 +490,20 @@ def _command(state: Run, line: str, where: str, server: str | None, *, execute: 
         if execute and not (state.whatif and head == "Remove-LbsyncMarker"):
             (state.exchange.markers.add if head == "Set-LbsyncMarker" else state.exchange.markers.discard)(tokens[1])
         return
+    elif head == "Save-OutlookAnywhereRecord" and len(tokens) > 1:
+        names = [_oa_setting(n.strip(), where, OA_SETTINGS) for n in "".join(tokens[1:]).split(",")]
+        if execute and not state.whatif:    # it asks ShouldProcess itself
+            ex = state.exchange
+            now = ex.outlook_anywhere_settings()
+            ex.oa_record = {**{n: now[n] for n in names}, **(ex.oa_record or {})}
+        return
+    elif head == "Remove-OutlookAnywhereRecord" and len(tokens) == 1:
+        if execute and not state.whatif:   # it asks ShouldProcess itself
+            state.exchange.oa_record = None
+        return
+    elif head.lower() in {c.lower() for c in EXCHANGE_CMDLETS} or re.fullmatch(
+            r"(?i)[a-z]+-(OutlookAnywhere|\w*VirtualDirectory|Exchange\w*)", head):
+        raise InterpreterError(f"{where}: an Exchange cmdlet this interpreter does not know (or misspelt): {head!r}")
     else:
         raise InterpreterError(f"{where}: not a command this interpreter understands")
     if execute:
@@ -429,11 +511,63 @@ def _command(state: Run, line: str, where: str, server: str | None, *, execute: 
         state.executed.append(line)
 
 
-def _oa_setting(name: str, where: str) -> str:
-    for key in OA_DEFAULTS:
+def _oa_setting(name: str, where: str, known: tuple[str, ...] = tuple(OA_DEFAULTS)) -> str:
+    for key in known:
         if key.lower() == name.lower():
             return key
     raise InterpreterError(f"{where}: {name!r} is not an Outlook Anywhere setting lbsync manages")
+
+
+def _oa_argument(state: Run, key: str, value: str, where: str):
+    """A Set-OutlookAnywhere value, checked now, read when the line runs: a literal, $null (a host name: none), or
+    `$script:OaBefore.<key>` / `$script:OaSsl.<key>` that the guard above the line has set."""
+    m = re.fullmatch(r"\$script:(\w+)\.(\w+)", value)
+    if m:
+        var, prop = m.groups()
+        if var not in OA_VARIABLES or key not in OA_VARIABLES[var]:
+            raise InterpreterError(f"{where}: -{key} may not read $script:{var}")
+        if prop != key:
+            raise InterpreterError(f"{where}: -{key} reads the recorded {prop}, not {key}")
+
+        def read():
+            values = _variable(state, var, where)
+            if key not in values:
+                raise InterpreterError(f"{where}: $script:{var} holds no {key}")
+            got = values[key]
+            if key in OA_SSL:
+                if not isinstance(got, bool):
+                    raise InterpreterError(f"{where}: {key} from the record is not $true or $false: {got!r}")
+                return got
+            return None if got is None else _oa_value(key, got, where)
+        return read
+    if key in OA_SSL:
+        b = _bool(value, where)
+        return lambda: b
+    if value.lower() == "$null":
+        if not key.endswith("Hostname"):
+            raise InterpreterError(f"{where}: -{key} cannot be $null")
+        return lambda: None
+    v = _oa_value(key, value, where)
+    return lambda: v
+
+
+def _exchange_accepts_outlook_anywhere(new: dict, where: str) -> None:
+    """The check Set-OutlookAnywhere makes on the settings it would store (read in a decompiled SetRpcHttp, build
+    unknown; Microsoft's own example sets both *ClientsRequireSsl $true with -SSLOffloading $false): SSL offloading
+    off needs SSL required on every side, external or internal, that has a host name."""
+    if new["SSLOffloading"]:
+        return
+    for side in ("External", "Internal"):
+        if new.get(f"{side}Hostname") and not new[f"{side}ClientsRequireSsl"]:
+            raise InterpreterError(f"{where}: Exchange refuses SSLOffloading $false while {side}Hostname is set and "
+                                   f"{side}ClientsRequireSsl is $false (ErrorRpcHttpSSLOffloadingDisabled)")
+
+
+def _error_action_stop(a: dict, cmdlet: str, where: str) -> None:
+    """In the Exchange Management Shell the Exchange cmdlets are implicit-remoting functions: their errors stop
+    the script only with -ErrorAction Stop on the call itself."""
+    if a.get("ErrorAction", "").lower() != "stop":
+        raise InterpreterError(f"{where}: {cmdlet} needs -ErrorAction Stop (its errors would not stop the script)")
 
 
 def _oa_value(key: str, value: str, where: str) -> str:

@@ -20,6 +20,7 @@ from ..output import text
 from ..output.env import environment, render_template
 from ..output.writer import Output
 from ..plan import expected
+from ..plan.build import OUTLOOK_ANYWHERE_PARAMETERS
 from ..plan.lookup import slug
 from ..plan.types import Plan
 from .protocol import RenderOptions
@@ -29,6 +30,8 @@ LB_KIND = None           # no load balancer's findings block the Exchange side
 check = None             # nothing the real programs could check here (no PowerShell in lbsync)
 FLAVOURS = ("appcmd", "webadministration")
 MRSPROXY_MARKER = "mrsproxy-enabled-by-lbsync"
+# in the per-server state folder: the Outlook Anywhere settings apply manages, as they were before lbsync (for undo)
+OA_RECORD = "outlook-anywhere-before-lbsync.json"
 BACK_END_HTTPS_PORT = 444   # how verify finds the back-end site without naming it
 
 
@@ -142,6 +145,9 @@ def _context(plan: Plan, options: RenderOptions, server) -> dict:
         "oab_pool": ex.location_pool.get(f"{catalog.SITE}/OAB", ""),
         "mrsproxy": ex.mrsproxy_enabled, "ews_identity": _identity(server.name, Svc.EWS),
         "mrsproxy_marker": MRSPROXY_MARKER,
+        "oa_record": OA_RECORD,
+        # what undo sets back from the record before SSLOffloading: host names, client authentication methods
+        "oa_restore": list(OUTLOOK_ANYWHERE_PARAMETERS.values()),
         "oa_default": catalog.OUTLOOK_ANYWHERE_DEFAULT_SSL_OFFLOADING,
         "oab_default": catalog.OAB_DEFAULT_REQUIRE_SSL,
         "expected": expected.exchange_state(ex),

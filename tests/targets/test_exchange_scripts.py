@@ -4,6 +4,7 @@ No PowerShell runs here (see iisinterp's docstring for what this does and does n
 
 from __future__ import annotations
 
+import copy
 import re
 
 import iisinterp
@@ -100,6 +101,10 @@ def test_apply_then_undo_restores_exchange_defaults(case):
     assert undone.exchange.oab_require_ssl is True
     assert undone.exchange.mrsproxy_enabled is False   # apply turned it on (when the model asks), undo turns it off
     assert undone.exchange.markers == set()
+    # Outlook Anywhere exactly as before apply (tests/targets/test_exchange_oa_record.py), and apply's record gone
+    started = iisinterp.initial_exchange_state(apphost)
+    assert undone.exchange.outlook_anywhere_settings() == started.outlook_anywhere_settings()
+    assert undone.exchange.oa_record is None
     # Semantically back where Exchange started: the same effective flags for every front-end path of the fixture.
     paths = [p for p in Document(apphost).site_paths() if p.startswith("default web site")]
     assert effective_flags(undone.apphost, paths) == effective_flags(apphost, paths)
@@ -197,7 +202,7 @@ def test_2016_bridge_on_defaults_only_turns_outlook_anywhere_offloading_off(tmp_
         run = iisinterp.run(iisinterp.load_fixture(2016), files["exchange/apply-EX02.ps1"], server="EX02",
                             exchange=state)
         assert run.executed == ['Set-OutlookAnywhere -Identity "EX02\\Rpc (Default Web Site)" -SSLOffloading $false '
-                                '-ExternalClientsRequireSsl $true -InternalClientsRequireSsl $true']
+                                '-ExternalClientsRequireSsl $true -InternalClientsRequireSsl $true -ErrorAction Stop']
         assert effective_flags(run.apphost, [RPC]) == {RPC: "Ssl, Ssl128"}
         assert run.changed_pools == []
 
@@ -387,14 +392,17 @@ def test_whatif_changes_nothing_every_change_sits_behind_a_shouldprocess_guard(c
     plan, flavour, files, apphost = case
     applied = iisinterp.run(apphost, files["exchange/apply-EX01.ps1"], server="EX01")
     for text, kind, state in ((apphost, "apply", None), (applied.apphost, "undo", applied.exchange)):
-        before = None if state is None else (state.ssl_offloading, state.oab_require_ssl, state.mrsproxy_enabled,
-                                             set(state.markers))
+        before = None if state is None else (state.outlook_anywhere_settings(), state.oab_require_ssl,
+                                             state.mrsproxy_enabled, set(state.markers), dict(state.oa_record or {}))
         dry = iisinterp.run(text, files[f"exchange/{kind}-EX01.ps1"], server="EX01", whatif=True,
-                            exchange=None if state is None else iisinterp.ExchangeState(**vars(state)))
+                            exchange=None if state is None else copy.deepcopy(state))
         assert dry.executed == [] and dry.changed_pools == [] and dry.apphost == text
-        if before is not None:
+        if before is None:
+            assert dry.exchange.oa_record is None            # -WhatIf records nothing
+        else:
             ex = dry.exchange
-            assert (ex.ssl_offloading, ex.oab_require_ssl, ex.mrsproxy_enabled, ex.markers) == before
+            assert (ex.outlook_anywhere_settings(), ex.oab_require_ssl, ex.mrsproxy_enabled, ex.markers,
+                    dict(ex.oa_record or {})) == before
 
 
 def test_an_unguarded_change_would_run_under_whatif(tmp_path):
