@@ -133,8 +133,9 @@ class Run:
 
 
 def load_fixture(version: int) -> str:
-    """The applicationHost.config of a default Exchange front end: 2013, or 2016 (also stands for 2019)."""
-    name = {2013: "exchange2013", 2016: "exchange2016", 2019: "exchange2016"}.get(version)
+    """The applicationHost.config of a default Exchange server: 2013, or 2016 (also stands for 2019 and SE: the
+    same values in the captures, and SE is 2019 CU15's code)."""
+    name = {2013: "exchange2013", 2016: "exchange2016", 2019: "exchange2016", 2025: "exchange2016"}.get(int(version))
     if name is None:
         raise ValueError(f"no fixture for Exchange {version}")
     return (FIXTURES / f"{name}.applicationHost.config").read_bytes().decode("utf-8")

@@ -174,9 +174,9 @@ def compare_group(ex: ExchangePlan, evidence: dict[str, ServerEvidence], report:
         if ev.back_end is not None:
             for path, have in ev.back_end.items():
                 n += 1
-                want = expected.back_end_default(path)
-                if sslflags.parse(have) != sslflags.parse(want):
-                    report.drift.append(Drift(server, path, want, have, "back-end-modified"))
+                accepted = expected.back_end_accepted(path, ex.extended_protection)
+                if all(sslflags.parse(have) != sslflags.parse(want) for want in accepted):
+                    report.drift.append(Drift(server, path, " | ".join(accepted), have, "back-end-modified"))
         missing_kinds: set[str] = set()
         for item, want in settings.items():
             if item not in ev.settings and item in OPTIONAL_SETTINGS:

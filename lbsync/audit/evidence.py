@@ -9,8 +9,13 @@ Evidence folder (`--evidence DIR`), as the generated verify scripts and a copy s
     DIR/verify-SERVER.json                 written by exchange/verify-SERVER.ps1 (all settings of SERVER)
     DIR/SERVER/verify-SERVER.json          (the same, in a folder per server)
     DIR/SERVER/applicationHost.config      copy of %windir%\\System32\\inetsrv\\config\\applicationHost.config
+    DIR/SERVER/GetApplicationHostConfig.xml  the same as HealthChecker collects it ([xml] | Export-Clixml)
     DIR/SERVER/outlook-anywhere.json       Get-OutlookAnywhere -Server SERVER | ConvertTo-Json > ...
-    DIR/outlook-anywhere.json              Get-OutlookAnywhere | ConvertTo-Json > ...  (every server at once)
+    DIR/SERVER/outlook-anywhere.xml        Get-OutlookAnywhere -Server SERVER | Export-Clixml ...
+    DIR/outlook-anywhere.json (or .xml)    Get-OutlookAnywhere | ConvertTo-Json > ... (every server at once)
+
+Every applicationHost.config and Outlook Anywhere file may be JSON/XML as named or PowerShell CLIXML
+(Export-Clixml, audit.clixml): the content decides, not the name.
 
 SERVER is the model's server name (case-insensitive). Other files are ignored; a verify-X.json or a folder holding
 evidence files for a server the model does not have is bad input.
@@ -26,10 +31,11 @@ from pathlib import Path
 from typing import TypeGuard
 
 from ..errors import LbsyncError
-from ..facts import catalog, sslflags, vdirauth
+from ..facts import catalog, iis, sslflags, vdirauth
 from ..plan.lookup import slug
 from ..plan.types import ExchangePlan, Plan
 from ..reading import read_bytes
+from . import clixml
 from .apphost import Document
 
 OA_SSL_OFFLOADING = "Outlook Anywhere: SSLOffloading"
@@ -43,8 +49,8 @@ OAB_REQUIRE_SSL = "OAB: RequireSSL"
 EWS_MRSPROXY = "EWS: MRSProxyEnabled"
 
 VERIFY_NAME = re.compile(r"^verify-(.+)\.json$", re.IGNORECASE)
-APPHOST_NAME = "applicationhost.config"
-OA_NAME = "outlook-anywhere.json"
+APPHOST_NAMES = ("applicationhost.config", "getapplicationhostconfig.xml")
+OA_NAMES = ("outlook-anywhere.json", "outlook-anywhere.xml")
 
 
 @dataclass
@@ -164,6 +170,8 @@ def read_apphost(ev: ServerEvidence, path: str | Path, managed: list[str]) -> No
     """Effective sslFlags of the managed locations, the site root, every other Default Web Site location and the
     back-end site (its root and the counterparts of the managed locations), inheritance resolved."""
     text = read_text(path)
+    if clixml.is_clixml(text):   # HealthChecker's GetApplicationHostConfig.xml: the file inside an <XD>
+        text = clixml.xml_document(text, str(path))
     doc = Document(text, file=str(path))
     paths = doc.site_paths()
     explicit = {p.lower(): p for p, _ in doc.locations()}
@@ -176,25 +184,26 @@ def read_apphost(ev: ServerEvidence, path: str | Path, managed: list[str]) -> No
     managed_lower = {m.lower() for m in managed}
     others: dict[str, str] = {}
     for p in sorted(present):
-        if p.startswith(site + "/") and p not in managed_lower:
+        # a folder under a managed location that sets nothing itself (owa/auth under owa) follows that location:
+        # it is the managed location's drift, not a difference of its own
+        follows = doc.explicit_flags(explicit.get(p, p)) is None and any(p.startswith(m + "/") for m in managed_lower)
+        if p.startswith(site + "/") and p not in managed_lower and not follows:
             others[p] = doc.effective(explicit.get(p, p))
             ev.other_names.setdefault(p, explicit.get(p, p))
     ev.others = others
     back = catalog.BACK_END_SITE.lower()
     if back in present:
-        tops = list(dict.fromkeys(m.split("/", 1)[1].split("/")[0] for m in managed if "/" in m))
-        back_end = {catalog.BACK_END_SITE: doc.effective(catalog.BACK_END_SITE)}
-        for rel in tops:
-            full = f"{catalog.BACK_END_SITE}/{rel}"
-            if full.lower() in present:
-                back_end[full] = doc.effective(full)
-        ev.back_end = back_end
+        # the back-end site and every location Exchange writes there (facts.iis) that this file has
+        ev.back_end = {loc.full: doc.effective(loc.full) for loc in iis.BACK_END if loc.full.lower() in present}
 
 
 # ---- JSON -----------------------------------------------------------------------------------------------------
 
 def load_json(path: str | Path):
+    """A JSON evidence file, or the objects of a CLIXML one (Export-Clixml) as a list."""
     text = read_text(path)
+    if clixml.is_clixml(text):
+        return clixml.objects(text, str(path))
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -260,8 +269,11 @@ def read_verify(ev: ServerEvidence, doc: dict, file: str, servers: list[str]) ->
         ev.site_root = _flags(root["sslFlags"], file, "site_root.sslFlags")
     back = doc.get("back_end")
     if isinstance(back, dict) and back.get("sslFlags") is not None and ev.back_end is None:
-        ev.back_end = {str(back.get("site") or catalog.BACK_END_SITE): _flags(back["sslFlags"], file,
-                                                                              "back_end.sslFlags")}
+        site = str(back.get("site") or catalog.BACK_END_SITE)
+        ev.back_end = {site: _flags(back["sslFlags"], file, "back_end.sslFlags")}
+        # the back-end locations (absent in evidence of earlier lbsync versions); named as the catalog names them
+        for rel, flags in (back.get("locations") or {}).items() if isinstance(back.get("locations"), dict) else ():
+            ev.back_end[f"{catalog.BACK_END_SITE}/{rel}"] = _flags(flags, file, f"back_end.locations.{rel}")
     oa = doc.get("outlook_anywhere")
     if isinstance(oa, dict):
         _read_oa_fields(ev, oa, file, "outlook_anywhere.")
@@ -401,24 +413,30 @@ def scan_folder(folder: str | Path, servers: list[str]) -> Inputs:
         if entry.is_file():
             if VERIFY_NAME.match(entry.name):
                 verify_file(entry)
-            elif entry.name.lower() == OA_NAME:
+            elif entry.name.lower() in OA_NAMES:
                 inputs.oa_all.append(str(entry))
         elif entry.is_dir():
             files = {f.name.lower(): f for f in entry.iterdir() if f.is_file()}
-            relevant = [f for n, f in files.items() if n in (APPHOST_NAME, OA_NAME) or VERIFY_NAME.match(f.name)]
+            relevant = [f for n, f in files.items() if n in APPHOST_NAMES + OA_NAMES or VERIFY_NAME.match(f.name)]
             if not relevant:
                 continue
             server = resolve_server(entry.name, servers, str(entry))
-            if APPHOST_NAME in files:
-                inputs.apphost[server] = str(files[APPHOST_NAME])
-            if OA_NAME in files:
-                inputs.outlook_anywhere.setdefault(server, []).append(str(files[OA_NAME]))
+            apphosts = [files[n] for n in APPHOST_NAMES if n in files]
+            if len(apphosts) > 1:
+                raise LbsyncError("two applicationHost.config files for one server (applicationHost.config and "
+                                  "GetApplicationHostConfig.xml): keep one", file=str(entry))
+            if apphosts:
+                inputs.apphost[server] = str(apphosts[0])
+            for n in OA_NAMES:
+                if n in files:
+                    inputs.outlook_anywhere.setdefault(server, []).append(str(files[n]))
             for f in relevant:
                 if VERIFY_NAME.match(f.name):
                     verify_file(f)
     if not (inputs.apphost or inputs.outlook_anywhere or inputs.verify or inputs.oa_all):
         raise LbsyncError("--evidence: no evidence files in the folder (expected verify-SERVER.json, "
-                          "SERVER/applicationHost.config, SERVER/outlook-anywhere.json or outlook-anywhere.json)",
+                          "SERVER/applicationHost.config or SERVER/GetApplicationHostConfig.xml, "
+                          "SERVER/outlook-anywhere.json or .xml, or outlook-anywhere.json or .xml)",
                           file=str(root))
     return inputs
 

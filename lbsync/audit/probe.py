@@ -176,14 +176,58 @@ def _cert_step(scope: str, target: str, address: str, port: int, sni: str, timeo
     return _Step(run, finish, target if scope == "vip" else None)
 
 
+def expected_status(expect: str, status: int | None) -> bool:
+    """A health answer against the plan's expectation: "200", or a range such as "200-499"."""
+    if status is None:
+        return False
+    low, _, high = expect.partition("-")
+    return int(low) <= status <= int(high or low)
+
+
 def _health_step(scope: str, target: str, subject: str, scheme: str, address: str, port: int, host: str,
-                 path: str, timeout: float) -> _Step:
+                 path: str, timeout: float, expect: str = "200") -> _Step:
     def run():
         return http_get(scheme, address, port, host, path, timeout=timeout, follow=True)
 
     def finish(result, ref: _Reference, index: int) -> Check:
         status, detail = result
-        return Check(scope, target, "health", subject, status == 200, detail)
+        return Check(scope, target, "health", subject, expected_status(expect, status), detail)
+    return _Step(run, finish)
+
+
+def mail_greeting(address: str, port: int, tls: bool, host: str, timeout: float) -> tuple[str | None, str]:
+    """(the first line a mail port sends, or None; detail) within `timeout` in all; TLS first on 993/995 (the
+    certificate is not judged here: the certificate check does that). Control characters are escaped."""
+    deadline = Deadline(timeout)
+    try:
+        sock = deadline.connect(address, port)
+        if tls:
+            sock = client_context().wrap_socket(sock, server_hostname=None if is_ip(host) else host)
+        data = b""
+        while b"\n" not in data and len(data) < 1024:
+            sock.settimeout(deadline.remaining())
+            chunk = sock.recv(1024)
+            if not chunk:
+                break
+            data += chunk
+        sock.close()
+    except (OSError, ssl.SSLError) as exc:
+        return None, printable(f"{type(exc).__name__}: {exc}" if not deadline.expired
+                               else f"no answer within {timeout:g}s")
+    finally:
+        deadline.close()
+    line = data.split(b"\n", 1)[0].decode("latin-1").strip()
+    return line, printable(line[:120] or "closed without a greeting")
+
+
+def _mail_step(scope: str, target: str, subject: str, address: str, port: int, tls: bool, host: str,
+               expect: str, timeout: float) -> _Step:
+    def run():
+        return mail_greeting(address, port, tls, host, timeout)
+
+    def finish(result, ref: _Reference, index: int) -> Check:
+        line, detail = result
+        return Check(scope, target, "greeting", subject, line is not None and line.startswith(expect), detail)
     return _Step(run, finish)
 
 
@@ -224,7 +268,11 @@ def _vip_steps(plan: Plan, timeout: float) -> list[_Step]:
                 continue
             seen.add(svc.health.path.lower())
             steps.append(_health_step("vip", ns.host, f"{svc.service} https://{ns.host}{svc.health.path}", "https",
-                                      address, ns.port, ns.host, svc.health.path, timeout))
+                                      address, ns.port, ns.host, svc.health.path, timeout, svc.health.expect))
+    for m in plan.mail:
+        address = m.vip if m.vip else m.namespace
+        steps.append(_mail_step("vip", m.namespace, f"{m.service} {m.bind}", address, m.port, m.check.tls,
+                                m.namespace, m.check.expect, timeout))
     return steps
 
 
@@ -243,9 +291,14 @@ def _server_steps(plan: Plan, server: Server, timeout: float) -> list[_Step]:
     for key, svc in first.items():
         scheme, port = ("http", server.http_port) if svc.plain_http else ("https", server.https_port)
         steps.append(_health_step("server", server.name, f"{key} {scheme}://{svc.namespace}{svc.health.path}",
-                                  scheme, server.address, port, svc.namespace, svc.health.path, timeout))
+                                  scheme, server.address, port, svc.namespace, svc.health.path, timeout,
+                                  svc.health.expect))
         steps += [_location_step(server, key, svc, loc, flags, timeout) for loc, flags in svc.locations.items()
                   if sslflags.requires_ssl(flags) or svc.plain_http]
+    for m in plan.mail:
+        if any(x.server == server.name for x in m.members):
+            steps.append(_mail_step("server", server.name, f"{m.service} {server.address}:{m.port}", server.address,
+                                    m.port, m.check.tls, m.namespace, m.check.expect, timeout))
     return steps
 
 

@@ -20,8 +20,9 @@ def validate(model: str, allow: tuple[str, ...]) -> None:
     print_findings(plan, levels=("warning",))
     refuse_on_errors(plan, plan.blocking())
     n = len(plan.services)
-    click.echo(f"{model}: valid — {len(plan.namespaces)} namespace(s), {len(plan.model.servers)} server(s), "
-               f"{n} route(s)")
+    mail = f", {len(plan.mail)} mail port(s)" if plan.mail else ""
+    click.echo(f"{model}: valid — {len(plan.model.namespaces)} namespace(s), {len(plan.model.servers)} server(s), "
+               f"{n} route(s){mail}")
 
 
 @click.command("plan")

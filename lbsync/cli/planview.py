@@ -30,6 +30,16 @@ def print_plan(plan: Plan, console: Console | None = None) -> None:
             table.add_row(s.service, s.mode, f"{s.scheme}:{s.port}", " ".join(s.paths),
                           f"{s.health.scheme} {s.health.path}", f"{s.timeout_s}s", s.pool)
         console.print(table)
+    if plan.mail:
+        table = Table(title="Mail — layer 4, passed through (Exchange keeps its certificate)", title_justify="left")
+        for col in ("namespace", "service", "listen", "health check", "idle timeout", "servers see", "pool"):
+            table.add_column(col)
+        for m in plan.mail:
+            c = m.check
+            check = ("EHLO, 2xx" if c.kind == "smtp" else f"greeting '{c.expect}'") + (" over TLS" if c.tls else "")
+            table.add_row(m.namespace, m.service, m.bind, check, f"{m.timeout_s}s",
+                          "the LB (SNAT)" if m.source_address == "lb" else "the client", m.pool)
+        console.print(table)
     loc = Table(title="Exchange side (every server, identically)", title_justify="left")
     for col in ("IIS location", "sslFlags (expected)", "Exchange default", "app pool", "set by"):
         loc.add_column(col)

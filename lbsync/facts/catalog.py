@@ -2,10 +2,16 @@
 
 Sources: Microsoft Learn "Configuring SSL offloading in Exchange 2013" (the appcmd/Set-OutlookAnywhere steps),
 "Load balancing in Exchange Server" (per-protocol Managed Availability health pages, no affinity needed since
-2013), "Exchange Server TLS guidance / Extended Protection" (EP default from Exchange 2019 CU14), and the
-applicationHost.config a default Exchange 2013/2016/2019 installation writes (sslFlags below).
+2013), "Exchange Server TLS guidance / Extended Protection" (EP default from Exchange 2019 CU14), and what real
+Exchange servers have in applicationHost.config (facts.iis: sslFlags, app pools, authentication per location).
 The same facts hold for 2013, 2016, 2019 and Subscription Edition except where `since` says otherwise (SE RTM is
 2019 CU15's code: facts.versions).
+ [API] Exchange Team Blog, "On-Premises Architectural Requirements for the REST API" (2016-09-26): "Exchange 2016
+       Cumulative Update 3 (CU3) includes support for the REST API integration with Office 365 ... CU3 introduces a new
+       virtual directory to support the REST API, the /api virtual direc[tory]"; CSS-Exchange
+       Get-ExtendedProtectionConfiguration.ps1: "# No API virtual directory" on Exchange 2013. Its clients: the
+       hybrid REST preview (ended, "Update 3/4/2022") — no Microsoft page names a current external client, so it
+       is optional: route it only if something of yours uses it.
  [MA]  Microsoft Learn KB 3002351 "Load balancer marks Client Access server as down in an Exchange Server 2013
        Cumulative Update 6 environment" (monitor https://CAS/<protocol>/healthcheck.htm): the per-protocol
        healthcheck.htm pages are Exchange 2013's Managed Availability; Exchange 2007/2010 have none.
@@ -18,11 +24,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .sslflags import NONE, REQUIRE_SSL
+from . import iis
+from .sslflags import NONE
 from .versions import SE, ExVersion
 
-SITE = "Default Web Site"
-BACK_END_SITE = "Exchange Back End"  # ports 81/444: never touched, no generated line names it
+SITE = iis.SITE
+BACK_END_SITE = iis.BACK_END_SITE  # ports 81/444: never touched, no generated line names it
 
 
 class Svc(StrEnum):
@@ -35,20 +42,25 @@ class Svc(StrEnum):
     MAPI = "mapi"
     RPC = "rpc"
     AUTODISCOVER = "autodiscover"
-    MRSPROXY = "mrsproxy"
+    API = "api"
+    MRSPROXY = "mrsproxy"                # routes the plan adds beside a key's own (not model keys)
+    OWA_INTEGRATED = "owa-integrated"
 
 
 # Exchange's defaults in applicationHost.config (what `undo` restores and `audit` expects where lbsync changes
-# nothing). "inherit" means the location has no <access> of its own and takes the site root's value.
-SITE_ROOT_FLAGS = REQUIRE_SSL
-DEFAULT_FLAGS: dict[str, str] = {
-    "owa": "inherit", "ecp": "inherit", "EWS": "inherit", "Autodiscover": "inherit",
-    "Microsoft-Server-ActiveSync": REQUIRE_SSL, "OAB": REQUIRE_SSL, "mapi": REQUIRE_SSL,
-    "owa/Integrated": REQUIRE_SSL, "owa/oma": REQUIRE_SSL, "owa/Calendar": NONE,
-    "Rpc": NONE, "PowerShell": "SslNegotiateCert",
-}
-# The Exchange Back End site's defaults (audit checks they are kept).
-BACK_END_DEFAULT_FLAGS: dict[str, str] = {"": REQUIRE_SSL}
+# nothing), from real servers' captures (facts.iis). "inherit" means the location has no <access> of its own and
+# takes the site root's value.
+SITE_ROOT_FLAGS = iis.site_root(SITE).flags or NONE
+DEFAULT_FLAGS: dict[str, str] = {loc.path: (loc.flags if loc.flags is not None else "inherit")
+                                 for loc in iis.FRONT_END if loc.path}
+
+
+def default_flags(path: str, version: int) -> str:
+    """Exchange's default sslFlags of a front-end location on a server of this version: its own value, or
+    "inherit" where a default install writes none there (ActiveSync on 2013)."""
+    loc = iis.BY_FULL[f"{SITE}/{path}".lower()]
+    explicit = loc.explicit_on(version)
+    return explicit if explicit is not None else "inherit"
 
 
 @dataclass(frozen=True)
@@ -69,12 +81,15 @@ class Service:
     title: str
     locations: tuple[Location, ...]
     lb_paths: tuple[str, ...]          # case-insensitive prefixes at the load balancer
-    health_path: str                   # anonymous, answers 200 OK on a healthy server (Managed Availability)
+    health_path: str                   # anonymous, answers `health_expect` on a healthy server
+
     default_auth: tuple[str, ...]
     idle_timeout_s: int                # how long an idle/long-poll request may last at the LB
     streaming: bool                    # never buffer request/response bodies
     managed_by_exchange: bool = False  # IIS flags set through an Exchange cmdlet, never by appcmd
     since: tuple[int, int] | None = None  # (version, cu) it first appeared in, when not in 2013 RTM
+    health_expect: str = "200"         # HTTP status (or range) a healthy server answers on health_path
+    parent: str | None = None          # a route the plan adds beside this model key's own route
 
 
 def _loc(path: str, pool: str) -> Location:
@@ -103,13 +118,35 @@ SERVICES: dict[str, Service] = {s.key: s for s in [
             ("/rpc",), "/rpc/healthcheck.htm", ("Ntlm", "Negotiate"), 3600, True, managed_by_exchange=True),
     Service("autodiscover", "Autodiscover", (_loc("Autodiscover", "MSExchangeAutodiscoverAppPool"),),
             ("/autodiscover",), "/Autodiscover/healthcheck.htm", ("Basic", "Ntlm", "Negotiate"), 300, False),
+    # The REST virtual directory [API]: Exchange 2016 CU3 and later (none on 2013). Extended Protection "Required" on
+    # it (the EP page's table), and no Microsoft SSL-offloading procedure names it: it is bridged or passed through,
+    # never offloaded (finding api-offload). IIS has anonymous and Windows authentication on (facts.iis): taken as
+    # connection-bound. No health page for /API is documented anywhere (searched: Learn, CSS-Exchange, the Exchange
+    # Team Blog): the check asks GET /API/ for any answer below 500 — a stopped application pool answers 503 from
+    # HTTP.sys — an lbsync decision, said so, not a Microsoft page.
+    Service("api", "REST API (/API)", (_loc("API", "MSExchangeRestFrontEndAppPool"),),
+            ("/api",), "/API/", ("Ntlm", "Negotiate"), 600, False, since=(2016, 3), health_expect="200-499"),
 ]}
 
 SERVICE_ORDER = list(SERVICES)
 
-# MRSProxy is not a service key: `exchange.mrsproxy: true` adds this route, always re-encrypted.
+# Routes that are not model keys. MRSProxy: `exchange.mrsproxy: true` adds it, always re-encrypted.
 MRSPROXY = Service("mrsproxy", "Mailbox Replication Proxy (under EWS)", (),
-                   ("/ews/mrsproxy.svc",), "/EWS/healthcheck.htm", ("Ntlm", "Negotiate"), 3600, True)
+                   ("/ews/mrsproxy.svc",), "/EWS/healthcheck.htm", ("Ntlm", "Negotiate"), 3600, True, parent="ews")
+# /owa/Integrated: an application of its own in the owa app pool whose IIS authentication is Windows only on every
+# captured server (facts.iis: anonymous/basic/windows = F/F/T), beside forms-based /owa; no Exchange cmdlet changes
+# it. Its own route keeps it connection-bound while /owa keeps upstream keep-alive. No health page of its own: the
+# proxy maps it onto the owa virtual directory, so /owa/healthcheck.htm answers for it (/work/research notes:
+# decompiled HttpProxy code, not a Microsoft page). Follows owa's mode.
+OWA_INTEGRATED = Service("owa-integrated", "Outlook on the web, Windows-integrated (/owa/Integrated)", (),
+                         ("/owa/integrated",), "/owa/healthcheck.htm", ("Ntlm", "Negotiate"), 600, False,
+                         parent="owa")
+ROUTES: dict[str, Service] = {r.key: r for r in (MRSPROXY, OWA_INTEGRATED)}
+
+
+def service(key: str) -> Service:
+    """A model key's service, or a route the plan adds (mrsproxy, owa-integrated)."""
+    return SERVICES[key] if key in SERVICES else ROUTES[key]
 
 # Exchange PowerShell identities per virtual directory, as in -Identity "EX01\Rpc (Default Web Site)".
 IDENTITY = {
@@ -144,9 +181,9 @@ SCRIPTED_VERSIONS = (ExVersion.E2013, ExVersion.E2016, ExVersion.E2019, SE)
 MANAGED_AVAILABILITY_SINCE = ExVersion.E2013  # healthcheck.htm per protocol [MA]
 
 VERSION_SERVICES: dict[ExVersion, tuple[str, ...]] = {
-    # ECP appeared in 2010; MAPI over HTTP in 2013 SP1 (see the mapi `since` above).
+    # ECP appeared in 2010; MAPI over HTTP in 2013 SP1, /API in 2016 CU3 (see `since` above).
     ExVersion.E2007: ("owa", "ews", "eas", "oab", "rpc", "autodiscover"),
     ExVersion.E2010: ("owa", "ecp", "ews", "eas", "oab", "rpc", "autodiscover"),
-    ExVersion.E2013: tuple(SERVICE_ORDER), ExVersion.E2016: tuple(SERVICE_ORDER),
+    ExVersion.E2013: tuple(s for s in SERVICE_ORDER if s != "api"), ExVersion.E2016: tuple(SERVICE_ORDER),
     ExVersion.E2019: tuple(SERVICE_ORDER), SE: tuple(SERVICE_ORDER),
 }

@@ -37,6 +37,15 @@ CODES: dict[str, Code] = {c.code: c for c in [
     Code("server-verify-disabled", True, "re-encryption does not verify the servers' certificate"),
     Code("server-ca-system", True, "no tls.server_ca: re-encryption trusts the system CA store"),
     Code("mapi-unsupported", True, "MAPI/HTTP needs Exchange 2013 SP1 (CU4) or later"),
+    Code("api-offload", False, "/API is never offloaded (Extended Protection 'Required'; no Microsoft procedure)"),
+    Code("api-unsupported", True, "/API needs Exchange 2016 CU3 or later"),
+    Code("api-health-undocumented", True, "no documented health page for /API: any answer below 500 counts"),
+    Code("mail-snat", True, "mail through SNAT: the servers see the load balancer's address (receive connectors, "
+         "per-source limits, logs)"),
+    Code("mail-transparent", True, "mail with the client's address: the servers' route back must be the load balancer"),
+    Code("mail-nginx-passive", True, "NGINX open source checks mail pools passively only"),
+    Code("mail-f5-tls-check", True, "F5: 993/995 are checked by the greeting on 143/110 (a tcp monitor cannot "
+         "speak TLS)"),
     Code("oa-hostname-not-namespace", True, "the Outlook Anywhere hostname is not a namespace carrying rpc"),
     Code("ep-unknown-cu", True, "Exchange 2019 without cu: Extended Protection assumed off"),
     Code("f5-passthrough-shared", False,

@@ -78,11 +78,9 @@ SERVER_TLS_MIN: dict[int, str] = {2007: "TLSv1.0", 2010: "TLSv1.0", 2013: "TLSv1
 TLS_VERSIONS = ("TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3")  # oldest first; the Plan's spelling
 
 # Connection-bound authentication: IIS ties NTLM (and, by default, Kerberos: authPersistNonNTLM) to the TCP
-# connection, so a load balancer must never hand that server connection to another client. Besides the auth the
-# model lists for a service, these sub-locations accept Windows Integrated auth by default and ride the service's
-# pool: owa/Integrated (Windows authentication on by default next to forms-based OWA).
+# connection, so a load balancer must never hand that server connection to another client. /owa/Integrated (Windows
+# authentication only, beside forms-based /owa) has a route of its own for this reason (catalog.OWA_INTEGRATED).
 CONNECTION_AUTH = ("Ntlm", "Negotiate")
-INTEGRATED_SUBLOCATIONS: dict[str, tuple[str, ...]] = {"owa": ("owa/Integrated",)}
 
 # Largest request header block the LB accepts: a Kerberos (Negotiate) Authorization header of a user in many
 # groups reaches ~64 KB — Microsoft KB 2020943 "HTTP 400 - Bad Request (Request Header too long)" (MaxTokenSize

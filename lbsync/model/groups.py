@@ -9,9 +9,9 @@ from __future__ import annotations
 import difflib
 
 from ..errors import LbsyncError
-from ..facts import catalog, versions
-from ..facts.versions import SE, ExVersion
+from ..facts import catalog, mail, versions
 from ..facts.lb import Mode
+from ..facts.versions import SE, ExVersion
 from . import types as t
 from .loader import Marks
 from .schema import MAIN_GROUP
@@ -46,6 +46,12 @@ def check_groups(data: dict, marks: Marks, errors: list[LbsyncError]) -> None:
         served[g] = served.get(g, 0) + 1
         version = version_of[g]
         for j, svc in enumerate(ns["services"]):
+            if svc in mail.MAIL_KEYS:
+                if version not in catalog.SCRIPTED_VERSIONS:
+                    errors.append(marks.error(
+                        f"lbsync publishes {svc} for Exchange 2013 and later servers only, not for Exchange "
+                        f"{version}: list it on a namespace of a newer group", ("namespaces", i, "services", j)))
+                continue
             if svc not in catalog.VERSION_SERVICES[version]:
                 where = "the main group" if g == MAIN_GROUP else f"group '{g}'"
                 errors.append(marks.error(

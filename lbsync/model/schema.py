@@ -7,10 +7,11 @@ cannot express (uniqueness by field, VIP conflicts, cross references) live in mo
 
 from __future__ import annotations
 
-from ..facts import catalog
+from ..facts import catalog, mail
 from ..facts.lb import Mode
 
-SERVICES = [str(s) for s in catalog.SERVICE_ORDER]
+SERVICES = [str(s) for s in catalog.SERVICE_ORDER]      # HTTP services (layer 7, or passed through by SNI)
+MAIL = list(mail.MAIL_KEYS)                               # SMTP, IMAP, POP: layer 4 on their own ports
 MODES = [str(m) for m in Mode]
 AUTH_METHODS = ["Basic", "Ntlm", "Negotiate", "Forms"]
 OA_AUTH = ["Basic", "Ntlm", "Negotiate"]
@@ -58,9 +59,17 @@ _health = {
 }
 
 
-def _per_service(value: dict, description: str) -> dict:
+def _per_service(value: dict, description: str, keys: list[str] = SERVICES) -> dict:
     return {"type": "object", "additionalProperties": False, "description": description,
-            "properties": {s: value for s in SERVICES}}
+            "properties": {s: value for s in keys}}
+
+
+def _mail_protocol(p: mail.MailProtocol) -> dict:
+    return {"type": "object", "additionalProperties": False, "description": p.title,
+            "properties": {"ports": {"type": "array", "minItems": 1, "uniqueItems": True,
+                                     "items": {"enum": list(p.ports)}, "default": list(p.default_ports),
+                                     "description": f"ports published (Exchange's front end: "
+                                                    f"{', '.join(map(str, p.ports))})"}}}
 
 
 SCHEMA: dict = {
@@ -146,8 +155,9 @@ SCHEMA: dict = {
                             "description": "listen address; default: all addresses"},
                     "port": _d(_port, "TLS listen port (80 is the redirect listener)", default=443),
                     "services": {"type": "array", "minItems": 1, "uniqueItems": True,
-                                 "items": {"enum": SERVICES},
-                                 "description": "service keys routed on this namespace"},
+                                 "items": {"enum": SERVICES + MAIL},
+                                 "description": "service keys routed on this namespace (smtp, imap, pop: "
+                                                "passed through at layer 4 on their own ports, see mail:)"},
                     "group": _d(_group_name, "the server group whose servers answer this namespace (a legacy "
                                              "namespace names its Exchange 2007/2010 group)", default=MAIN_GROUP),
                 },
@@ -211,7 +221,18 @@ SCHEMA: dict = {
             **_health,
             "description": "health checks on each service's healthcheck.htm",
             "properties": {**_health["properties"],
-                           "services": _per_service(_health, "per-service overrides of the health settings")},
+                           "services": _per_service(_health, "per-service overrides of the health settings",
+                                                    SERVICES + MAIL)},
+        },
+        "mail": {
+            "type": "object", "additionalProperties": False,
+            "description": "SMTP, IMAP and POP (namespaces list smtp, imap, pop): passed through at layer 4, one "
+                           "pool per port, checked by each protocol's greeting",
+            "properties": {**{k: _mail_protocol(p) for k, p in mail.PROTOCOLS.items()},
+                           "source_address": {"enum": list(mail.SOURCES), "default": mail.SOURCE_LB,
+                                              "description": "lb: the servers see the load balancer's address "
+                                                             "(SNAT); client: they see the client's (transparent: "
+                                                             "their route back must be the load balancer)"}},
         },
         "targets": {
             "type": "object", "additionalProperties": False,

@@ -18,6 +18,7 @@ from typing import Any
 from jsonschema import Draft7Validator, FormatChecker, ValidationError, validators
 
 from ..errors import LbsyncError
+from ..facts.mail import MAIL_KEYS
 from .loader import Marks, key_path
 from .schema import SCHEMA
 
@@ -245,6 +246,10 @@ def _unknown_keys(e: ValidationError, marks: Marks, misspelt: set[tuple]) -> lis
         close = [p for p in free if p.lower() == key.lower()] or difflib.get_close_matches(key, free, n=1, cutoff=0.6)
         if path + (key,) in KEY_HINTS:
             text = f"unknown key '{key}': {KEY_HINTS[path + (key,)]}"
+        elif key in MAIL_KEYS and path[-1:] == ("services",) and "tls" in path:
+            text = f"unknown key '{key}': {key} is always passed through at layer 4 (mail:), it has no tls mode"
+        elif key in MAIL_KEYS and path[:2] == ("exchange", "auth"):
+            text = f"unknown key '{key}': exchange.auth describes the HTTP virtual directories; {key} is not one"
         elif close:
             misspelt.add(path + (close[0],))
             text = f"unknown key '{key}' (did you mean '{close[0]}'?)"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..facts.catalog import SERVICE_ORDER
 from ..facts.lb import Mode
+from ..facts.mail import MAIL_KEYS
 from ..facts.versions import ExVersion
 from .loader import Marks
 
@@ -128,6 +129,13 @@ class Targets:
 
 
 @dataclass(frozen=True)
+class Mail:
+    """mail: the ports published per protocol (facts.mail defaults) and how the servers see a client."""
+    ports: dict[str, tuple[int, ...]] = field(default_factory=dict)   # smtp/imap/pop -> ports
+    source_address: str = "lb"
+
+
+@dataclass(frozen=True)
 class Model:
     path: Path
     exchange: Exchange
@@ -141,6 +149,7 @@ class Model:
     allow: tuple[str, ...]
     marks: Marks = field(compare=False, repr=False, default=None)
     groups: dict[str, Group] = field(default_factory=dict)  # the other groups (groups:), not the main one
+    mail: Mail = field(default_factory=Mail)
 
     @property
     def main_group(self) -> Group:
@@ -164,6 +173,12 @@ class Model:
 
     @property
     def services(self) -> list[str]:
-        """Every service key carried by some namespace, in catalog order."""
+        """Every HTTP service key carried by some namespace, in catalog order (the mail keys: mail_services)."""
         used = {s for ns in self.namespaces for s in ns.services}
         return [s for s in SERVICE_ORDER if s in used]
+
+    @property
+    def mail_services(self) -> list[str]:
+        """Every mail key (smtp, imap, pop) carried by some namespace."""
+        used = {s for ns in self.namespaces for s in ns.services}
+        return [s for s in MAIL_KEYS if s in used]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LbsyncError, ModelErrors
-from ..facts import catalog, versions
+from ..facts import catalog, mail, versions
 from ..facts.codes import CODES
 from ..facts.lb import Mode
 from . import types as t
@@ -44,6 +44,7 @@ def _cross_checks(data: dict, marks: Marks, errors: list[LbsyncError]) -> None:
     _namespace_checks(data, marks, errors, server_addrs)
     _certificate_checks(data, marks, errors)
     _allow_checks(data, marks, errors)
+    _mail_checks(data, marks, errors)
 
 
 def _server_checks(data: dict, marks: Marks, errors: list[LbsyncError]) -> dict[str, int]:
@@ -99,6 +100,40 @@ def _namespace_checks(data: dict, marks: Marks, errors: list[LbsyncError], serve
                 f"{'all addresses' if key == '*' else key}; give both the same vip or different ports",
                 ("namespaces", i, "vip" if vip else "host")))
         vips.setdefault(key, i)
+
+
+def _mail_checks(data: dict, marks: Marks, errors: list[LbsyncError]) -> None:
+    """SMTP/IMAP/POP: each listens on its own ports of its namespace's VIP, which no other namespace's listener
+    may use (layer 4 has no host name to route on); mail: settings only for protocols some namespace carries."""
+    def vip_of(ns: dict) -> str:
+        return str(ipaddress.ip_address(ns["vip"])) if ns.get("vip") else "*"
+
+    claims: list[tuple[str, int, int, str]] = []   # (vip, port, namespace index, what listens there)
+    for i, ns in enumerate(data["namespaces"]):
+        if set(ns["services"]) - set(mail.MAIL_KEYS):
+            claims += [(vip_of(ns), ns.get("port", 443), i, "its HTTPS listener"),
+                       (vip_of(ns), 80, i, "its HTTP redirect listener")]
+    carried = set()
+    for i, ns in enumerate(data["namespaces"]):
+        vip = vip_of(ns)
+        for j, key in enumerate(ns["services"]):
+            if key not in mail.PROTOCOLS:
+                continue
+            carried.add(key)
+            for port in data.get("mail", {}).get(key, {}).get("ports", mail.PROTOCOLS[key].default_ports):
+                clash = next((c for c in claims
+                              if c[1] == port and c[2] != i and (c[0] == vip or "*" in (c[0], vip))), None)
+                if clash:
+                    errors.append(marks.error(
+                        f"{key} on port {port} of {'all addresses' if vip == '*' else vip} clashes with "
+                        f"namespaces[{clash[2]}] ({clash[3]} on that port): a mail port needs a VIP:port no other "
+                        "namespace listens on (give this namespace a vip of its own)",
+                        ("namespaces", i, "services", j)))
+                claims.append((vip, port, i, key))
+    for key in data.get("mail", {}):
+        if key in mail.PROTOCOLS and key not in carried:
+            errors.append(marks.error(f"mail.{key} is set but no namespace lists {key} in its services",
+                                      ("mail", key), key=True))
 
 
 def _certificate_checks(data: dict, marks: Marks, errors: list[LbsyncError]) -> None:
@@ -164,7 +199,13 @@ def build_model(data: Any, marks: Marks, path: Path) -> t.Model:
     targets = _targets(data, base)
     return t.Model(path=path, exchange=exchange, servers=servers, namespaces=namespaces, tls=tls,
                    certificate=certificate, health=health, health_services=health_services, targets=targets,
-                   allow=tuple(data.get("allow", [])), marks=marks, groups=build_groups(data))
+                   allow=tuple(data.get("allow", [])), marks=marks, groups=build_groups(data), mail=_mail(data))
+
+
+def _mail(data: dict) -> t.Mail:
+    m = data.get("mail", {})
+    return t.Mail(ports={k: tuple(m.get(k, {}).get("ports", p.default_ports)) for k, p in mail.PROTOCOLS.items()},
+                  source_address=m.get("source_address", mail.SOURCE_LB))
 
 
 def _exchange(ex: dict) -> t.Exchange:

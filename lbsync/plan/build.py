@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import posixpath
 
-from ..facts import catalog, lb
+from ..facts import catalog, lb, mail
 from ..facts.catalog import Svc
 from ..facts.coexistence import LEGACY_VDIR
 from ..facts.lb import Mode, Persistence
@@ -21,6 +21,8 @@ from .types import (
     ExchangePlan,
     HealthCheck,
     Listener,
+    MailCheck,
+    MailRoute,
     Member,
     NamespacePlan,
     OutlookAnywherePlan,
@@ -43,7 +45,7 @@ def _server_port(mode: Mode, server: Server) -> int:
 
 def _exchange_side(model: Model, service: str, mode: Mode, group: str) -> tuple[dict[str, str], tuple[str, ...]]:
     """The IIS locations a route's service owns (expected effective sslFlags) and their app pools."""
-    cat = catalog.MRSPROXY if service == Svc.MRSPROXY else catalog.SERVICES[service]
+    cat = catalog.service(service)
     if not is_scripted(model, group):
         # 2007/2010: only the virtual directory itself (set by hand, README.txt); their app pools are not modelled
         return {f"{catalog.SITE}/{LEGACY_VDIR[service]}": expected_flags(mode)}, ()
@@ -52,7 +54,7 @@ def _exchange_side(model: Model, service: str, mode: Mode, group: str) -> tuple[
 
 
 def _service_plan(model: Model, host: str, service: str, passthrough: bool, group: str = MAIN_GROUP) -> ServicePlan:
-    cat = catalog.MRSPROXY if service == Svc.MRSPROXY else catalog.SERVICES[service]
+    cat = catalog.service(service)
     mode = mode_of(model, service, group)
     version = model.group(group).version
     servers = model.group_servers(group) if model.groups else model.servers
@@ -62,11 +64,11 @@ def _service_plan(model: Model, host: str, service: str, passthrough: bool, grou
     health = HealthCheck(scheme="http" if mode == Mode.OFFLOAD else "https",
                          path=health_path(version, service), host=host,
                          interval_ms=hs.interval_ms, timeout_ms=hs.timeout_ms, fall=hs.fall, rise=hs.rise,
-                         per_protocol=version >= catalog.MANAGED_AVAILABILITY_SINCE)
+                         per_protocol=version >= catalog.MANAGED_AVAILABILITY_SINCE,
+                         expect=cat.health_expect if version >= catalog.MANAGED_AVAILABILITY_SINCE else "200")
     locations, app_pools = _exchange_side(model, service, mode, group)
     auth = auth_of(model, service, group)
     ntlm_affinity = bool(set(lb.CONNECTION_AUTH) & set(auth))
-    integrated = bool(lb.INTEGRATED_SUBLOCATIONS.get(service))
     persistence = lb.persistence(version, service)
     if passthrough and persistence == Persistence.COOKIE:
         persistence = Persistence.SOURCE_IP  # no cookie can be read or set without terminating TLS
@@ -80,7 +82,7 @@ def _service_plan(model: Model, host: str, service: str, passthrough: bool, grou
         locations=locations, app_pools=app_pools,
         verify_server=model.tls.verify_server, sni=host if mode == Mode.BRIDGE else None, group=group,
         version=version, mode_from=mode_source(model, service, group),
-        share_server_connections=not (ntlm_affinity or integrated),
+        share_server_connections=not ntlm_affinity,
         server_tls_min=lb.SERVER_TLS_MIN[version],
         persistence=persistence,
         persistence_timeout_s=(max(lb.LEGACY_AFFINITY_TIMEOUT_S, cat.idle_timeout_s)
@@ -138,7 +140,7 @@ def _exchange_plan(model: Model, group: str = MAIN_GROUP) -> ExchangePlan:
         cat = catalog.SERVICES[s]
         for loc in cat.locations:
             locations[loc.full] = loc.fixed if not loc.follows_mode else expected_flags(modes[s])
-            default = catalog.DEFAULT_FLAGS[loc.path]
+            default = catalog.default_flags(loc.path, g.version)
             explicit[loc.full] = default != "inherit"
             defaults[loc.full] = catalog.SITE_ROOT_FLAGS if default == "inherit" else default
             pools[loc.full] = loc.app_pool
@@ -164,19 +166,48 @@ def _exchange_plan(model: Model, group: str = MAIN_GROUP) -> ExchangePlan:
 
 
 def _namespace_plans(model: Model) -> list[NamespacePlan]:
+    """The HTTP side of each namespace (its mail keys are mail routes: _mail_routes); a namespace carrying mail
+    only has none."""
     out: list[NamespacePlan] = []
     for ns in model.namespaces:
-        passthrough = bool(ns.services) and all(mode_of(model, s, ns.group) == Mode.PASSTHROUGH
-                                                for s in ns.services)
-        keys = list(ns.services)
+        keys = [s for s in ns.services if s not in mail.MAIL_KEYS]
+        if not keys:
+            continue
+        passthrough = all(mode_of(model, s, ns.group) == Mode.PASSTHROUGH for s in keys)
         if model.exchange.mrsproxy and Svc.EWS in keys and not passthrough and is_scripted(model, ns.group):
             keys.insert(keys.index(Svc.EWS) + 1, Svc.MRSPROXY)
+        if Svc.OWA in keys and not passthrough and is_scripted(model, ns.group):
+            # /owa/Integrated: Windows authentication, connection-bound, on a route of its own so that
+            # forms-based /owa keeps upstream keep-alive (catalog.OWA_INTEGRATED)
+            keys.insert(keys.index(Svc.OWA) + 1, Svc.OWA_INTEGRATED)
         services = [_service_plan(model, ns.host, s, passthrough, ns.group) for s in keys]
         _settle_pool(services)
         out.append(NamespacePlan(
             host=ns.host, vip=ns.vip, port=ns.port, passthrough=passthrough, services=services,
             root_redirect="/owa/" if Svc.OWA in ns.services and not passthrough else None, group=ns.group,
             index=ns.index))
+    return out
+
+
+def _mail_routes(model: Model) -> list[MailRoute]:
+    """SMTP, IMAP and POP: per namespace and published port, a layer-4 listener and pool (facts.mail)."""
+    out: list[MailRoute] = []
+    for ns in model.namespaces:
+        servers = model.group_servers(ns.group) if model.groups else model.servers
+        for key in (k for k in ns.services if k in mail.MAIL_KEYS):
+            proto = mail.PROTOCOLS[key]
+            hs = health_settings(model, key)
+            for port in model.mail.ports[key]:
+                tls = port in proto.implicit_tls
+                check = MailCheck(kind="smtp" if key == "smtp" else "banner", expect=proto.greeting,
+                                  goodbye=proto.goodbye, tls=tls, hello=ns.host,
+                                  plain_port=proto.plain_port_of.get(port, port), interval_ms=hs.interval_ms,
+                                  timeout_ms=hs.timeout_ms, fall=hs.fall, rise=hs.rise)
+                out.append(MailRoute(namespace=ns.host, service=key, vip=ns.vip, port=port,
+                                     pool=f"{key}{port}_{ns.host}",
+                                     members=tuple(Member(s.name, s.address, port) for s in servers),
+                                     check=check, timeout_s=proto.idle_timeout_s,
+                                     source_address=model.mail.source_address, group=ns.group, index=ns.index))
     return out
 
 
@@ -225,7 +256,7 @@ def build_plan(model: Model, allow: tuple[str, ...] | list[str] = ()) -> Plan:
                 lb_server_ca=lb_server_ca(model),
                 verify_server=model.tls.verify_server, max_body=lb.MAX_BODY, max_header_bytes=lb.MAX_HEADER_BYTES,
                 group_exchanges=[_exchange_plan(model, name) for name in model.groups if is_scripted(model, name)],
-                listeners=listeners(namespaces), redirects=redirect_listeners(namespaces))
+                listeners=listeners(namespaces), redirects=redirect_listeners(namespaces), mail=_mail_routes(model))
     if model.groups:
         plan.coexistence = group_plans(model, namespaces)
     plan.findings = evaluate(model, plan, allow=tuple(model.allow) + tuple(allow))

@@ -70,7 +70,7 @@ def group_plans(model: Model, namespaces: list[NamespacePlan]) -> list[GroupPlan
             if nsp.group == name:
                 for s in nsp.services:
                     own.setdefault(s.service, nsp.host)
-                    if s.service != Svc.MRSPROXY:
+                    if s.service not in catalog.ROUTES:
                         modes.setdefault(s.service, s.mode)
         clients = []
         for svc in catalog.VERSION_SERVICES[g.version]:

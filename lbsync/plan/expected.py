@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ..facts import catalog, vdirauth
+from ..facts import catalog, iis, vdirauth
 from .types import ExchangePlan
 
 
@@ -31,7 +31,8 @@ def exchange_state(ex: ExchangePlan) -> dict:
     return {
         "locations": dict(ex.locations),
         "site_root": catalog.SITE_ROOT_FLAGS,
-        "back_end_root": catalog.BACK_END_DEFAULT_FLAGS[""],
+        "back_end_root": iis.site_root(catalog.BACK_END_SITE).flags,
+        "back_end": back_end(ex),
         "outlook_anywhere": outlook_anywhere(ex),
         "oab": None if ex.oab_require_ssl is None else {"RequireSSL": ex.oab_require_ssl},
         "ews": {"MRSProxyEnabled": True} if ex.mrsproxy_enabled else None,
@@ -39,8 +40,13 @@ def exchange_state(ex: ExchangePlan) -> dict:
     }
 
 
-def back_end_default(path: str) -> str:
-    """Exchange's default effective sslFlags of an Exchange Back End location (never changed by lbsync)."""
-    prefix = catalog.BACK_END_SITE.lower() + "/"
-    rel = path[len(prefix):] if path.lower().startswith(prefix) else ""
-    return catalog.BACK_END_DEFAULT_FLAGS.get(rel, catalog.BACK_END_DEFAULT_FLAGS[""])
+def back_end(ex: ExchangePlan) -> dict[str, list[str]]:
+    """Every Exchange Back End location of this version (relative path, "" the site) -> the effective sslFlags
+    it may have as Exchange leaves it (facts.iis: two with Extended Protection where Microsoft's script changed)."""
+    return {loc.path: list(iis.back_end_accepted(loc.full, ex.extended_protection))
+            for loc in iis.BACK_END if loc.exists_on(ex.version)}
+
+
+def back_end_accepted(path: str, extended_protection: bool) -> tuple[str, ...]:
+    """The effective sslFlags an Exchange Back End path may have (never changed by lbsync)."""
+    return iis.back_end_accepted(path, extended_protection)

@@ -19,9 +19,12 @@ def slug(text: str) -> str:
 
 
 def mode_of(model: Model, service: str, group: str = MAIN_GROUP) -> Mode:
-    """The TLS mode of a service in a group: mrsproxy is always bridged; else the group's, else the top level's."""
+    """The TLS mode of a service in a group: mrsproxy is always bridged, owa-integrated follows owa; else the
+    group's, else the top level's."""
     if service == Svc.MRSPROXY:
         return Mode.BRIDGE
+    if service in catalog.ROUTES:
+        return mode_of(model, catalog.ROUTES[service].parent, group)
     top = model.tls.services.get(service, model.tls.default)
     if group == MAIN_GROUP:
         return top
@@ -33,6 +36,8 @@ def mode_source(model: Model, service: str, group: str = MAIN_GROUP) -> tuple:
     """Where mode_of found the mode: the key path in the model (for comments in the generated configs)."""
     if service == Svc.MRSPROXY:
         return ("exchange", "mrsproxy")
+    if service in catalog.ROUTES:
+        return mode_source(model, catalog.ROUTES[service].parent, group)
     if group != MAIN_GROUP:
         g = model.groups[group]
         if service in g.tls_services:
@@ -43,7 +48,10 @@ def mode_source(model: Model, service: str, group: str = MAIN_GROUP) -> tuple:
 
 
 def auth_of(model: Model, service: str, group: str = MAIN_GROUP) -> tuple[str, ...]:
-    """What a service's virtual directory accepts: exchange.auth (main group), else Exchange's defaults."""
+    """What a service's virtual directory accepts: exchange.auth (main group), else Exchange's defaults;
+    /owa/Integrated is Windows-authenticated whatever owa does."""
+    if service == Svc.OWA_INTEGRATED:
+        return catalog.OWA_INTEGRATED.default_auth
     if group != MAIN_GROUP:
         # exchange.auth and exchange.outlook_anywhere describe the main group; other groups keep the defaults
         key = Svc.EWS if service == Svc.MRSPROXY else service
@@ -64,8 +72,8 @@ def expected_flags(mode: Mode) -> str:
 
 
 def health_settings(model: Model, service: str) -> HealthSettings:
-    """health: or its per-service override (mrsproxy uses ews's)."""
-    key = Svc.EWS if service == Svc.MRSPROXY else service
+    """health: or its per-service override (a route uses its parent's: mrsproxy ews's, owa-integrated owa's)."""
+    key = catalog.ROUTES[service].parent if service in catalog.ROUTES else service
     return model.health_services.get(key, model.health)
 
 
@@ -73,7 +81,7 @@ def health_path(version: int, service: str) -> str:
     """2013+: the protocol's Managed Availability page; 2007/2010 have none: the OWA logon page."""
     if version < catalog.MANAGED_AVAILABILITY_SINCE:
         return coexistence.LEGACY_HEALTH_PATH
-    return (catalog.MRSPROXY if service == Svc.MRSPROXY else catalog.SERVICES[service]).health_path
+    return catalog.service(service).health_path
 
 
 def is_scripted(model: Model, group: str) -> bool:

@@ -53,7 +53,7 @@ class HealthCheck:
     timeout_ms: int
     fall: int
     rise: int
-    expect_status: int = 200
+    expect: str = "200"        # the status (or range, 200-499) a healthy server answers
     per_protocol: bool = True  # False: one page for every protocol (2007/2010 logon page): a per-server check
 
     @property
@@ -128,7 +128,7 @@ class ServicePlan:
             "namespace": self.namespace, "service": self.service, "mode": self.mode,
             "backend": {"scheme": self.scheme, "port": self.port},
             "health_url": self.health.path,
-            "health": {"scheme": self.health.scheme, "host": self.health.host,
+            "health": {"scheme": self.health.scheme, "host": self.health.host, "expect": self.health.expect,
                        "interval_ms": self.health.interval_ms, "timeout_ms": self.health.timeout_ms,
                        "fall": self.health.fall, "rise": self.health.rise},
             "pool": self.pool, "paths": list(self.paths),
@@ -138,6 +138,55 @@ class ServicePlan:
             "persistence": self.persistence, "balance": self.balance,
             "exchange": {"locations": dict(self.locations), "app_pools": list(self.app_pools)},
         }
+
+
+@dataclass(frozen=True)
+class MailCheck:
+    """How a load balancer checks one mail pool: the protocol's greeting (facts.mail), never its banner text."""
+    kind: str              # "smtp": EHLO, a 2xx answer | "banner": the first line starts with `expect`
+    expect: str            # "220" | "* OK" | "+OK"
+    goodbye: str           # what ends the check politely: "QUIT\r\n" | "a1 LOGOUT\r\n"
+    tls: bool              # the port speaks TLS from the first byte (993, 995): the check must too
+    hello: str             # the name an SMTP check says EHLO with (the namespace's host)
+    plain_port: int        # the same service's plain port (an F5 tcp monitor cannot speak TLS: it checks here)
+    interval_ms: int
+    timeout_ms: int
+    fall: int
+    rise: int
+
+    @property
+    def passive_down_ms(self) -> int:
+        """Passive health (NGINX open source): a server that failed `fall` connections is left alone this long."""
+        return max(self.interval_ms * self.fall, 1000)
+
+
+@dataclass(frozen=True)
+class MailRoute:
+    """One mail port of one namespace: a layer-4 listener and its pool (same port on every server)."""
+    namespace: str
+    service: str           # smtp | imap | pop
+    vip: str | None
+    port: int
+    pool: str              # unique per namespace x port: smtp25_mail.contoso.com
+    members: tuple[Member, ...]
+    check: MailCheck
+    timeout_s: int         # idle timeout on both sides (longer than Exchange's own: facts.mail)
+    source_address: str    # "lb" (SNAT) | "client" (transparent)
+    group: str = MAIN_GROUP
+    index: int = 0         # the namespace's position under namespaces:
+    balance: Balance = Balance.LEASTCONN
+
+    @property
+    def bind(self) -> str:
+        return f"{self.vip or '*'}:{self.port}"
+
+    def as_json(self) -> dict:
+        c = self.check
+        return {"namespace": self.namespace, "service": self.service, "listen": self.bind, "pool": self.pool,
+                "members": [{"server": m.server, "address": m.address, "port": m.port} for m in self.members],
+                "check": {"kind": c.kind, "expect": c.expect, "tls": c.tls, "interval_ms": c.interval_ms,
+                          "fall": c.fall, "rise": c.rise},
+                "timeout_s": self.timeout_s, "source_address": self.source_address, "balance": self.balance}
 
 
 @dataclass
@@ -310,6 +359,13 @@ class Plan:
     coexistence: list[GroupPlan] = field(default_factory=list)  # one per group of groups: (none: no groups)
     listeners: list[Listener] = field(default_factory=list)      # the TLS listeners, one per VIP:port
     redirects: dict[str | None, list[NamespacePlan]] = field(default_factory=dict)  # port-80 listeners per VIP
+    mail: list[MailRoute] = field(default_factory=list)          # SMTP/IMAP/POP ports, layer 4
+
+    @property
+    def listen_addresses(self) -> list[str]:
+        """Every VIP a load balancer binds (TLS listeners, port-80 redirects, mail ports), once each."""
+        vips = [lst.vip for lst in self.listeners] + list(self.redirects) + [m.vip for m in self.mail]
+        return list(dict.fromkeys(v for v in vips if v))
 
     @property
     def exchanges(self) -> list[ExchangePlan]:
@@ -359,6 +415,7 @@ class Plan:
                          "locations": dict(ex.locations), "oab_require_ssl": ex.oab_require_ssl,
                          "mrsproxy_enabled": ex.mrsproxy_enabled,
                          "servers": [s.name for s in ex.servers]},
+            **({"mail": [m.as_json() for m in self.mail]} if self.mail else {}),
             "findings": [f.as_json() for f in self.relevant()],
             **self._coexistence_json(),
         }

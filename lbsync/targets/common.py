@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from ..facts.catalog import Svc
 from ..output import text
-from ..plan.types import NamespacePlan, Plan, ServicePlan
+from ..plan.types import MailRoute, NamespacePlan, Plan, ServicePlan
 
 
 @lru_cache(maxsize=4096)
@@ -64,12 +64,24 @@ def ns_origin(plan: Plan, ns: NamespacePlan) -> str:
     return f"namespaces[{ns.index}] {ns.host} ({_where(plan, ('namespaces', ns.index))})"
 
 
+def mail_origin(plan: Plan, route: MailRoute) -> str:
+    """`smtp.contoso.com port 25: namespaces[2].services[0] smtp (lbsync.yaml:31)`."""
+    j = list(plan.model.namespaces[route.index].services).index(route.service)
+    return (f"{route.namespace} port {route.port}: namespaces[{route.index}].services[{j}] {route.service} "
+            f"({_where(plan, ('namespaces', route.index, 'services', j))})")
+
+
 def service_origin(plan: Plan, svc: ServicePlan) -> str:
     """`owa` in namespaces[0] (lbsync.yaml:17), mode offload from tls.default (lbsync.yaml:30)."""
     ns = next(n for n in plan.namespaces if n.host == svc.namespace)
     if svc.service == Svc.MRSPROXY:
         entry = f"exchange.mrsproxy ({_where(plan, ('exchange', 'mrsproxy'))})"
         mode = "mode bridge: MRSProxy is always re-encrypted"
+    elif svc.service == Svc.OWA_INTEGRATED:
+        j = list(plan.model.namespaces[ns.index].services).index(Svc.OWA)
+        entry = (f"the Windows-authenticated part of namespaces[{ns.index}].services[{j}] owa "
+                 f"({_where(plan, ('namespaces', ns.index, 'services', j))})")
+        mode = f"mode {svc.mode} as owa's, from {'.'.join(svc.mode_from)} ({_where(plan, svc.mode_from)})"
     else:
         j = list(plan.model.namespaces[ns.index].services).index(svc.service)
         entry = (f"namespaces[{ns.index}].services[{j}] {svc.service} "

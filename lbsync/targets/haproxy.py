@@ -46,9 +46,7 @@ def bufsize(plan: Plan) -> int:
 
 def sharing_reason(svc: ServicePlan) -> str:
     """Why a pool's server connections stay with one client (the comment over `http-reuse never`)."""
-    if svc.ntlm_affinity:
-        return f"{svc.service} accepts {'/'.join(a for a in svc.auth if a in ('Ntlm', 'Negotiate'))}"
-    return f"{svc.service} carries Windows Integrated authentication (e.g. owa/Integrated)"
+    return f"{svc.service} accepts {'/'.join(a for a in svc.auth if a in ('Ntlm', 'Negotiate'))}"
 
 
 def persistence_cookie(svc: ServicePlan) -> str:
@@ -64,6 +62,12 @@ def server_cookie(svc: ServicePlan, member: Member) -> str:
 def tls_version(name: str) -> str:
     """OpenSSL/NGINX spelling (TLSv1) -> HAProxy's ssl-min-ver spelling (TLSv1.0)."""
     return "TLSv1.0" if name == "TLSv1" else name
+
+
+def hq(value: str) -> str:
+    """A fixed protocol string (a greeting prefix, QUIT CRLF) as an HAProxy double-quoted argument: CR and LF as the
+    escapes HAProxy decodes, backslash and quote escaped."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "\\r").replace("\n", "\\n") + '"'
 
 
 def backend_name(svc: ServicePlan) -> str:
@@ -83,8 +87,8 @@ def context(plan: Plan, options: RenderOptions) -> dict:
         "redirects": plan.redirects,
         "redirect_port": int(extra.get("redirect_port", 80)),
         "stats_socket": extra.get("stats_socket", "/run/haproxy/admin.sock"),
-        "pools": plan.pools,
-        "lb": common, "abns_name": abns_name, "backend_name": backend_name,
+        "pools": plan.pools, "mail": plan.mail, "verify_server": plan.verify_server,
+        "lb": common, "abns_name": abns_name, "hq": hq, "backend_name": backend_name,
         "pool_services": lambda svc: [s.service for s in plan.pool_services(svc.pool)],
         "bufsize": bufsize(plan), "maxrewrite": MAXREWRITE, "legacy_ciphers": LEGACY_CIPHERS,
         "sharing_reason": sharing_reason, "persistence_cookie": persistence_cookie, "server_cookie": server_cookie,

@@ -21,7 +21,7 @@ from ..output import check as checks
 from ..output import text
 from ..output.env import environment, render_template
 from ..output.writer import Output
-from ..plan.types import Listener, NamespacePlan, Plan, ServicePlan
+from ..plan.types import Listener, MailRoute, NamespacePlan, Plan, ServicePlan
 from . import common
 from .protocol import RenderOptions
 
@@ -55,7 +55,16 @@ def persistence_cookie(svc: ServicePlan) -> str:
 
 
 def needs_stream(plan: Plan) -> bool:
-    return any(ns.passthrough for ns in plan.namespaces)
+    """The stream include: passthrough namespaces (SNI) and mail ports."""
+    return any(ns.passthrough for ns in plan.namespaces) or bool(plan.mail)
+
+
+def mail_upstream(route: MailRoute) -> str:
+    return "lbsync_" + common.ident(route.pool)
+
+
+# NGINX Plus `match ... expect ~ "regex"`: each mail protocol's greeting (facts.mail), as a regex
+MAIL_GREETINGS = {"smtp": "^220", "imap": "^\\* OK", "pop": "^\\+OK"}
 
 
 class Sockets:
@@ -86,6 +95,9 @@ def context(plan: Plan, options: RenderOptions) -> dict:
         "redirect_port": int(extra.get("redirect_port", 80)),
         "sockets": Sockets(str(extra.get("socket_dir", "/run"))),
         "upstreams": [svc for ns in plan.namespaces if not ns.passthrough for svc in ns.pools],
+        "any_answer": any(s.health.expect != "200" for s in plan.services),
+        "mail": plan.mail, "mail_upstream": mail_upstream,
+        "mail_greetings": {k: v for k, v in MAIL_GREETINGS.items() if any(m.service == k for m in plan.mail)},
         "tcp_upstreams": [svc for ns in plan.namespaces if ns.passthrough for svc in ns.pools],
         "lb": common, "upstream_name": upstream_name,
         "header_buffers": header_buffers(plan), "server_protocols": server_protocols,
@@ -170,7 +182,7 @@ def check(plan: Plan, files: dict[str, Output], work: Path) -> str:
               plan.lb_server_ca[LB_KIND]: pem["cert"].read_bytes()}
     sockets = sorted({str(Path(m.group(1)).parent) for text in (o.content for o in files.values())
                       for m in re.finditer(r"\bunix:(/\S+?\.sock)", text)})
-    vips = [lst.vip for lst in plan.listeners if lst.vip] + [vip for vip in plan.redirects if vip]
+    vips = plan.listen_addresses
     try:
         rc, out, notes = checks.isolated([binary, "-t", "-q", "-c", str(wrapper), "-p", str(work), "-e", "stderr"],
                                          work, files=needed, private_dirs=sockets, addresses=vips, network=True)

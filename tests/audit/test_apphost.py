@@ -42,9 +42,11 @@ def test_fixtures_hold_exchange_defaults(version):
     doc = parse(text)
     for inherited in ("owa", "ecp", "EWS", "Autodiscover"):
         assert doc.explicit_flags(f"Default Web Site/{inherited}") is None
-    for explicit in ("Microsoft-Server-ActiveSync", "OAB", "mapi", "owa/Integrated", "owa/oma", "owa/Calendar",
-                     "Rpc", "PowerShell"):
+    for explicit in ("OAB", "mapi", "owa/Integrated", "owa/oma", "owa/Calendar", "Rpc", "PowerShell"):
         assert doc.explicit_flags(f"Default Web Site/{explicit}") is not None
+    # ActiveSync: inherited on 2013 (E15nc), its own "Ssl, Ssl128" on 2016 (E16cu22): the same effective value
+    eas = doc.explicit_flags("Default Web Site/Microsoft-Server-ActiveSync")
+    assert eas is None if version == 2013 else eas == "Ssl, Ssl128"
     assert doc.effective("Exchange Back End") == "Ssl, Ssl128"
     assert doc.site_bound_to(444) == "Exchange Back End" and doc.site_bound_to(443) == "Default Web Site"
     assert doc.site_paths()["default web site/microsoft-server-activesync"] == "MSExchangeSyncAppPool"

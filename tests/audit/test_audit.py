@@ -27,6 +27,7 @@ from support.auditing import (  # noqa: F401
     verify_doc,
     write,
 )
+from support.clixml_samples import OA_TEXT
 from support.paths import ROOT
 
 from lbsync.audit import drift as driftmod
@@ -120,9 +121,10 @@ def test_site_root_modified(tmp_path):
     plan = plan_for(tmp_path, model_text(2013, "bridge"))
     text = iisinterp.set_access(applied(plan, "EX01")[0], SITE, "None")
     report = audit(plan, apphost=[f"EX01={write(tmp_path, 'a.config', text)}"])
-    # the root's None is inherited by owa, ecp, EWS and Autodiscover: they lose SSL too
+    # the root's None is inherited by owa, ecp, EWS, Autodiscover and (on 2013, E15nc) ActiveSync: they lose SSL too
     assert drift_set(report) == {("EX01", SITE, "site-root-modified"), ("EX02", None, "server-missing")} | {
-        ("EX01", f"{SITE}/{p}", "ssl-missing") for p in ("owa", "ecp", "EWS", "Autodiscover")}
+        ("EX01", f"{SITE}/{p}", "ssl-missing") for p in ("owa", "ecp", "EWS", "Autodiscover",
+                                                        "Microsoft-Server-ActiveSync")}
 
 
 def test_servers_that_differ_from_each_other_on_what_lbsync_does_not_manage(tmp_path):
@@ -302,6 +304,38 @@ def test_evidence_folder_outlook_anywhere_for_all_servers(tmp_path):
                                  ("EX02", evmod.OA_INTERNAL_HOST, "servers-differ")}
 
 
+def _clixml_xd(text: str) -> str:
+    """An applicationHost.config as HealthChecker keeps it: Export-Clixml of an [xml] (one <XD>, escaped once,
+    line breaks as PowerShell's _x000D__x000A_ escapes)."""
+    inner = text.lstrip("\ufeff").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    inner = inner.replace("\r\n", "_x000D__x000A_")
+    return ('\ufeff<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">\n'
+            f'  <Obj RefId="0">\n    <XD>{inner}</XD>\n  </Obj>\n</Objs>')
+
+
+def test_evidence_folder_of_clixml_files(tmp_path):
+    """What admins already have: HealthChecker's GetApplicationHostConfig.xml per server and
+    Get-OutlookAnywhere | Export-Clixml for all servers (tests/support/clixml_samples.py)."""
+    plan = plan_for(tmp_path, model_text(2013, "offload"))
+    folder = tmp_path / "ev"
+    write(folder, "outlook-anywhere.xml", OA_TEXT)
+    t1, t2 = applied(plan, "EX01")[0], applied(plan, "EX02")[0]
+    write(folder, "EX01/GetApplicationHostConfig.xml", _clixml_xd(t1))
+    write(folder, "EX02/GetApplicationHostConfig.xml", _clixml_xd(cu_reset(t2, {f"{SITE}/owa": None})))
+    report = audit(plan, evidence_dir=str(folder))
+    # EX02: its owa reset by a CU (the XD document), Outlook Anywhere offloading off and another internal host name
+    assert drift_set(report) == {("EX02", f"{SITE}/owa", "ssl-still-required"),
+                                 ("EX02", evmod.OA_SSL_OFFLOADING, "outlook-anywhere-offloading"),
+                                 ("EX02", evmod.OA_INTERNAL_HOST, "servers-differ")}
+    # the same files given one by one, by name
+    report = audit(plan, apphost=[f"EX01={folder / 'EX01' / 'GetApplicationHostConfig.xml'}"],
+                   outlook_anywhere=[f"EX01={folder / 'outlook-anywhere.xml'}"])
+    assert drift_set(report) == {("EX02", None, "server-missing")}
+    # a CLIXML file of objects is not an applicationHost.config: one line naming what it is
+    msg = error_of(lambda: audit(plan, apphost=[f"EX01={folder / 'outlook-anywhere.xml'}"]))
+    assert "outlook-anywhere.xml" in msg and "not one [xml] document" in msg
+
+
 # ---- decoding and bad input ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("encoding,bom", [("utf-8", b""), ("utf-8", codecs.BOM_UTF8),
@@ -426,17 +460,17 @@ def test_groups_each_server_is_audited_against_its_groups_plan(tmp_path):
     report = audit(plan, apphost=specs[:3] + [f"EXOLD2={new_file}"])
     still = [f"{SITE}/{p}" for p in ("owa", "owa/Integrated", "owa/oma", "ecp", "EWS", "Microsoft-Server-ActiveSync",
                                      "OAB", "Rpc")]     # autodiscover is the main group's only
-    # (the 2016 file also lacks 2013's RpcWithCert virtual directory, which EXOLD1 has)
+    # (the 2016 file also has the /API virtual directory, which 2013 servers such as EXOLD1 do not have)
     assert drift_set(report) == {("EXOLD2", loc, "ssl-still-required") for loc in still} | {
-        ("EXOLD2", f"{SITE}/RpcWithCert", "servers-differ")}
-    # servers of different groups are not compared with each other: EXNEW1's 2016 file has no RpcWithCert either
+        ("EXOLD2", f"{SITE}/API", "servers-differ")}
+    # servers of different groups are not compared with each other: EXNEW1's 2016 file has /API too
     from lbsync.audit import fix as fixmod
     scripts, unrepaired = fixmod.fix_scripts(plan, report)
-    assert list(scripts) == ["EXOLD2"] and [d.location for d in unrepaired] == [f"{SITE}/RpcWithCert"]
+    assert list(scripts) == ["EXOLD2"] and [d.location for d in unrepaired] == [f"{SITE}/API"]
     assert "Exchange 2013" in scripts["EXOLD2"] and "/sslFlags:None" in scripts["EXOLD2"]
     fixed = iisinterp.run(Path(new_file).read_text(encoding="utf-8-sig"), scripts["EXOLD2"], server="EXOLD2")
     report = audit(plan, apphost=specs[:3] + [f"EXOLD2={write(tmp_path, 'fixed.config', fixed.apphost)}"])
-    assert drift_set(report) == {("EXOLD2", f"{SITE}/RpcWithCert", "servers-differ")}
+    assert drift_set(report) == {("EXOLD2", f"{SITE}/API", "servers-differ")}
     # a 2010 server is configured by hand: naming it is bad input that says why
     msg = error_of(lambda: audit(plan, apphost=[f"EX2010={new_file}"]))
     assert "EX2010 is in group legacy (Exchange 2010)" in msg and "does not audit it" in msg

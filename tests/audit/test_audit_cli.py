@@ -37,6 +37,7 @@ tls:
   server_ca: /etc/ssl/certs/ca-certificates.crt
 targets:
   nginx: {cert_path: /etc/nginx/certs/mail.crt, key_path: /etc/nginx/certs/mail.key}
+allow: [nginx-ntlm]   # /owa/Integrated (Windows authentication only) through NGINX open source
 """
 
 
@@ -64,7 +65,7 @@ def test_in_sync_exit_0_table_and_json(tmp_path):
         specs += ["--apphost", f"{s}={write(tmp_path, s + '.config', applied(plan, s)[0])}"]
     code, out, err = run("audit", model, *specs)
     assert code == 0, err
-    assert "in sync with the plan" in out and "EX01: 20 item(s) compared with the plan, in sync" in out
+    assert "in sync with the plan" in out and "EX01: 27 item(s) compared with the plan, in sync" in out
     assert "not checked EX01: Outlook Anywhere" in out
     code, out, _ = run("audit", model, *specs, "--json")
     doc = json.loads(out)
@@ -95,7 +96,7 @@ def test_drift_exit_1_json_entries_and_fix_scripts(tmp_path):
     assert code == 0
     # the table names the drift and its code
     code, out, _ = run("audit", model, *specs)
-    assert code == 1 and "ssl-still-required" in out and "EX02: 20 item(s) compared with the plan, 4 drifted" in out
+    assert code == 1 and "ssl-still-required" in out and "EX02: 27 item(s) compared with the plan, 4 drifted" in out
 
 
 def test_evidence_folder_and_outlook_anywhere_utf16(tmp_path):

@@ -34,7 +34,8 @@ def test_validate_ok(tmp_path):
     path = write_model(tmp_path, model_dict(2013, "offload"))
     proc = lbsync("validate", path)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == f"{path}: valid — 2 namespace(s), 2 server(s), 8 route(s)"
+    # 9 routes: 7 services + MRSProxy + /owa/Integrated
+    assert proc.stdout.strip() == f"{path}: valid — 2 namespace(s), 2 server(s), 9 route(s)"
     assert proc.stderr == ""
 
 

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 VERSION = "15.1.10"
 
 COLLECTIONS = {
-    "ltm/monitor/http", "ltm/monitor/https", "ltm/pool", "ltm/profile/client-ssl", "ltm/profile/server-ssl",
-    "ltm/profile/http", "ltm/profile/tcp", "ltm/profile/one-connect", "ltm/profile/ntlm", "ltm/rule",
+    "ltm/monitor/http", "ltm/monitor/https", "ltm/monitor/smtp", "ltm/monitor/tcp", "ltm/pool",
+    "ltm/profile/client-ssl", "ltm/profile/server-ssl", "ltm/profile/http", "ltm/profile/tcp",
+    "ltm/profile/one-connect", "ltm/profile/ntlm", "ltm/rule",
     "ltm/virtual", "sys/file/ssl-cert", "sys/file/ssl-key", "ltm/persistence/source-addr", "ltm/persistence/cookie",
 }
 PROFILE_COLLECTIONS = {c for c in COLLECTIONS if c.startswith("ltm/profile/")}
 PERSISTENCE_COLLECTIONS = {c for c in COLLECTIONS if c.startswith("ltm/persistence/")}
-MONITOR_COLLECTIONS = {"ltm/monitor/http", "ltm/monitor/https"}
+MONITOR_COLLECTIONS = {"ltm/monitor/http", "ltm/monitor/https", "ltm/monitor/smtp", "ltm/monitor/tcp"}
 TITLE = {"ltm/pool": "Pool", "ltm/virtual": "Virtual Server", "ltm/rule": "rule", "sys/file/ssl-cert": "Certificate",
          "sys/file/ssl-key": "Key"}
 # The attributes this emulator understands per collection (a BIG-IP rejects unknown ones with 400).
@@ -29,6 +30,9 @@ ATTRS = {
     "ltm/monitor/http": {"defaultsFrom", "send", "recv", "interval", "timeout", "timeUntilUp", "destination"},
     "ltm/monitor/https": {"defaultsFrom", "send", "recv", "interval", "timeout", "timeUntilUp", "destination",
                           "sslProfile", "cipherlist"},
+    "ltm/monitor/smtp": {"defaultsFrom", "domain", "interval", "timeout", "timeUntilUp", "destination"},
+    "ltm/monitor/tcp": {"defaultsFrom", "send", "recv", "recvDisable", "interval", "timeout", "timeUntilUp",
+                        "destination"},
     "ltm/pool": {"loadBalancingMode", "monitor", "members", "minActiveMembers", "serviceDownAction"},
     "ltm/profile/client-ssl": {"defaultsFrom", "certKeyChain", "ciphers", "options", "sniDefault", "serverName"},
     "ltm/profile/server-ssl": {"defaultsFrom", "serverName", "peerCertMode", "caFile", "authenticateName",
@@ -48,7 +52,8 @@ ATTRS = {
     "sys/file/ssl-key": {"sourcePath", "keyType"},
 }
 BUILTINS = {
-    "ltm/monitor/http": ["http"], "ltm/monitor/https": ["https"], "ltm/profile/http": ["http"],
+    "ltm/monitor/http": ["http"], "ltm/monitor/https": ["https"], "ltm/monitor/smtp": ["smtp"],
+    "ltm/monitor/tcp": ["tcp"], "ltm/profile/http": ["http"],
     "ltm/profile/client-ssl": ["clientssl"], "ltm/profile/server-ssl": ["serverssl"], "ltm/profile/tcp": ["tcp"],
     "ltm/profile/one-connect": ["oneconnect"], "ltm/profile/ntlm": ["ntlm"], "ltm/rule": ["_sys_https_redirect"],
     "sys/file/ssl-cert": ["ca-bundle.crt", "default.crt"], "sys/file/ssl-key": ["default.key"],

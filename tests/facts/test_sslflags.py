@@ -38,9 +38,12 @@ def test_canonical_and_requires_ssl():
 
 
 def test_constants_match_the_catalog():
-    from lbsync.facts import catalog
-    assert sslflags.canonical(catalog.REQUIRE_SSL) == catalog.REQUIRE_SSL == sslflags.REQUIRE_SSL
+    from lbsync.facts import catalog, iis
+    assert sslflags.canonical(sslflags.REQUIRE_SSL) == sslflags.REQUIRE_SSL == "Ssl, Ssl128"
     assert catalog.NONE == sslflags.NONE
     for flags in catalog.DEFAULT_FLAGS.values():
         if flags != "inherit":
             assert sslflags.canonical(flags) == flags
+    for loc in iis.FRONT_END + iis.BACK_END:
+        for flags in (loc.flags, loc.ep_flags):
+            assert flags is None or sslflags.canonical(flags) == flags, loc.full

@@ -28,7 +28,8 @@ BASE = {"version": 1, "exchange": {"version": 2013, "cu": 23, "mrsproxy": True,
         "tls": {"default": "offload", "services": {"rpc": "bridge"}},
         "targets": {"haproxy": {"cert_path": "/etc/haproxy/certs/lbsync.pem"},
                     "nginx": {"cert_path": "/etc/nginx/certs/lbsync.crt", "key_path": "/etc/nginx/certs/lbsync.key"},
-                    "f5": {"host": "bigip.example.net", "partition": "Exchange"}}}
+                    "f5": {"host": "bigip.example.net", "partition": "Exchange"}},
+        "allow": ["nginx-ntlm"]}   # /owa/Integrated (Windows authentication only) through NGINX open source
 
 # every field a person types, as a path into the model
 FIELDS = [("namespaces", 0, "host"), ("namespaces", 0, "vip"), ("servers", 0, "name"), ("servers", 0, "address"),

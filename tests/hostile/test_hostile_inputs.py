@@ -68,7 +68,8 @@ BASE = {"version": 1, "exchange": {"version": 2013, "cu": 23, "mrsproxy": True,
         "servers": [{"name": "EX01", "address": "192.0.2.11"}, {"name": "EX02", "address": "192.0.2.12"}],
         "namespaces": [{"host": "mail.contoso.com", "vip": "203.0.113.10",
                         "services": ["owa", "ecp", "ews", "eas", "oab", "mapi", "rpc"]}],
-        "tls": {"default": "offload", "services": {"rpc": "bridge"}}}
+        "tls": {"default": "offload", "services": {"rpc": "bridge"}},
+        "allow": ["nginx-ntlm"]}   # /owa/Integrated (Windows authentication only) through NGINX open source
 BASE["exchange"]["outlook_anywhere"].update(external_auth="Basic", internal_auth="Basic")
 
 NASTY_NAMES = [

@@ -6,6 +6,8 @@ certificate). What each one does, per request:
 - health URLs (`/<vdir>/healthcheck.htm`) answer `200 OK` — or 503 while that protocol is failed with
   `Server.fail(service)`. Unlike real IIS they are answered whatever the Require-SSL state, so a mismatch shows up
   as 403.4 on the client's request rather than as every member going down.
+- /API (no health page of its own): while failed with `Server.fail("api")`, every /API URL answers 503, as a
+  stopped application pool does.
 - plain HTTP to a location whose effective sslFlags require SSL -> `403` with `403.4 SSL required` (IIS's
   substatus), from the IIS state given to the server (see iis.py).
 - connection-bound NTLM: `X-Lab-Require-Auth: 1` without Authorization -> 401 `WWW-Authenticate: NTLM` (+
@@ -212,6 +214,11 @@ class Handler(BaseHTTPRequestHandler):
         owner.count(self.server.scheme)
         path = urlsplit(self.path).path or "/"
         flags = owner.flags
+        if service_of(path) == "api" and "api" in owner.failing:
+            # /API has no health page: a stopped application pool answers 503 for every URL of it (HTTP.sys)
+            self._drain_body()
+            return self._send(503, b"503 Service Unavailable (lab: application pool stopped)",
+                              [("Content-Type", "text/plain")])
         if path.lower().endswith("/healthcheck.htm"):
             self._drain_body()
             svc = service_of(path)

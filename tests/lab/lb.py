@@ -58,6 +58,15 @@ class _Process:
     def ports(self) -> list[int]:
         return sorted({ns.port for ns in self.plan.namespaces})
 
+    @property
+    def endpoints(self) -> list[tuple[str, int]]:
+        """Where it listens once started: the HTTPS ports (and the redirect port) on 127.0.0.1, every mail port
+        on its VIP."""
+        out = [("127.0.0.1", p) for p in self.ports]
+        if self.plan.redirects:
+            out.append(("127.0.0.1", self.redirect_port))
+        return out + [(m.vip or "127.0.0.1", m.port) for m in self.plan.mail]
+
     def start(self, timeout: float = 15, *, ready: bool = True) -> "_Process":
         if not shutil.which(self.binary):
             raise RuntimeError(f"{self.binary} is not installed (the lab needs it)")
@@ -66,8 +75,8 @@ class _Process:
                                      stdin=subprocess.DEVNULL, start_new_session=True,
                                      preexec_fn=_die_with_parent)
         try:
-            for port in self.ports + [self.redirect_port]:
-                self._wait(port, timeout)
+            for host, port in self.endpoints:
+                self._wait(host, port, timeout)
             if ready:
                 self.ready(timeout)
         except BaseException:
@@ -75,13 +84,13 @@ class _Process:
             raise
         return self
 
-    def _wait(self, port: int, timeout: float) -> None:
+    def _wait(self, host: str, port: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.binary} exited with {self.proc.returncode}: {self.log_text()[-2000:]}")
             try:
-                wait_port("127.0.0.1", port, 0.2)
+                wait_port(host, port, 0.2)
                 return
             except TimeoutError:
                 if time.monotonic() > deadline:

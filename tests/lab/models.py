@@ -19,7 +19,7 @@ SCENARIOS = ("offload", "bridge", "passthrough")
 def model_text(lab, pki_files, *, scenario: str, port: int, target: str, version: int = 2013,
                interval: str = "500ms", fall: int = 2, rise: int = 2, mrsproxy: bool = True,
                basic_auth: bool | None = None, verify_server: bool = True, plus: bool = False,
-               vip: str = "127.0.0.1", server_ca=None) -> str:
+               vip: str = "127.0.0.1", server_ca=None, extra_services: tuple[str, ...] = ()) -> str:
     """offload / bridge: mail.contoso.com (owa..rpc) + autodiscover.contoso.com, every service in that mode,
     MRSProxy on. passthrough: rpc passed through on outlook.contoso.com, same VIP:port, the rest bridged."""
     basic = (target == "nginx" and not plus) if basic_auth is None else basic_auth
@@ -34,7 +34,7 @@ def model_text(lab, pki_files, *, scenario: str, port: int, target: str, version
         oa_host = "outlook.contoso.com"
     else:
         namespaces = (f"  - host: mail.contoso.com\n    vip: {vip}\n    port: {port}\n"
-                      f"    services: [{', '.join(ALL)}]\n"
+                      f"    services: [{', '.join(ALL + list(extra_services))}]\n"
                       f"  - host: autodiscover.contoso.com\n    vip: {vip}\n    port: {port}\n"
                       f"    services: [autodiscover]\n")
         tls = f"  default: {scenario}\n"
@@ -63,6 +63,9 @@ def model_text(lab, pki_files, *, scenario: str, port: int, target: str, version
         + ("" if verify_server else "  verify_server: false\n")
         + f"health:\n  interval: {interval}\n  timeout: 1s\n  fall: {fall}\n  rise: {rise}\n"
         + "targets:\n" + targets
+        # NGINX open source with Basic everywhere still carries /owa/Integrated (Windows authentication only):
+        # the finding nginx-ntlm names it; the lab accepts it (test_lab_nginx shows what breaks)
+        + ("allow: [nginx-ntlm]\n" if basic and target == "nginx" else "")
     )
 
 

@@ -88,6 +88,8 @@ def realise(model: dict, target: str, pki_files, *, plus: bool = False) -> dict:
                                   "key_path": str(pki_files["key"]), "server_ca_path": str(pki_files["ca"])}}
         if not plus:
             m["exchange"]["auth"] = dict(BASIC)
+            if any("owa" in ns["services"] for ns in m["namespaces"]):   # /owa/Integrated: Windows auth only
+                m["allow"] = sorted(set(m["allow"]) | {"nginx-ntlm"})
             m["exchange"]["outlook_anywhere"] = dict(m["exchange"].get("outlook_anywhere", {}),
                                                      external_auth="Basic", internal_auth="Basic")
     return m

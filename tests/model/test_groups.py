@@ -74,14 +74,15 @@ def test_legacy_pools_hold_only_the_groups_servers_and_check_the_owa_logon_page(
             assert s.health.scheme == "https" and s.health.host == "legacy.contoso.com"
         else:
             assert s.group == "main" and names == {"EXNEW1", "EXNEW2"}
-            assert s.health.path == catalog.SERVICES[s.service].health_path  # Managed Availability, per protocol
+            assert s.health.path == catalog.service(s.service).health_path  # Managed Availability, per protocol
 
 
 def test_a_newer_group_keeps_per_protocol_health_and_gets_scripts():
     p = plan_of(main=2019, legacy=2016, services="owa, ews, mapi")
     legacy = [s for s in p.services if s.namespace == "legacy.contoso.com"]
-    assert [s.health.path for s in legacy] == ["/owa/healthcheck.htm", "/EWS/healthcheck.htm",
-                                               "/mapi/healthcheck.htm"]
+    # (owa twice: /owa and its Windows-authenticated /owa/Integrated route)
+    assert [s.health.path for s in legacy] == ["/owa/healthcheck.htm", "/owa/healthcheck.htm",
+                                               "/EWS/healthcheck.htm", "/mapi/healthcheck.htm"]
     (ex,) = p.group_exchanges
     assert ex.group == "old" and ex.version == 2016 and [s.name for s in ex.servers] == ["EXOLD1", "EXOLD2"]
     assert set(ex.modes) == {"owa", "ews", "mapi"}

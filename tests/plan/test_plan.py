@@ -57,14 +57,24 @@ def test_rpc_is_never_set_by_appcmd(offload2013):
 
 def test_undo_defaults_and_inheritance(offload2013):
     ex = offload2013.exchange
-    for inherited in ("owa", "ecp", "EWS", "Autodiscover"):
+    # ActiveSync inherits on 2013 (the E15nc capture; its own value on 2016/2019: test_2016_activesync_default)
+    for inherited in ("owa", "ecp", "EWS", "Autodiscover", "Microsoft-Server-ActiveSync"):
         assert ex.defaults[f"{SITE}/{inherited}"] == REQUIRE
         assert ex.default_explicit[f"{SITE}/{inherited}"] is False
-    for explicit in ("Microsoft-Server-ActiveSync", "OAB", "mapi", "owa/Integrated", "owa/oma"):
+    for explicit in ("OAB", "mapi", "owa/Integrated", "owa/oma"):
         assert ex.defaults[f"{SITE}/{explicit}"] == REQUIRE
         assert ex.default_explicit[f"{SITE}/{explicit}"] is True
     assert ex.defaults[f"{SITE}/Rpc"] == "None"
     assert ex.defaults[f"{SITE}/owa/Calendar"] == "None"
+
+
+def test_2016_activesync_default():
+    """2016/2019/SE write ActiveSync's "Ssl, Ssl128" on the location itself (E16cu22, E19cu11)."""
+    from support.plans import model_dict, plan_of
+    for version in (2016, 2019, "SE"):
+        ex = plan_of(model_dict(version=version, mode="bridge")).exchange
+        assert ex.default_explicit[f"{SITE}/Microsoft-Server-ActiveSync"] is True, version
+        assert ex.defaults[f"{SITE}/Microsoft-Server-ActiveSync"] == REQUIRE
 
 
 def test_app_pools_per_location(offload2013):

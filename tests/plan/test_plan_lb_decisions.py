@@ -13,11 +13,21 @@ def test_server_connections_are_shared_only_where_no_authentication_is_bound_to_
     plan = plan_of(model_dict(2016, "bridge"))
     for s in plan.services:
         assert s.ntlm_affinity == bool({"Ntlm", "Negotiate"} & set(s.auth))
-        # owa: forms-based, but owa/Integrated (Windows authentication) rides the same pool
-        assert s.share_server_connections == (not s.ntlm_affinity and s.service != "owa"), s.service
+        assert s.share_server_connections == (not s.ntlm_affinity), s.service
     assert route(plan, "eas").share_server_connections and route(plan, "ecp").share_server_connections
-    assert not route(plan, "owa").ntlm_affinity  # no nginx-ntlm error for OWA: it is not NTLM-only
-    assert plan.as_json()["services"][0]["share_server_connections"] is False
+    # owa is forms-based and keeps upstream keep-alive; /owa/Integrated (Windows authentication only) is a route of
+    # its own, connection-bound, with owa's mode, pool members and health page
+    owa, integrated = route(plan, "owa"), route(plan, "owa-integrated")
+    assert owa.share_server_connections and not owa.ntlm_affinity and owa.paths == ("/owa",)
+    assert not integrated.share_server_connections and integrated.ntlm_affinity
+    assert integrated.paths == ("/owa/integrated",) and integrated.auth == ("Ntlm", "Negotiate")
+    assert integrated.pool != owa.pool and integrated.mode == owa.mode and integrated.members == owa.members
+    assert integrated.health.path == "/owa/healthcheck.htm" and integrated.locations == {}
+    ns = plan.namespaces[0]
+    assert ns.routes.index(integrated) < ns.routes.index(owa)   # /owa/integrated matched before /owa
+    by_service = {d["service"]: d for d in plan.as_json()["services"]}
+    assert by_service["owa"]["share_server_connections"] is True
+    assert by_service["owa-integrated"]["share_server_connections"] is False
 
 
 def test_basic_only_services_share_connections():

@@ -65,11 +65,12 @@ def test_plan_invariants(data):
         for s in ns.services:
             assert s.scheme == {"offload": "http", "bridge": "https", "passthrough": "tcp"}[s.mode]
             assert s.health.scheme == ("http" if s.mode == "offload" else "https")
-            assert s.health.path == (catalog.MRSPROXY if s.service == "mrsproxy"
-                                     else catalog.SERVICES[s.service]).health_path
+            assert s.health.path == catalog.service(s.service).health_path
             assert len(s.members) == 2
             if s.service == "mrsproxy":
                 assert s.mode == "bridge" and not ns.passthrough
+            elif s.service == "owa-integrated":   # /owa/Integrated: owa's mode, never shares server connections
+                assert s.mode == mode["owa"] and not ns.passthrough and not s.share_server_connections
             else:
                 assert s.mode == mode[s.service]
         if ns.passthrough:

@@ -162,7 +162,7 @@ def test_nginx_plus_has_no_ntlm_findings():
 
 
 def test_nginx_negotiate_alone_is_a_warning():
-    data = with_nginx(model_dict(2016, "bridge", services=["owa", "ews"]))
+    data = with_nginx(model_dict(2016, "bridge", services=["ecp", "ews"]))
     data["exchange"]["auth"] = {"ews": ["Negotiate"], "autodiscover": ["Basic"]}
     plan = plan_of(data)
     assert "nginx-ntlm" not in codes(plan)
@@ -171,9 +171,21 @@ def test_nginx_negotiate_alone_is_a_warning():
 
 
 def test_nginx_basic_and_forms_only_are_fine():
-    data = with_nginx(model_dict(2016, "bridge", services=["owa", "ecp", "eas"]))
+    data = with_nginx(model_dict(2016, "bridge", services=["ecp", "eas"]))
     data["exchange"]["auth"] = {"autodiscover": ["Basic"]}
     assert not codes(plan_of(data)) & {"nginx-ntlm", "nginx-negotiate"}
+
+
+def test_nginx_ntlm_names_owa_integrated_even_when_every_virtual_directory_says_basic():
+    """/owa/Integrated is Windows-authenticated on every server whatever exchange.auth says: a model with Basic
+    everywhere still carries NTLM there (a real NTLM client: 200 through HAProxy, 401 through NGINX: tests/lab)."""
+    data = with_nginx(model_dict(2016, "bridge", services=["owa", "ecp", "eas"]))
+    data["exchange"]["auth"] = {"autodiscover": ["Basic"], "owa": ["Basic"]}
+    f = finding(plan_of(data), "nginx-ntlm")
+    assert f.level == "error" and f.target == "nginx"
+    assert "accept NTLM: mail.contoso.com /owa/Integrated;" in f.message
+    assert "forms-based /owa works, /owa/Integrated does not" in f.message
+    assert "mail.contoso.com owa," not in f.message
 
 
 def test_nginx_passthrough_namespace_is_fine():

@@ -117,11 +117,12 @@ def test_set_writes_where_iis_writes(apphost):
     assert len(owa_tags) == 1
     assert owa_tags[0].find("system.webServer", "security", "access").attrs == {"sslFlags": "None"}
     assert '\r\n                <access sslFlags="None" />\r\n                <authentication>' in out
-    # a path without any <location> gets a new one at the end of the file
-    text = region('& $appcmd set config "Default Web Site/aspnet_client" /section:access /sslFlags:Ssl '
+    # a path without any <location> (the back end's /mapi virtual directory, as on real servers) gets a new one
+    # at the end of the file
+    text = region('& $appcmd set config "Exchange Back End/mapi" /section:access /sslFlags:Ssl '
                   '/commit:APPHOST')
     out2 = run_script(apphost, text)
-    assert effective_flags(out2, ["Default Web Site/aspnet_client"]) == {"Default Web Site/aspnet_client": "Ssl"}
+    assert effective_flags(out2, ["Exchange Back End/mapi"]) == {"Exchange Back End/mapi": "Ssl"}
     assert out2.endswith('        </system.webServer>\r\n    </location>\r\n</configuration>\r\n')
 
 
@@ -138,9 +139,12 @@ def test_clear_removes_the_element_and_empty_containers(apphost):
 
 
 def test_exchange_cmdlets_have_their_iis_effect(apphost):
-    text = region('Set-OutlookAnywhere -Identity "EX01\\Rpc (Default Web Site)" -SSLOffloading $false',
-                  'Set-OabVirtualDirectory -Identity "EX01\\OAB (Default Web Site)" -RequireSSL $false',
-                  'Set-WebServicesVirtualDirectory -Identity "EX01\\EWS (Default Web Site)" -MRSProxyEnabled $true')
+    text = region('Set-OutlookAnywhere -Identity "EX01\\Rpc (Default Web Site)" -SSLOffloading $false '
+                  '-ErrorAction Stop',
+                  'Set-OabVirtualDirectory -Identity "EX01\\OAB (Default Web Site)" -RequireSSL $false '
+                  '-ErrorAction Stop',
+                  'Set-WebServicesVirtualDirectory -Identity "EX01\\EWS (Default Web Site)" -MRSProxyEnabled $true '
+                  '-ErrorAction Stop')
     result = run(apphost, text, server="EX01")
     assert effective_flags(result.apphost, ["Default Web Site/Rpc", "Default Web Site/OAB"]) == {
         "Default Web Site/Rpc": "Ssl, Ssl128", "Default Web Site/OAB": "None"}
@@ -148,7 +152,7 @@ def test_exchange_cmdlets_have_their_iis_effect(apphost):
     assert (ex.ssl_offloading, ex.oab_require_ssl, ex.mrsproxy_enabled) == (False, False, True)
     assert (ex.external_clients_require_ssl, ex.internal_clients_require_ssl) == (False, False)
     back = run(result.apphost, region('Set-OabVirtualDirectory -Identity "EX01\\OAB (Default Web Site)" '
-                                      '-RequireSSL $true'), exchange=ex)
+                                      '-RequireSSL $true -ErrorAction Stop'), exchange=ex)
     assert effective_flags(back.apphost, ["Default Web Site/OAB"]) == {"Default Web Site/OAB": "Ssl"}
 
 

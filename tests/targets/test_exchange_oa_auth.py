@@ -86,7 +86,7 @@ def test_apply_sets_the_stated_outlook_anywhere_settings_guarded_and_idempotent(
                                    "InternalClientAuthenticationMethod": "Ntlm"})
     one = iisinterp.run(fixture, apply_text, server="EX01", exchange=state)
     assert oa_lines(one.executed) == ['Set-OutlookAnywhere -Identity "EX01\\Rpc (Default Web Site)" '
-                                      "-InternalClientAuthenticationMethod 'Negotiate'"]
+                                      "-InternalClientAuthenticationMethod 'Negotiate' -ErrorAction Stop"]
     # -WhatIf changes nothing
     dry = iisinterp.run(fixture, apply_text, server="EX01", whatif=True)
     assert dry.executed == [] and dry.exchange.outlook_anywhere == iisinterp.OA_DEFAULTS
@@ -104,15 +104,17 @@ def test_unstated_keys_are_never_set(tmp_path):
         assert "Set-OutlookAnywhere" not in rendered(no_rpc, "appcmd")[f"exchange/{kind}-EX01.ps1"]
 
 
-def test_undo_leaves_the_outlook_anywhere_settings_alone(tmp_path):
+def test_undo_sets_the_outlook_anywhere_settings_back(tmp_path):
+    """Undo sets back what apply recorded (tests/targets/test_exchange_oa_record.py has the details)."""
     plan = plan_for(tmp_path, all_stated(model_yaml(2013, "offload")))
     files = rendered(plan, "appcmd")
     first = iisinterp.run(iisinterp.load_fixture(2013), files["exchange/apply-EX01.ps1"], server="EX01")
+    assert first.exchange.outlook_anywhere == ALL_STATED
     undone = iisinterp.run(first.apphost, files["exchange/undo-EX01.ps1"], server="EX01", exchange=first.exchange)
-    assert undone.exchange.outlook_anywhere == ALL_STATED
-    assert oa_lines(undone.executed) == []
+    assert undone.exchange.outlook_anywhere == iisinterp.OA_DEFAULTS
+    assert len(oa_lines(undone.executed)) == 4
     readme = " ".join(exrender.readme(plan, RenderOptions(flavour="appcmd")).split())
-    assert "Undo leaves the Outlook Anywhere host names and client authentication methods as apply set them" in readme
+    assert "undo sets each back where the server differs and removes the file" in readme
 
 
 def test_verify_compares_the_stated_outlook_anywhere_settings(tmp_path):
@@ -140,7 +142,7 @@ def test_interpreter_records_outlook_anywhere_settings_and_refuses_bad_ones():
     fixture = iisinterp.load_fixture(2013)
     run = iisinterp.run(fixture, region(
         "Set-OutlookAnywhere -Identity \"EX01\\Rpc (Default Web Site)\" -ExternalHostname 'mail.contoso.com' "
-        "-InternalClientAuthenticationMethod 'negotiate'"), server="EX01")
+        "-InternalClientAuthenticationMethod 'negotiate' -ErrorAction Stop"), server="EX01")
     assert run.exchange.outlook_anywhere["ExternalHostname"] == "mail.contoso.com"
     assert run.exchange.outlook_anywhere["InternalClientAuthenticationMethod"] == "Negotiate"
     assert run.apphost == fixture and run.exchange.ssl_offloading is True     # no IIS effect, offloading untouched
@@ -192,8 +194,10 @@ def test_audit_reports_outlook_anywhere_settings_that_differ_and_the_fix_repairs
     run = iisinterp.run(iisinterp.load_fixture(2013), scripts["EX02"], server="EX02", exchange=state)
     assert run.exchange.outlook_anywhere == ALL_STATED
     assert sorted(oa_lines(run.executed)) == sorted([
-        'Set-OutlookAnywhere -Identity "EX02\\Rpc (Default Web Site)" -ExternalClientAuthenticationMethod \'Basic\'',
-        'Set-OutlookAnywhere -Identity "EX02\\Rpc (Default Web Site)" -ExternalHostname \'mail.contoso.com\''])
+        'Set-OutlookAnywhere -Identity "EX02\\Rpc (Default Web Site)" -ExternalClientAuthenticationMethod \'Basic\' '
+        '-ErrorAction Stop',
+        'Set-OutlookAnywhere -Identity "EX02\\Rpc (Default Web Site)" -ExternalHostname \'mail.contoso.com\' '
+        '-ErrorAction Stop'])
 
 
 def test_audit_compares_authentication_methods_only_when_the_evidence_carries_them(tmp_path):
@@ -243,7 +247,8 @@ def test_the_plan_carries_each_vdirs_auth_and_verify_reads_every_managed_vdir(tm
         text = rendered(plan, flavour)["exchange/verify-EX01.ps1"]
         for svc, methods in expected.items():
             cmdlet, vdir, shape = vdirauth.VDIRS[svc]
-            assert (f"$vdirAuth['{svc}'] = Get-VdirAuth ({cmdlet} -Identity \"EX01\\{vdir}\" -ADPropertiesOnly) "
+            call = f"({cmdlet} -Identity \"EX01\\{vdir}\" -ADPropertiesOnly -ErrorAction Stop)"
+            assert (f"$vdirAuth['{svc}'] = Get-VdirAuth {call} "
                     f"'{shape}'") in text
             assert f"Add-Check '{vdirauth.item(svc)}' '{', '.join(methods)}' ($vdirAuth['{svc}'].methods" in text
         assert "vdir_auth = $vdirAuth" in text

@@ -182,10 +182,12 @@ def test_2013_offload_sets_every_front_end_vdir_to_none_and_rpc_through_outlook_
                                               "Default Web Site/owa/Integrated", "Default Web Site/owa/oma",
                                               "Default Web Site/owa/Calendar"])
         assert set(flags.values()) == {"None"}
+        # untouched: the site root, the PowerShell vdir and the back end's /RpcWithCert (the front end has none:
+        # real servers' captures, facts.iis)
         assert effective_flags(run.apphost, [SITE_ROOT, "Default Web Site/PowerShell",
-                                             "Default Web Site/RpcWithCert"]) == {
+                                             "Exchange Back End/RpcWithCert"]) == {
             SITE_ROOT: "Ssl, Ssl128", "Default Web Site/PowerShell": "SslNegotiateCert",
-            "Default Web Site/RpcWithCert": "Ssl, SslNegotiateCert, Ssl128"}
+            "Exchange Back End/RpcWithCert": "None"}
         # Rpc is driven only by Set-OutlookAnywhere; the fixture's Rpc is already None (Exchange's default)
         assert not any("Default Web Site/Rpc" in line for line in run.executed)
         assert run.exchange.ssl_offloading is True and run.exchange.oab_require_ssl is False

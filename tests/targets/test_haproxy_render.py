@@ -247,11 +247,11 @@ def test_pools_that_may_carry_connection_bound_auth_never_share_server_connectio
     _, plan, text = made["lab-offload"]
     secs = sections(text)
     by_service = {p.service: p for ns in plan.namespaces for p in ns.pools}
-    # NTLM/Negotiate pools, and owa (owa/Integrated: Windows authentication) never reuse a connection across clients
-    for key in ("ews", "mrsproxy", "oab", "mapi", "rpc", "autodiscover", "owa"):
+    # NTLM/Negotiate pools, and /owa/Integrated (Windows authentication) never reuse a connection across clients
+    for key in ("ews", "mrsproxy", "oab", "mapi", "rpc", "autodiscover", "owa-integrated"):
         assert not by_service[key].share_server_connections, key
         assert "http-reuse never" in secs[f"backend {by_service[key].pool}"], key
-    for key in ("ecp", "eas"):  # forms / Basic: per-request credentials
+    for key in ("ecp", "eas", "owa"):  # forms / Basic: per-request credentials
         assert by_service[key].share_server_connections, key
         assert not any(ln.startswith("http-reuse") for ln in secs[f"backend {by_service[key].pool}"]), key
 

@@ -124,8 +124,9 @@ def test_upstreams_keepalive_and_passive_health(made):
     for svc in [p for ns in plan.namespaces for p in ns.pools]:
         block = re.search(r"upstream " + nginx.upstream_name(svc) + r" \{\n(.*?)\n\}", conf, re.S).group(1)
         # NGINX open source shares kept-alive upstream connections across clients: only where no authentication
-        # is bound to the connection (owa: owa/Integrated accepts Windows authentication)
-        assert ("keepalive 32;" in block) == svc.share_server_connections == (svc.service != "owa"), svc.service
+        # is bound to the connection: forms-based owa keeps it; /owa/Integrated (Windows authentication) does not
+        assert ("keepalive 32;" in block) == svc.share_server_connections == (svc.service != "owa-integrated"), \
+            svc.service
         assert ("least_conn;" in block) == (svc.balance == "leastconn")
         port = 80 if svc.mode == "offload" else 443
         assert f"server 127.0.0.11:{port} max_fails=2 fail_timeout=400ms;" not in block  # below NGINX's 1s floor

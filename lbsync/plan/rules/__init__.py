@@ -1,7 +1,7 @@
 """The rules, evaluated on a built Plan: each returns findings with a stable code (facts.codes).
 
-core    Exchange: offloading support, Extended Protection, MRSProxy, MAPI, Outlook Anywhere host name
-lb      load balancers: passthrough, listeners, re-encryption trust, client TLS, NGINX and NTLM
+core    Exchange: offloading support, Extended Protection, MRSProxy, MAPI, /API, Outlook Anywhere host name
+lb      load balancers: passthrough, listeners, re-encryption trust, client TLS, NGINX and NTLM, mail (L4)
 groups  coexistence (groups:)
 The order below is the order findings are reported in.
 """
@@ -17,9 +17,9 @@ from . import core, groups, lb
 
 Rule = Callable[[Model, Plan], list[Finding]]
 RULES: tuple[Rule, ...] = (
-    core.offload_support, core.extended_protection, core.mrsproxy, core.mapi,
+    core.offload_support, core.extended_protection, core.mrsproxy, core.mapi, core.api,
     lb.passthrough_mixed, lb.passthrough_l4, lb.f5_passthrough_shared, lb.server_trust, lb.client_tls,
-    core.outlook_anywhere_hostname, lb.nginx_ntlm, groups.coexistence_rules,
+    core.outlook_anywhere_hostname, lb.nginx_ntlm, lb.mail, groups.coexistence_rules,
 )
 
 

@@ -85,6 +85,29 @@ def mapi(model: Model, plan: Plan) -> list[Finding]:
     return []
 
 
+def api(model: Model, plan: Plan) -> list[Finding]:
+    """/API: 2016 CU3 and later; never offloaded (Extended Protection "Required" on it, no Microsoft procedure
+    offloads it: catalog [API]); no documented health page."""
+    out = []
+    for ex in [plan.exchange, *plan.group_exchanges]:
+        if Svc.API not in ex.modes:
+            continue
+        where = tls_where(model, Svc.API) if ex.group == "main" else ("groups", ex.group)
+        if ex.modes[Svc.API] == Mode.OFFLOAD:
+            out.append(Finding("error", "api-offload",
+                               "/API cannot be offloaded: Extended Protection is 'Required' on it (Microsoft's "
+                               "Extended Protection table) and no Microsoft SSL-offloading procedure names it; set "
+                               "tls.services.api: bridge (or passthrough)", where))
+        if ex.version == 2016 and ex.cu is not None and ex.cu < 3:
+            out.append(Finding("error", "api-unsupported", f"the /API virtual directory appeared in Exchange 2016 "
+                               f"CU3; the model says CU{ex.cu}", ("exchange", "cu")))
+    if any(s.service == Svc.API for s in plan.services):
+        out.append(Finding("info", "api-health-undocumented",
+                           "no health page for /API is documented: its pools are checked with GET /API/ answering "
+                           "anything below 500 (a stopped application pool answers 503)", ("namespaces",)))
+    return out
+
+
 def outlook_anywhere_hostname(model: Model, plan: Plan) -> list[Finding]:
     oa = plan.exchange.outlook_anywhere
     rpc_hosts = {ns.host for ns in model.namespaces if Svc.RPC in ns.services}

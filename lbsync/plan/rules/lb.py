@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ...facts import mail as mail_facts
+from ...facts.catalog import Svc
 from ...facts.lb import Mode
 from ...model.types import Model
 from ..lookup import mode_of
@@ -75,6 +77,10 @@ def client_tls(model: Model, plan: Plan) -> list[Finding]:
                     "is the Exchange-compatible choice", ("tls", "profile"))]
 
 
+def _route_name(s) -> str:
+    return "/owa/Integrated" if s.service == Svc.OWA_INTEGRATED else s.service
+
+
 def nginx_ntlm(model: Model, plan: Plan) -> list[Finding]:
     """NGINX open source cannot keep NTLM affinity at layer 7 (`ntlm` is NGINX Plus only)."""
     if model.targets.nginx.plus:
@@ -91,13 +97,57 @@ def nginx_ntlm(model: Model, plan: Plan) -> list[Finding]:
         legacy = sorted({s.group for s in ntlm if s.group != MAIN_GROUP})
         note = (f" (group {', '.join(legacy)}: exchange.auth describes the main group only; change the "
                 "authentication on those servers, or use passthrough or NGINX Plus)") if legacy else ""
+        integrated = ("; /owa/Integrated accepts Windows authentication only, on every Exchange server (an IIS "
+                      "setting no Exchange cmdlet changes): forms-based /owa works, /owa/Integrated does not"
+                      ) if any(s.service == Svc.OWA_INTEGRATED for s in ntlm) else ""
         out.append(Finding("error", "nginx-ntlm",
                            "NGINX open source cannot keep NTLM connection affinity at layer 7, and these routes "
-                           "accept NTLM: " + ", ".join(f"{s.namespace} {s.service}" for s in ntlm)
-                           + f"; {ways}{note}", where, target="nginx"))
+                           "accept NTLM: " + ", ".join(f"{s.namespace} {_route_name(s)}" for s in ntlm)
+                           + f"{integrated}; {ways}{note}", where, target="nginx"))
     if negotiate:
         out.append(Finding("warning", "nginx-negotiate",
                            "these routes accept Negotiate, which can fall back to NTLM that NGINX open source cannot "
                            "carry at layer 7: " + ", ".join(f"{s.namespace} {s.service}" for s in negotiate)
                            + f"; {ways}", where, target="nginx"))
+    return out
+
+
+def mail(model: Model, plan: Plan) -> list[Finding]:
+    """SMTP/IMAP/POP at layer 4: what the servers see of a client, and what each load balancer can check."""
+    if not plan.mail:
+        return []
+    first = ("namespaces", plan.mail[0].index, "services")
+    where = ("mail", "source_address") if model.mail.source_address != mail_facts.SOURCE_LB else first
+    keys = sorted({m.service for m in plan.mail})
+    out = []
+    if model.mail.source_address == mail_facts.SOURCE_LB:
+        smtp = any(m.service == "smtp" for m in plan.mail)
+        out.append(Finding(
+            "info", "mail-snat",
+            f"{', '.join(keys)} through SNAT: the servers see the load balancer's address, not the client's — a "
+            "receive connector's RemoteIPRanges, connection filtering and the protocol logs see it; never add it to "
+            "a relay connector's RemoteIPRanges (every client through this VIP would relay)"
+            + (f"; Default/Client Frontend accept {mail_facts.SMTP_PER_SOURCE_DEFAULT} connections per source "
+               "by default (MaxInboundConnectionPerSource): raise it" if smtp else "")
+            + "; mail.source_address: client keeps the client's address (routing through the load balancer)",
+            where))
+    else:
+        out.append(Finding(
+            "warning", "mail-transparent",
+            f"{', '.join(keys)} keep the client's address (mail.source_address: client): the servers' route back "
+            "to the clients must be the load balancer (HAProxy: TPROXY, 'source 0.0.0.0 usesrc clientip' as root; "
+            "NGINX: proxy_bind transparent; F5: no SNAT, the servers' gateway is the BIG-IP), or connections hang",
+            where))
+    if not model.targets.nginx.plus:
+        out.append(Finding("info", "mail-nginx-passive",
+                           "NGINX open source checks the mail pools passively only: a server whose port accepts "
+                           "connections while its service is broken or in maintenance stays in the pool",
+                           first, target="nginx"))
+    tls = sorted({(m.port, m.check.plain_port) for m in plan.mail if m.check.tls})
+    if tls:
+        pairs = ", ".join(f"{port} on {plain}" for port, plain in tls)
+        out.append(Finding("info", "mail-f5-tls-check",
+                           f"F5: the TLS mail pools are checked by the greeting on the same service's plain port "
+                           f"({pairs}) of each server (a tcp monitor cannot speak TLS): keep those ports bound on "
+                           "the servers (Exchange's default), even if not published", first, target="f5"))
     return out

@@ -80,6 +80,21 @@ def _monitor(o: F5Object, by_path: dict, pointer: Pointer) -> dict:
     return {o.name: out}
 
 
+def _monitor_smtp(o: F5Object, by_path: dict, pointer: Pointer) -> dict:
+    a = o.attrs
+    return {o.name: {"class": "Monitor", "monitorType": "smtp", "domain": a["domain"], "interval": a["interval"],
+                     "timeout": a["timeout"], "timeUntilUp": a["timeUntilUp"]}}
+
+
+def _monitor_tcp(o: F5Object, by_path: dict, pointer: Pointer) -> dict:
+    a = o.attrs
+    out = {"class": "Monitor", "monitorType": "tcp", "send": a["send"], "receive": a["recv"],
+           "interval": a["interval"], "timeout": a["timeout"], "timeUntilUp": a["timeUntilUp"]}
+    if "destination" in a:   # "*:143": the pool member's address, another port
+        out["targetPort"] = int(a["destination"].rsplit(":", 1)[1])
+    return {o.name: out}
+
+
 def _pool(o: F5Object, by_path: dict, pointer: Pointer) -> dict:
     a = o.attrs
     members: dict[tuple, dict] = {}
@@ -155,7 +170,8 @@ def _virtual(o: F5Object, by_path: dict, pointer: Pointer) -> dict:
 
 # iControl REST kind -> its AS3 class(es)
 CONVERTERS: dict[str, Callable[[F5Object, dict, Pointer], dict]] = {
-    "ltm/monitor/http": _monitor, "ltm/monitor/https": _monitor, "ltm/pool": _pool,
+    "ltm/monitor/http": _monitor, "ltm/monitor/https": _monitor, "ltm/monitor/smtp": _monitor_smtp,
+    "ltm/monitor/tcp": _monitor_tcp, "ltm/pool": _pool,
     "ltm/profile/server-ssl": _server_ssl, "ltm/profile/client-ssl": _client_ssl, "ltm/profile/http": _http,
     "ltm/persistence/source-addr": _persist_source, "ltm/persistence/cookie": _persist_cookie,
     "ltm/profile/tcp": _tcp, "ltm/profile/one-connect": _one_connect, "ltm/rule": _irule,
@@ -179,7 +195,8 @@ def _service(o: F5Object, by_path: dict, pointer: Pointer) -> dict:
     dest = a["destination"].rsplit("/", 1)[1]
     sep = "." if dest.count(":") > 1 else ":"
     address, port = dest.rsplit(sep, 1)
-    out: dict = {"virtualAddresses": [address], "virtualPort": int(port), "snat": "auto",
+    snat = {"automap": "auto", "none": "none"}[a.get("sourceAddressTranslation", {}).get("type", "automap")]
+    out: dict = {"virtualAddresses": [address], "virtualPort": int(port), "snat": snat,
                  "persistenceMethods": [pointer(p["name"]) for p in a.get("persist", [])]}
     if a.get("fallbackPersistence", "none") != "none":
         out["fallbackPersistenceMethod"] = pointer(a["fallbackPersistence"])

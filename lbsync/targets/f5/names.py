@@ -7,6 +7,7 @@ COMMON = "/Common"
 # Built-in objects every BIG-IP has; lbsync references them and never changes them.
 BUILTIN = {
     "ltm/monitor/http": f"{COMMON}/http", "ltm/monitor/https": f"{COMMON}/https",
+    "ltm/monitor/smtp": f"{COMMON}/smtp", "ltm/monitor/tcp": f"{COMMON}/tcp",
     "ltm/profile/http": f"{COMMON}/http", "ltm/profile/client-ssl": f"{COMMON}/clientssl",
     "ltm/profile/server-ssl": f"{COMMON}/serverssl", "ltm/profile/tcp": f"{COMMON}/tcp",
     "ltm/profile/one-connect": f"{COMMON}/oneconnect", "ltm/profile/ntlm": f"{COMMON}/ntlm",
@@ -15,7 +16,8 @@ BUILTIN = {
 }
 # Dependency order of kinds: creates and modifies in this order, deletes in reverse.
 KIND_ORDER = ["sys/file/ssl-key", "sys/file/ssl-cert", "ltm/profile/server-ssl", "ltm/monitor/http",
-              "ltm/monitor/https", "ltm/pool", "ltm/profile/client-ssl", "ltm/profile/http", "ltm/profile/tcp",
+              "ltm/monitor/https", "ltm/monitor/smtp", "ltm/monitor/tcp", "ltm/pool", "ltm/profile/client-ssl",
+              "ltm/profile/http", "ltm/profile/tcp",
               "ltm/profile/one-connect", "ltm/persistence/source-addr", "ltm/persistence/cookie", "ltm/rule",
               "ltm/virtual"]
 CRYPTO_KINDS = ("sys/file/ssl-key", "sys/file/ssl-cert")

@@ -21,6 +21,8 @@ from .diff import Change
 ACCESSORS = {
     "ltm/monitor/http": ("ltm.monitor.https", "http"),
     "ltm/monitor/https": ("ltm.monitor.https_s", "https"),
+    "ltm/monitor/smtp": ("ltm.monitor.smtps", "smtp"),
+    "ltm/monitor/tcp": ("ltm.monitor.tcps", "tcp"),
     "ltm/pool": ("ltm.pools", "pool"),
     "ltm/profile/client-ssl": ("ltm.profile.client_ssls", "client_ssl"),
     "ltm/profile/server-ssl": ("ltm.profile.server_ssls", "server_ssl"),

@@ -15,6 +15,8 @@ How the Plan's decisions become F5 objects:
   F5's Exchange deployment guides do: the server-side connection stays tied to the client that authenticated it;
 - passthrough namespaces get their own L4 virtual (tcp profile, no TLS, no HTTP) with their single pool; a
   listener where a passthrough namespace shares its VIP:port is refused by the rules (f5-passthrough-shared);
+- SMTP/IMAP/POP (Plan.mail): per port an L4 virtual (tcp profile with the protocol's idle timeout, automap or no
+  SNAT, no persistence), a least-connections pool and a greeting monitor (smtp; tcp on the plain port for 993/995);
 - per pool: load-balancing mode from ServicePlan.balance; persistence (2007/2010 groups only) as a persistence
   profile on the virtual (cookie insert as the default, source address as the fallback when both are needed)
   with the iRule choosing per route (`persist cookie insert`, `persist source_addr TIMEOUT`, `persist none` for
@@ -30,7 +32,7 @@ from dataclasses import dataclass, field
 from ...errors import LbsyncError
 from ...facts.lb import TLS_VERSIONS, Balance, Persistence
 from ...facts.tls import profile as tls_profile
-from ...plan.types import Listener, NamespacePlan, Plan, ServicePlan
+from ...plan.types import Listener, MailRoute, NamespacePlan, Plan, ServicePlan
 from ..common import ip_version
 from .files import CryptoFile, Material, crypto_files
 from .irule import route_rule
@@ -38,6 +40,10 @@ from .names import BUILTIN, COOKIE, KIND_ORDER, PREFIX
 
 LB_MODES = {Balance.LEASTCONN: "least-connections-member", Balance.ROUNDROBIN: "round-robin"}
 RECV = "200 OK"
+# A mail greeting's first bytes, as a BIG-IP `recv` regex (facts.mail: never the banner text)
+MAIL_RECV = {"imap": "^\\* OK", "pop": "^\\+OK"}
+# A health URL no Microsoft page documents (/API/): any status below 500 (BIG-IP matches `recv` as a regex)
+RECV_BELOW_500 = "^HTTP/1\\.[01] [234][0-9][0-9]"
 
 
 @dataclass(frozen=True)
@@ -180,7 +186,8 @@ class _Builder:
         h = svc.health
         mkind = "ltm/monitor/https" if h.scheme == "https" else "ltm/monitor/http"
         interval = _seconds(h.interval_ms)
-        mattrs = {"defaultsFrom": BUILTIN[mkind], "send": _monitor_send(h.path, h.host), "recv": RECV,
+        recv = RECV if h.expect == "200" else RECV_BELOW_500
+        mattrs = {"defaultsFrom": BUILTIN[mkind], "send": _monitor_send(h.path, h.host), "recv": recv,
                   "interval": interval, "timeout": interval * h.fall + 1,
                   "timeUntilUp": interval * max(0, h.rise - 1)}
         mrefs = [BUILTIN[mkind]]
@@ -277,6 +284,43 @@ class _Builder:
         refs = [p["name"] for p in profiles] + list(persist) + rules + ([vattrs["pool"]] if "pool" in vattrs else [])
         self.add("ltm/virtual", f"{PREFIX}{vid}", vattrs, refs)
 
+    def mail(self, m: MailRoute) -> None:
+        """A mail port: the protocol's monitor, a pool, a TCP profile with the idle timeout, an L4 virtual.
+
+        SMTP: BIG-IP's smtp monitor (EHLO/HELO with a domain: without one it marks every member down). IMAP/POP: a
+        tcp monitor reading the greeting (it sends the polite goodbye; the greeting comes first); on 993/995 it
+        checks the same service's plain port (143/110), because a tcp monitor cannot speak TLS."""
+        c = m.check
+        interval = _seconds(c.interval_ms)
+        timing = {"interval": interval, "timeout": interval * c.fall + 1,
+                  "timeUntilUp": interval * max(0, c.rise - 1)}
+        if c.kind == "smtp":
+            mkind = "ltm/monitor/smtp"
+            mattrs = {"defaultsFrom": BUILTIN[mkind], "domain": c.hello, **timing}
+        else:
+            mkind = "ltm/monitor/tcp"
+            mattrs = {"defaultsFrom": BUILTIN[mkind], "send": c.goodbye, "recv": MAIL_RECV[m.service], **timing}
+            if c.plain_port != m.port:
+                mattrs["destination"] = f"*:{c.plain_port}"
+        mon = self.add(mkind, f"{PREFIX}{m.pool}_mon", mattrs, [BUILTIN[mkind]])
+        pool = self.add("ltm/pool", f"{PREFIX}{m.pool}",
+                        {"loadBalancingMode": LB_MODES[m.balance], "monitor": self.path(mon.name),
+                         "members": [_member(s.address, s.port) for s in m.members]}, [self.path(mon.name)])
+        tcp_name = f"{PREFIX}mail_tcp_{m.timeout_s}"
+        if not any(o.kind == "ltm/profile/tcp" and o.name == tcp_name for o in self.objects):
+            self.add("ltm/profile/tcp", tcp_name,
+                     {"defaultsFrom": BUILTIN["ltm/profile/tcp"], "idleTimeout": m.timeout_s},
+                     [BUILTIN["ltm/profile/tcp"]])
+        dest, mask = _destination(self.part, m.vip, m.port)
+        tcp = {"name": self.path(tcp_name), "context": "all"}
+        self.add("ltm/virtual", f"{PREFIX}{_vs_id(m.vip, m.port)}",
+                 {"destination": dest, "mask": mask, "ipProtocol": "tcp",
+                  # lb: automap (the servers see a self IP); client: none (their route back must be the BIG-IP)
+                  "sourceAddressTranslation": {"type": "automap" if m.source_address == "lb" else "none"},
+                  "profiles": [tcp], "rules": [], "persist": [], "fallbackPersistence": "none",
+                  "pool": self.path(pool.name)},
+                 [tcp["name"], self.path(pool.name)])
+
     def redirect(self, vip: str | None) -> None:
         """Port 80 of a VIP whose port 443 carries L7 namespaces: BIG-IP's built-in HTTP -> HTTPS iRule."""
         dest, mask = _destination(self.part, vip, 80)
@@ -325,5 +369,7 @@ def build(plan: Plan, material: Material | None = None, *, partition: str | None
         b.virtual(lst)
     for vip in _redirect_vips(plan):
         b.redirect(vip)
+    for m in plan.mail:
+        b.mail(m)
     used = {r for o in b.objects for r in o.refs}
     return Desired(part, order(b.objects), [f for f in files.values() if fpath(f.name) in used])

@@ -60,7 +60,7 @@ def test_apply_then_nothing_to_do(emu, model):
     no_secret(out, err)
     code, out, err = run(["f5", "plan", str(model)])
     assert "unchanged ltm/pool                 /Exchange/lbsync_owa_mail.contoso.com" in out
-    assert "0 to create, 0 to modify, 0 to delete, 31 unchanged" in out
+    assert "0 to create, 0 to modify, 0 to delete, 33 unchanged" in out
 
 
 def test_device_refusal_is_exit_1_one_line(emu, model):

@@ -387,3 +387,67 @@ def test_persistence_goes_away_with_the_legacy_group(emu, model, pki_files):
     assert owned_paths(emu) == {o.key for o in desired.objects} | {(f.kind, f.path) for f in desired.files}
     emu.reset_counts()
     assert not apply(model)[0].applied and emu.writes == 0
+
+
+# -- mail: layer-4 virtuals, greeting monitors ------------------------------------------------------------------
+
+MAIL_NS = ("  - {host: mail.contoso.com, vip: 203.0.113.10, services: [owa, ews]}\n"
+           "  - {host: smtp.contoso.com, vip: 203.0.113.20, services: [smtp, imap, pop]}")
+MAIL_EXTRA = "mail: {smtp: {ports: [25, 587]}, imap: {ports: [993, 143]}, pop: {ports: [995]}}\n"
+
+
+def test_mail_ports_become_l4_virtuals_with_greeting_monitors_and_a_second_apply_writes_nothing(
+        emu, tmp_path, pki_files, monkeypatch):
+    credentials_env(monkeypatch)
+    path = write_model(tmp_path / "lbsync.yaml", emu, pki_files, namespaces=MAIL_NS, extra=MAIL_EXTRA)
+    result, desired = apply(path)
+    assert result.applied
+    store = emu.store.objects
+    p = f"/Exchange/{PREFIX}"
+    smtp = store["ltm/monitor/smtp"][f"{p}smtp25_smtp.contoso.com_mon"]
+    assert smtp["defaultsFrom"] == "/Common/smtp" and smtp["domain"] == "smtp.contoso.com"
+    imaps = store["ltm/monitor/tcp"][f"{p}imap993_smtp.contoso.com_mon"]
+    assert imaps["destination"] == "*:143" and imaps["recv"] == "^\\* OK" and imaps["send"] == "a1 LOGOUT\r\n"
+    assert "destination" not in store["ltm/monitor/tcp"][f"{p}imap143_smtp.contoso.com_mon"]
+    assert store["ltm/monitor/tcp"][f"{p}pop995_smtp.contoso.com_mon"]["recv"] == "^\\+OK"
+    vs = store["ltm/virtual"][f"{p}203.0.113.20_993"]
+    assert vs["destination"] == "/Exchange/203.0.113.20:993" and vs["ipProtocol"] == "tcp"
+    assert vs["pool"] == f"{p}imap993_smtp.contoso.com" and vs["persist"] == []
+    assert vs["sourceAddressTranslation"] == {"type": "automap"}
+    assert [x["name"] for x in vs["profiles"]] == [f"{p}mail_tcp_2100"]
+    assert store["ltm/profile/tcp"][f"{p}mail_tcp_2100"]["idleTimeout"] == 2100
+    assert store["ltm/profile/tcp"][f"{p}mail_tcp_900"]["idleTimeout"] == 900
+    pool = store["ltm/pool"][f"{p}smtp587_smtp.contoso.com"]
+    assert pool["loadBalancingMode"] == "least-connections-member"
+    assert sorted(m["name"] for m in pool["members"]) == ["192.0.2.11:587", "192.0.2.12:587"]
+    assert f"{p}203.0.113.20_443" not in store["ltm/virtual"]   # a mail-only namespace has no HTTPS virtual
+    emu.reset_counts()
+    result, _ = apply(path)
+    assert not result.applied and emu.writes == 0
+
+
+def test_mail_with_the_clients_address_has_no_snat(emu, tmp_path, pki_files, monkeypatch):
+    credentials_env(monkeypatch)
+    path = write_model(tmp_path / "lbsync.yaml", emu, pki_files, namespaces=MAIL_NS,
+                       extra="mail: {source_address: client}\n")
+    apply(path)
+    vs = emu.store.objects["ltm/virtual"][f"/Exchange/{PREFIX}203.0.113.20_25"]
+    assert vs["sourceAddressTranslation"] == {"type": "none"}
+    assert emu.store.objects["ltm/virtual"][f"/Exchange/{PREFIX}203.0.113.10_443"]["sourceAddressTranslation"] == \
+        {"type": "automap"}
+
+
+def test_mail_through_as3_is_a_valid_declaration_the_device_accepts(emu, tmp_path, pki_files, monkeypatch):
+    """The emulator validates every AS3 declaration against F5's published schema (3.56.0)."""
+    from f5emu.testing import run
+    credentials_env(monkeypatch)
+    path = write_model(tmp_path / "lbsync.yaml", emu, pki_files, namespaces=MAIL_NS, extra=MAIL_EXTRA)
+    code, out, err = run(["f5", "apply", "--method", "as3", str(path)])
+    assert code == 0, err
+    app = emu.as3_tenants["Exchange"]["lbsync"]
+    imaps = app[f"{PREFIX}imap993_smtp.contoso.com_mon"]
+    assert imaps == {"class": "Monitor", "monitorType": "tcp", "send": "a1 LOGOUT\r\n", "receive": "^\\* OK",
+                     "interval": 5, "timeout": 16, "timeUntilUp": 5, "targetPort": 143}
+    vs = app[f"{PREFIX}203.0.113.20_995"]
+    assert vs["class"] == "Service_TCP" and vs["persistenceMethods"] == [] and vs["snat"] == "auto"
+    assert app[f"{PREFIX}smtp25_smtp.contoso.com_mon"]["domain"] == "smtp.contoso.com"

@@ -179,10 +179,13 @@ def test_oneconnect_and_ntlm_profiles_when_ntlm_is_carried(tmp_path):
     assert oc["sourceMask"] == "255.255.255.255"
     prof = {p["name"] for p in objs(d, "ltm/virtual")[PREFIX + "203.0.113.10_443"].attrs["profiles"]}
     assert BUILTIN["ltm/profile/ntlm"] in prof and f"/Exchange/{PREFIX}oneconnect" in prof
-    basic = build(model(tmp_path, mrsproxy="false", namespaces="  - {host: mail.contoso.com, services: [owa, eas]}"))
+    basic = build(model(tmp_path, mrsproxy="false", namespaces="  - {host: mail.contoso.com, services: [ecp, eas]}"))
     assert not objs(basic, "ltm/profile/one-connect")
     names = {p["name"] for v in objs(basic, "ltm/virtual").values() for p in v.attrs["profiles"]}
     assert BUILTIN["ltm/profile/ntlm"] not in names
+    # owa brings /owa/Integrated (Windows authentication only): NTLM is carried, so OneConnect keeps it per client
+    owa = build(model(tmp_path, mrsproxy="false", namespaces="  - {host: mail.contoso.com, services: [owa, eas]}"))
+    assert objs(owa, "ltm/profile/one-connect")
 
 
 def test_irule_routes_mrsproxy_first_and_switches_server_side_tls_per_pool(tmp_path):
