@@ -215,3 +215,22 @@ def test_se_has_2019s_locations():
     """No SE capture exists; SE RTM is 2019 CU15's code: every location of 2019 is an SE location."""
     for loc in iis.FRONT_END + iis.BACK_END:
         assert loc.exists_on(ExVersion.SE) == loc.exists_on(ExVersion.E2019)
+
+
+@pytest.mark.parametrize("key,version", [("E15nc", 2013), ("E16cu22", 2016), ("E16cu21x", 2016)])
+def test_lbsync_audit_on_a_real_capture_exits_0_when_it_matches_and_1_when_it_does_not(tmp_path, key, version):
+    """The command an admin runs, on the captured file itself (the CLIXML one through its <XD>)."""
+    import yaml
+    from support.cli import run_cli
+    path = cap.local_capture(FACTS[key]["local_name"])
+    if path is None:
+        pytest.skip("the captures are not on this machine")
+    model = tmp_path / "lbsync.yaml"
+    model.write_text(yaml.safe_dump(model_dict(version=version, mode="bridge",
+                                               services=["owa", "ecp", "ews", "eas", "oab", "mapi"]), sort_keys=False))
+    ran = run_cli("audit", model, "--apphost", f"EX01={path}", "--apphost", f"EX02={path}")
+    if key == "E16cu21x":     # an administrator-modified server: drift, exit 1
+        assert ran.returncode == 1 and "site-root-modified" in ran.stdout, ran.stdout + ran.stderr
+    else:
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        assert "in sync with the plan" in ran.stdout
