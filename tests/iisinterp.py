@@ -6,28 +6,38 @@ No PowerShell runs here. This module reads an emitted apply/undo script, finds t
 - `if (<guard>) {` ... `} else {` ... `}`: the guard helpers the scripts define are evaluated with the *meaning*
   their PowerShell bodies implement (read the current effective value, compare with the wanted one):
   `Test-SslFlagsChange -Location L -Value V`, `Test-SslFlagsClear -Location L`,
-  `Test-OutlookAnywhereChange -SSLOffloading $b`, `Test-OutlookAnywhereSetting -Name P -Value V`,
+  `Test-OutlookAnywhereSettings -P1 V1 -P2 V2 ...` (the parameters and values of the Set-OutlookAnywhere it guards:
+  true when any differs from what the server shows; $true/$false as such, text case-insensitively, $null as ''),
   `Test-OabRequireSslChange -RequireSsl $b`,
   `Test-MRSProxyChange -Enabled $b`, `Test-LbsyncMarker 'name'`; for undo's Outlook Anywhere record,
-  `Test-OutlookAnywhereRecord` (reads the record into `$script:OaBefore`), `Test-OutlookAnywhereRestore -Name P`
-  (recorded and different) and `Test-OutlookAnywhereSslRestore -ExtendedProtection $b` (puts the SSLOffloading and
-  *ClientsRequireSsl to set back into `$script:OaSsl`; with Extended Protection a recorded $true becomes $false
-  with both flags $true).
+  `Test-OutlookAnywhereRecord` (reads the record into `$script:OaBefore`) and
+  `Test-OutlookAnywhereRestore -ExtendedProtection $b` (puts every setting to set back into `$script:OaWant`: the
+  record's value, else the current one; with Extended Protection a recorded SSLOffloading $true becomes $false with
+  both *ClientsRequireSsl $true; a side with a host name keeps *ClientsRequireSsl $true where Exchange's checks
+  below would refuse $false; true when anything differs).
 - IIS changes: `& $appcmd set config "<loc>" /section:... /sslFlags:... /commit:APPHOST`,
   `& $appcmd clear config "<loc>" /section:... /commit:APPHOST`,
   `Set-WebConfigurationProperty -PSPath 'MACHINE/WEBROOT/APPHOST' -Location L -Filter F -Name sslFlags -Value V`,
   `Clear-WebConfiguration -PSPath 'MACHINE/WEBROOT/APPHOST' -Location L -Filter F`.
 - Exchange cmdlets, with the IIS effect Exchange gives them: `Set-OutlookAnywhere -SSLOffloading $true|$false`
-  (the Service Host writes the Rpc vdir's sslFlags None / "Ssl, Ssl128" — modelled as immediate);
-  `Set-OutlookAnywhere -ExternalHostname H | -InternalHostname H | -ExternalClientAuthenticationMethod M |
-  -InternalClientAuthenticationMethod M` (recorded in ExchangeState.outlook_anywhere, no IIS effect; M is Basic,
-  Ntlm or Negotiate; a host name may be $null: none),
-  `Set-OabVirtualDirectory -RequireSSL` (sets / clears the Ssl bits of the OAB vdir),
+  (the Service Host makes the Rpc vdir's sslFlags None / "Ssl, Ssl128" — modelled as immediate, written only where
+  the effective value differs); `-ExternalHostname H`, `-InternalHostname H`, `-ExternalClientsRequireSsl $b`,
+  `-InternalClientsRequireSsl $b`, `-ExternalClientAuthenticationMethod M`, `-InternalClientAuthenticationMethod M`
+  (in ExchangeState, no IIS effect; M is Basic, Ntlm or Negotiate; a host name may be $null: none), any of them in
+  one call; `Set-OabVirtualDirectory -RequireSSL` (sets / clears the Ssl bits of the OAB vdir),
   `Set-WebServicesVirtualDirectory -MRSProxyEnabled` (no sslFlags effect; recorded). Every Exchange cmdlet call
   must carry `-ErrorAction Stop` (in the Exchange Management Shell they are implicit-remoting functions whose
-  errors do not stop the script otherwise). A value may be `$script:OaBefore.P` / `$script:OaSsl.P` (P the
-  parameter itself), set by the guard above it. Set-OutlookAnywhere is refused as Exchange refuses it
-  (ErrorRpcHttpSSLOffloadingDisabled): SSLOffloading $false with a host name set whose *ClientsRequireSsl is $false.
+  errors do not stop the script otherwise). A Set-OutlookAnywhere value may be `$script:OaWant.P` (P the parameter
+  itself), set by the guard above it. Set-OutlookAnywhere is refused as Exchange refuses it: the parameter rule
+  (`_exchange_accepts_parameters`), a non-empty -ExternalHostname/-InternalHostname without that side's
+  -*ClientsRequireSsl and -*ClientAuthenticationMethod in the same call (ErrorRpcHttpMustSpecify...; sources:
+  Microsoft Learn, "Configuring SSL offloading in Exchange 2013", step 1, whose documented form always passes the
+  three together, `Set-OutlookAnywhere -Identity ClientAccessServer1\\Rpc* -Externalhostname
+  ClientAccessServer1.contoso.com -ExternalClientsRequireSsl:$True -ExternalClientAuthenticationMethod Basic`; and a
+  decompiled SetRpcHttp.PrepareDataObject, build unknown), and the merged-state rules
+  (`_exchange_accepts_outlook_anywhere`, on the stored settings with the call's merged in, same decompiled source):
+  SSLOffloading $false (ErrorRpcHttpSSLOffloadingDisabled) or Basic (ErrorRpcHttpBasicAuthOverHttpDisallowed)
+  while a side has a host name and does not require SSL.
 - Bookkeeping helpers: `Assert-LastExitCode`, `Add-ChangedPool 'pool'`, `Set-LbsyncMarker 'n'`,
   `Remove-LbsyncMarker 'n'`, `Save-OutlookAnywhereRecord 'P1', 'P2'` (records each setting not yet recorded, as it
   is now, in ExchangeState.oa_record: the JSON file in the per-server state folder), `Remove-OutlookAnywhereRecord`;
@@ -108,16 +118,19 @@ class ExchangeState:
 
 
 # Set-OutlookAnywhere parameters besides -SSLOffloading/-*ClientsRequireSsl that the scripts may set, with the
-# values a fresh Exchange 2013+ server shows; the *AuthenticationMethod ones take Basic, Ntlm or Negotiate.
+# values a fresh Exchange 2013+ server shows: no external host name, the server's FQDN as internal host name (one
+# name for every server here: Exchange's checks only ask whether a host name is set), the *AuthenticationMethod
+# ones Negotiate and Ntlm (they take Basic, Ntlm or Negotiate).
 OA_DEFAULTS: dict[str, str | None] = {
-    "ExternalHostname": None, "InternalHostname": None,
+    "ExternalHostname": None, "InternalHostname": "ex01.corp.contoso.com",
     "ExternalClientAuthenticationMethod": "Negotiate", "InternalClientAuthenticationMethod": "Ntlm",
 }
 OA_AUTH_METHODS = ("Basic", "Ntlm", "Negotiate")
 OA_SSL = ("SSLOffloading", "ExternalClientsRequireSsl", "InternalClientsRequireSsl")
 OA_SETTINGS = (*OA_SSL, *OA_DEFAULTS)
+OA_SIDES = ("External", "Internal")
 # script variables a Set-OutlookAnywhere value may read (set by the guard above it) -> the parameters they serve
-OA_VARIABLES = {"OaBefore": tuple(OA_DEFAULTS), "OaSsl": OA_SSL}
+OA_VARIABLES = {"OaWant": OA_SETTINGS}
 # Exchange cmdlets the changes region may call (each with -ErrorAction Stop)
 EXCHANGE_CMDLETS = ("Set-OutlookAnywhere", "Set-OabVirtualDirectory", "Set-WebServicesVirtualDirectory")
 
@@ -129,7 +142,7 @@ class Run:
     executed: list[str] = field(default_factory=list)     # change commands that ran, as written
     changed_pools: list[str] = field(default_factory=list)
     whatif: bool = False
-    variables: dict[str, dict] = field(default_factory=dict)   # $script:OaBefore, $script:OaSsl
+    variables: dict[str, dict] = field(default_factory=dict)   # $script:OaBefore, $script:OaWant
 
 
 def load_fixture(version: int) -> str:
@@ -230,7 +243,7 @@ def _check_outside(lines: list[str], region: tuple[int, int] | None) -> None:
     for i, raw in enumerate(lines):
         if region and region[0] <= i <= region[1]:
             continue
-        s = raw.strip()
+        s = raw.strip().lstrip("\ufeff")    # the scripts start with a BOM, then their help block
         if in_block_comment:
             if "#>" in s:
                 in_block_comment = False
@@ -329,17 +342,12 @@ def _read_guard(state: Run, text: str, where: str) -> bool:
         a = _named(args, where, {"Location": ""})
         loc = _location(doc, a["Location"], where)
         return doc.explicit_flags(loc) is not None
-    if name == "Test-OutlookAnywhereChange":
-        want = _bool(_named(args, where, {"SSLOffloading": ""})["SSLOffloading"], where)
-        if want:
-            return not ex.ssl_offloading
-        return ex.ssl_offloading or not (ex.external_clients_require_ssl and ex.internal_clients_require_ssl)
-    if name == "Test-OutlookAnywhereSetting":
-        a = _named(args, where, {"Name": "", "Value": ""})
-        _require(a, ("Name", "Value"), where)
-        key = _oa_setting(a["Name"], where)
-        current = ex.outlook_anywhere.get(key) or ""
-        return current.lower() != a["Value"].lower()
+    if name == "Test-OutlookAnywhereSettings":
+        a = _named(args, where, {k: "" for k in OA_SETTINGS})
+        if not a:
+            raise InterpreterError(f"{where}: Test-OutlookAnywhereSettings compares nothing")
+        now = ex.outlook_anywhere_settings()
+        return any(not _oa_same(now[k], _oa_literal(k, v, where)) for k, v in a.items())
     if name == "Test-OabRequireSslChange":
         want = _bool(_named(args, where, {"RequireSsl": ""})["RequireSsl"], where)
         return ex.oab_require_ssl != want
@@ -356,26 +364,20 @@ def _read_guard(state: Run, text: str, where: str) -> bool:
         state.variables["OaBefore"] = dict(ex.oa_record or {})
         return bool(ex.oa_record)
     if name == "Test-OutlookAnywhereRestore":
-        a = _named(args, where, {"Name": ""})
-        _require(a, ("Name",), where)
-        key = _oa_setting(a["Name"], where)
-        before = _variable(state, "OaBefore", where)
-        if key not in before:
-            return False
-        return (ex.outlook_anywhere.get(key) or "").lower() != (before[key] or "").lower()
-    if name == "Test-OutlookAnywhereSslRestore":
         a = _named(args, where, {"ExtendedProtection": ""})
         _require(a, ("ExtendedProtection",), where)
         extended_protection = _bool(a["ExtendedProtection"], where)
         before = _variable(state, "OaBefore", where)
-        if "SSLOffloading" not in before:
-            return False
         now = ex.outlook_anywhere_settings()
-        want = {k: before[k] if k in before else now[k] for k in OA_SSL}
+        want = {k: before[k] if k in before else now[k] for k in OA_SETTINGS}
         if extended_protection and want["SSLOffloading"]:
-            want = {"SSLOffloading": False, "ExternalClientsRequireSsl": True, "InternalClientsRequireSsl": True}
-        state.variables["OaSsl"] = want
-        return any(now[k] != want[k] for k in OA_SSL)
+            want.update(SSLOffloading=False, ExternalClientsRequireSsl=True, InternalClientsRequireSsl=True)
+        for side in OA_SIDES:   # what Exchange would refuse: that side keeps requiring SSL
+            if want[f"{side}Hostname"] and not want[f"{side}ClientsRequireSsl"] and (
+                    not want["SSLOffloading"] or (want[f"{side}ClientAuthenticationMethod"] or "").lower() == "basic"):
+                want[f"{side}ClientsRequireSsl"] = True
+        state.variables["OaWant"] = want
+        return any(not _oa_same(now[k], want[k]) for k in OA_SETTINGS)
     raise InterpreterError(f"{where}: unknown guard {name!r}")
 
 
@@ -440,24 +442,28 @@ def _command(state: Run, line: str, where: str, server: str | None, *, execute: 
         _require(a, ("Identity",), where)
         _identity(a["Identity"], RPC_IDENTITY, server, where)
         values = {k: _oa_argument(state, k, a[k], where) for k in OA_SETTINGS if k in a}
-        if "SSLOffloading" not in a and ({"ExternalClientsRequireSsl", "InternalClientsRequireSsl"} & set(a)):
-            raise InterpreterError(f"{where}: -*ClientsRequireSsl only go with -SSLOffloading")
         if not values:
             raise InterpreterError(f"{where}: Set-OutlookAnywhere sets nothing lbsync manages")
         _error_action_stop(a, head, where)
+        # the parameter rule, checked on the line as written (literal host names) and again when it runs
+        _exchange_accepts_parameters({k: a[k] for k in values}, where)
 
         def action() -> None:
             ex = state.exchange
-            new = {**ex.outlook_anywhere_settings(), **{k: value() for k, value in values.items()}}
+            given = {k: value() for k, value in values.items()}
+            _exchange_accepts_parameters(given, where)
+            new = {**ex.outlook_anywhere_settings(), **given}
             _exchange_accepts_outlook_anywhere(new, where)
-            ex.outlook_anywhere.update({k: new[k] for k in OA_DEFAULTS if k in new})
+            ex.outlook_anywhere.update({k: new[k] for k in OA_DEFAULTS})
             ex.external_clients_require_ssl = new["ExternalClientsRequireSsl"]
             ex.internal_clients_require_ssl = new["InternalClientsRequireSsl"]
-            if "SSLOffloading" not in values:
+            if "SSLOffloading" not in given:
                 return
             ex.ssl_offloading = new["SSLOffloading"]
+            # the Service Host makes /Rpc's sslFlags agree with SSLOffloading
             flags = sslflags.NONE if ex.ssl_offloading else sslflags.REQUIRE_SSL
-            _set_text(state, set_access(state.apphost, "Default Web Site/Rpc", flags))
+            if sslflags.parse(Document(state.apphost).effective("Default Web Site/Rpc")) != sslflags.parse(flags):
+                _set_text(state, set_access(state.apphost, "Default Web Site/Rpc", flags))
     elif head == "Set-OabVirtualDirectory":
         a = _named(tokens[1:], where, {"Identity": "", "RequireSSL": "", "ErrorAction": ""})
         _require(a, ("Identity", "RequireSSL"), where)
@@ -512,7 +518,7 @@ def _command(state: Run, line: str, where: str, server: str | None, *, execute: 
         state.executed.append(line)
 
 
-def _oa_setting(name: str, where: str, known: tuple[str, ...] = tuple(OA_DEFAULTS)) -> str:
+def _oa_setting(name: str, where: str, known: tuple[str, ...] = OA_SETTINGS) -> str:
     for key in known:
         if key.lower() == name.lower():
             return key
@@ -521,14 +527,14 @@ def _oa_setting(name: str, where: str, known: tuple[str, ...] = tuple(OA_DEFAULT
 
 def _oa_argument(state: Run, key: str, value: str, where: str):
     """A Set-OutlookAnywhere value, checked now, read when the line runs: a literal, $null (a host name: none), or
-    `$script:OaBefore.<key>` / `$script:OaSsl.<key>` that the guard above the line has set."""
+    `$script:OaWant.<key>` that the guard above the line has set."""
     m = re.fullmatch(r"\$script:(\w+)\.(\w+)", value)
     if m:
         var, prop = m.groups()
         if var not in OA_VARIABLES or key not in OA_VARIABLES[var]:
             raise InterpreterError(f"{where}: -{key} may not read $script:{var}")
         if prop != key:
-            raise InterpreterError(f"{where}: -{key} reads the recorded {prop}, not {key}")
+            raise InterpreterError(f"{where}: -{key} reads the wanted {prop}, not {key}")
 
         def read():
             values = _variable(state, var, where)
@@ -537,31 +543,77 @@ def _oa_argument(state: Run, key: str, value: str, where: str):
             got = values[key]
             if key in OA_SSL:
                 if not isinstance(got, bool):
-                    raise InterpreterError(f"{where}: {key} from the record is not $true or $false: {got!r}")
+                    raise InterpreterError(f"{where}: {key} from $script:{var} is not $true or $false: {got!r}")
                 return got
-            return None if got is None else _oa_value(key, got, where)
+            if got is None and key.endswith("Hostname"):
+                return None
+            if got is None:
+                raise InterpreterError(f"{where}: -{key} cannot be $null")
+            return _oa_value(key, got, where)
         return read
-    if key in OA_SSL:
-        b = _bool(value, where)
-        return lambda: b
-    if value.lower() == "$null":
-        if not key.endswith("Hostname"):
-            raise InterpreterError(f"{where}: -{key} cannot be $null")
-        return lambda: None
-    v = _oa_value(key, value, where)
+    v = _oa_literal(key, value, where)
     return lambda: v
 
 
+def _oa_literal(key: str, value: str, where: str):
+    """A literal Set-OutlookAnywhere value: $true/$false, $null (a host name only), a host name or a method."""
+    if key in OA_SSL:
+        return _bool(value, where)
+    if value.lower() == "$null":
+        if not key.endswith("Hostname"):
+            raise InterpreterError(f"{where}: -{key} cannot be $null")
+        return None
+    return _oa_value(key, value, where)
+
+
+def _oa_same(current, wanted) -> bool:
+    """As the guards compare: $true/$false as such, text case-insensitively, nothing set the same as ''."""
+    if isinstance(current, bool) or isinstance(wanted, bool):
+        return current is wanted
+    return (current or "").lower() == (wanted or "").lower()
+
+
+def _exchange_accepts_parameters(given: dict, where: str) -> None:
+    """The parameter rule of Set-OutlookAnywhere: a non-empty -ExternalHostname only together with
+    -ExternalClientsRequireSsl and -ExternalClientAuthenticationMethod in the same call, the same for Internal.
+
+    Sources: Microsoft Learn, "Configuring SSL offloading in Exchange 2013", step 1 (`Set-OutlookAnywhere -Identity
+    ClientAccessServer1\\Rpc* -Externalhostname ClientAccessServer1.contoso.com -ExternalClientsRequireSsl:$True
+    -ExternalClientAuthenticationMethod Basic`: the documented form passes the three together); a decompiled
+    SetRpcHttp.PrepareDataObject (build unknown): ErrorRpcHttpMustSpecifyExternal-
+    ClientsRequireSslParameter, ErrorRpcHttpMustSpecifyExternalClientAuthenticationParameter (-DefaultAuthentication-
+    Method would also do; lbsync never passes it), ErrorRpcHttpMustSpecifyInternalClientsRequireSslParameter. That
+    build asks the internal side for no authentication method; the interpreter asks both sides for both, as the
+    documented form passes them (stricter: it refuses nothing lbsync writes). `given` holds the parameters of the
+    call: as written (a `$script:` value is checked when the line runs) or as read when it runs."""
+    for side in OA_SIDES:
+        host = given.get(f"{side}Hostname")
+        if not host or host.lower() == "$null" or host.startswith("$script:"):   # none, or read when it runs
+            continue
+        for partner, error in ((f"{side}ClientsRequireSsl", f"ErrorRpcHttpMustSpecify{side}ClientsRequireSslParameter"),
+                               (f"{side}ClientAuthenticationMethod",
+                                f"ErrorRpcHttpMustSpecify{side}ClientAuthenticationParameter")):
+            if partner not in given:
+                raise InterpreterError(f"{where}: Exchange refuses -{side}Hostname without -{partner} in the same "
+                                       f"call ({error})")
+
+
 def _exchange_accepts_outlook_anywhere(new: dict, where: str) -> None:
-    """The check Set-OutlookAnywhere makes on the settings it would store (read in a decompiled SetRpcHttp, build
-    unknown; Microsoft's own example sets both *ClientsRequireSsl $true with -SSLOffloading $false): SSL offloading
-    off needs SSL required on every side, external or internal, that has a host name."""
-    if new["SSLOffloading"]:
-        return
-    for side in ("External", "Internal"):
-        if new.get(f"{side}Hostname") and not new[f"{side}ClientsRequireSsl"]:
+    """The checks Set-OutlookAnywhere makes on the settings it would store (the stored values with the call's
+    parameters merged in; read in a decompiled SetRpcHttp, build unknown; Microsoft's own example sets both
+    *ClientsRequireSsl $true with -SSLOffloading $false): SSL offloading off needs SSL required on every side,
+    external or internal, that has a host name (ErrorRpcHttpSSLOffloadingDisabled); Basic needs SSL required on a
+    side that has a host name (ErrorRpcHttpBasicAuthOverHttpDisallowed)."""
+    for side in OA_SIDES:
+        if not new.get(f"{side}Hostname") or new[f"{side}ClientsRequireSsl"]:
+            continue
+        if not new["SSLOffloading"]:
             raise InterpreterError(f"{where}: Exchange refuses SSLOffloading $false while {side}Hostname is set and "
                                    f"{side}ClientsRequireSsl is $false (ErrorRpcHttpSSLOffloadingDisabled)")
+        if (new.get(f"{side}ClientAuthenticationMethod") or "").lower() == "basic":
+            raise InterpreterError(f"{where}: Exchange refuses {side}ClientAuthenticationMethod Basic while "
+                                   f"{side}Hostname is set and {side}ClientsRequireSsl is $false "
+                                   f"(ErrorRpcHttpBasicAuthOverHttpDisallowed)")
 
 
 def _error_action_stop(a: dict, cmdlet: str, where: str) -> None:

@@ -32,9 +32,10 @@ CODES: dict[str, str] = {
     "ssl-missing": "SSL is not required on a location that is bridged or passed through (Exchange's default lost)",
     "ssl-flags-differ": "sslFlags differ from the plan in other bits (Ssl128, client certificates)",
     "outlook-anywhere-offloading": "Outlook Anywhere -SSLOffloading differs from the plan",
-    "outlook-anywhere-client-ssl": "Outlook Anywhere without offloading must have External/InternalClientsRequireSsl",
-    "outlook-anywhere-settings": "an Outlook Anywhere host name or client authentication method the model states "
-                                 "differs (exchange.outlook_anywhere)",
+    "outlook-anywhere-client-ssl": "Outlook Anywhere External/InternalClientsRequireSsl is not $true where apply sets "
+                                   "it (without offloading; on a side whose host name the model states)",
+    "outlook-anywhere-settings": "an Outlook Anywhere host name or client authentication method apply sets differs "
+                                 "(exchange.outlook_anywhere; a stated host name brings its side's method)",
     "vdir-auth-differs": "a virtual directory accepts other authentication methods than the model says "
                          "(exchange.auth or Exchange's defaults); apply never changes them: a person must",
     "oab-require-ssl": "the OAB virtual directory's RequireSSL differs from the plan",

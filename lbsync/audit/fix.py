@@ -3,6 +3,8 @@
 For each server with repairable drift, `plan.exchange` is narrowed with dataclasses.replace — that server only,
 only its drifted IIS locations, Outlook Anywhere / OAB / MRSProxy only where they drifted — and handed to the
 Exchange renderer, so the guards, the backup, -WhatIf and the app-pool recycling are exactly those of apply.
+Outlook Anywhere is repaired with apply's one Set-OutlookAnywhere (every parameter of the plan, guarded): Exchange
+takes a host name only together with that side's *ClientsRequireSsl and authentication method.
 What lbsync never changes (the site root, the back-end site, settings it does not manage) and what is missing
 from the evidence is not repaired: it is listed for a person to look at.
 """
@@ -21,17 +23,9 @@ from ..plan.types import ExchangePlan, Plan
 from ..targets import exchange as exrender
 from ..targets.protocol import RenderOptions
 from .drift import SSL_CODES, Drift, Report
-from .evidence import (
-    EWS_MRSPROXY,
-    OA_EXTERNAL_SSL,
-    OA_INTERNAL_SSL,
-    OA_SSL_OFFLOADING,
-    OAB_REQUIRE_SSL,
-    server_exchange,
-)
+from .evidence import EWS_MRSPROXY, OAB_REQUIRE_SSL, server_exchange
 
 RPC_LOCATION = f"{catalog.SITE}/Rpc"
-OA_ITEMS = (OA_SSL_OFFLOADING, OA_EXTERNAL_SSL, OA_INTERNAL_SSL)
 
 
 def repairable(plan: Plan, d: Drift) -> bool:
@@ -39,14 +33,14 @@ def repairable(plan: Plan, d: Drift) -> bool:
     if d.code in SSL_CODES:
         return d.location in ex.appcmd_locations or (d.location == RPC_LOCATION
                                                      and ex.outlook_anywhere.ssl_offloading is not None)
-    if d.code == "outlook-anywhere-settings":   # apply sets what the model states, so the fix can
-        return d.location in _oa_items(ex)
-    return d.location in OA_ITEMS + (OAB_REQUIRE_SSL, EWS_MRSPROXY) and d.code != "location-missing"
+    if d.location in _oa_items(ex):   # a setting apply's Set-OutlookAnywhere sets, so the fix can
+        return d.code != "location-missing"
+    return d.location in (OAB_REQUIRE_SSL, EWS_MRSPROXY) and d.code != "location-missing"
 
 
-def _oa_items(ex: ExchangePlan) -> dict[str, str]:
-    """Drift item -> Set-OutlookAnywhere parameter, for the Outlook Anywhere settings the plan manages."""
-    return {f"Outlook Anywhere: {p}": p for p in ex.outlook_anywhere.managed}
+def _oa_items(ex: ExchangePlan) -> set[str]:
+    """The drift items of the Outlook Anywhere settings apply's one Set-OutlookAnywhere sets."""
+    return {f"Outlook Anywhere: {p}" for p in ex.outlook_anywhere.apply}
 
 
 def with_managed_descendants(managed: list[str], repaired: set[str]) -> list[str]:
@@ -66,14 +60,13 @@ def restricted_plan(plan: Plan, server: str, drift: list[Drift]) -> Plan:
     ex = server_exchange(plan)[server]
     items = {d.location for d in drift if repairable(plan, d)}
     oa = ex.outlook_anywhere
-    fix_oa = bool(items & set(OA_ITEMS)) or RPC_LOCATION in items
+    # any Outlook Anywhere item (or /Rpc's sslFlags): apply's whole command, guarded, as one
+    fix_oa = bool(items & _oa_items(ex)) or RPC_LOCATION in items
     exchange = dataclasses.replace(
         ex,
         servers=tuple(s for s in ex.servers if s.name == server),
         appcmd_locations=with_managed_descendants(ex.appcmd_locations, items),
-        outlook_anywhere=dataclasses.replace(
-            oa, ssl_offloading=oa.ssl_offloading if fix_oa else None,
-            managed={p: v for p, v in oa.managed.items() if f"Outlook Anywhere: {p}" in items}),
+        outlook_anywhere=oa if fix_oa else dataclasses.replace(oa, ssl_offloading=None, apply={}),
         oab_require_ssl=ex.oab_require_ssl if OAB_REQUIRE_SSL in items else None,
         mrsproxy_enabled=ex.mrsproxy_enabled if EWS_MRSPROXY in items else False,
     )

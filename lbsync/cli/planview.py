@@ -55,14 +55,16 @@ def print_plan(plan: Plan, console: Console | None = None) -> None:
     if oa.ssl_offloading is not None:
         console.print(f"Outlook Anywhere: -SSLOffloading ${str(oa.ssl_offloading).lower()}"
                       f" (external {oa.external_hostname or '-'}, {oa.external_auth}/{oa.internal_auth})")
-        managed = oa.managed
-        console.print("  apply also sets (only where it differs): "
-                      + (", ".join(f"-{k} {v}" for k, v in managed.items()) if managed else
-                         "nothing else (no exchange.outlook_anywhere key stated: host names and authentication "
-                         "are left as they are)"))
+        console.print("  apply runs one Set-OutlookAnywhere (only where something differs): "
+                      + " ".join(f"-{k} " + ((f"${str(v).lower()}") if isinstance(v, bool) else str(v))
+                                 for k, v in oa.apply.items()))
+        if not any(k.endswith(("Hostname", "AuthenticationMethod")) for k in oa.apply):
+            console.print("  (no exchange.outlook_anywhere key stated: host names and authentication are left as "
+                          "they are)")
         undo = ex.undo_outlook_anywhere_ssl_offloading
         if undo is not None:
-            console.print(f"  undo sets -SSLOffloading ${str(undo).lower()}"
+            console.print("  undo sets back, in one Set-OutlookAnywhere, what apply recorded before changing it "
+                          f"(without a record: -SSLOffloading ${str(undo).lower()})"
                           + (" (Extended Protection is on: SSL offloading stays off)" if undo is False else ""))
     if ex.oab_require_ssl is not None:
         console.print(f"OAB: Set-OabVirtualDirectory -RequireSSL ${str(ex.oab_require_ssl).lower()}")

@@ -30,11 +30,6 @@ from .types import (
     ServicePlan,
 )
 
-# exchange.outlook_anywhere key -> the Set-OutlookAnywhere parameter (and Get-OutlookAnywhere property)
-OUTLOOK_ANYWHERE_PARAMETERS = {
-    "external_hostname": "ExternalHostname", "internal_hostname": "InternalHostname",
-    "external_auth": "ExternalClientAuthenticationMethod", "internal_auth": "InternalClientAuthenticationMethod",
-}
 _SCHEME = {Mode.OFFLOAD: "http", Mode.BRIDGE: "https", Mode.PASSTHROUGH: "tcp"}
 
 
@@ -114,13 +109,39 @@ def _settle_pool(services: list[ServicePlan]) -> None:
 
 def _outlook_anywhere(model: Model, modes: dict[str, Mode], rpc_hosts: list[str], group: str) -> OutlookAnywherePlan:
     oa = model.exchange.outlook_anywhere
+    offloading = (modes[Svc.RPC] == Mode.OFFLOAD) if Svc.RPC in modes else None
     return OutlookAnywherePlan(
-        ssl_offloading=(modes[Svc.RPC] == Mode.OFFLOAD) if Svc.RPC in modes else None,
+        ssl_offloading=offloading,
         external_hostname=oa.external_hostname or (rpc_hosts[0] if rpc_hosts else None),
         internal_hostname=oa.internal_hostname,
         external_auth=oa.external_auth, internal_auth=oa.internal_auth,
-        managed={param: getattr(oa, key) for key, param in OUTLOOK_ANYWHERE_PARAMETERS.items()
-                 if key in oa.given and Svc.RPC in modes and group == MAIN_GROUP})
+        apply=_outlook_anywhere_apply(oa, offloading, oa.given if group == MAIN_GROUP else frozenset()))
+
+
+def _outlook_anywhere_apply(oa, offloading: bool | None, stated: frozenset[str]) -> dict[str, bool | str]:
+    """The parameters of apply's one Set-OutlookAnywhere (OutlookAnywherePlan.apply).
+
+    Exchange's rules (SetRpcHttp, read decompiled; Microsoft Learn "Configuring SSL offloading in Exchange 2013",
+    step 1, passes -ExternalHostname with -ExternalClientsRequireSsl and -ExternalClientAuthenticationMethod in one
+    call; Set-OutlookAnywhere example 3 passes both *ClientsRequireSsl $true with -SSLOffloading $false): a
+    non-empty host name only with that side's *ClientsRequireSsl and client authentication method in the same
+    call; SSLOffloading $false only while every side with a host name requires SSL; Basic only with SSL on a side
+    with a host name. The methods are the model's (stated, or Exchange's own defaults Negotiate/Ntlm)."""
+    if offloading is None:
+        return {}
+    out: dict[str, bool | str] = {"SSLOffloading": offloading}
+    for side, host_key, auth_key in (("External", "external_hostname", "external_auth"),
+                                     ("Internal", "internal_hostname", "internal_auth")):
+        method = getattr(oa, auth_key)
+        with_host = host_key in stated
+        with_method = with_host or auth_key in stated
+        if with_host:
+            out[f"{side}Hostname"] = getattr(oa, host_key)
+        if not offloading or with_host or (with_method and method == "Basic"):
+            out[f"{side}ClientsRequireSsl"] = True
+        if with_method:
+            out[f"{side}ClientAuthenticationMethod"] = method
+    return out
 
 
 def _exchange_plan(model: Model, group: str = MAIN_GROUP) -> ExchangePlan:

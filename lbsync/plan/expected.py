@@ -8,15 +8,11 @@ from .types import ExchangePlan
 
 
 def outlook_anywhere(ex: ExchangePlan) -> dict | None:
-    """Get-OutlookAnywhere property -> expected value; None when no namespace carries rpc (left alone)."""
-    offloading = ex.outlook_anywhere.ssl_offloading
-    if offloading is None:
+    """Get-OutlookAnywhere property -> expected value: exactly the parameters apply's one Set-OutlookAnywhere sets
+    (OutlookAnywherePlan.apply); None when no namespace carries rpc (left alone)."""
+    if ex.outlook_anywhere.ssl_offloading is None:
         return None
-    return {
-        "SSLOffloading": offloading,
-        # Microsoft: with SSLOffloading $false, internal and external clients must be told to use SSL
-        **({} if offloading else {"ExternalClientsRequireSsl": True, "InternalClientsRequireSsl": True}),
-        **ex.outlook_anywhere.managed}
+    return dict(ex.outlook_anywhere.apply)
 
 
 def vdir_auth(ex: ExchangePlan) -> dict[str, list[str]]:

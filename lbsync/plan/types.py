@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from ..facts.lb import TLS_VERSIONS, Balance, Mode, Persistence
 from ..facts.tls import SERVER_TLS_DEFAULT
@@ -268,9 +269,18 @@ class OutlookAnywherePlan:
     internal_hostname: str | None
     external_auth: str
     internal_auth: str
-    # Set-OutlookAnywhere parameter -> value that apply sets (guarded) and verify/audit compare: only the
-    # exchange.outlook_anywhere keys the model states, only when a namespace carries rpc (main group only).
-    managed: dict[str, str] = field(default_factory=dict)
+    # The one Set-OutlookAnywhere apply runs (guarded), Set-OutlookAnywhere parameter -> literal value, in the
+    # command's order; also exactly what verify and audit compare (plan.expected.outlook_anywhere). Empty when no
+    # namespace carries rpc. -SSLOffloading always; with $false both *ClientsRequireSsl $true (Microsoft's form);
+    # each host name the model states (main group only) with that side's *ClientsRequireSsl $true and client
+    # authentication method, because Exchange takes a host name only together with those two; a stated method
+    # without its host name on its own (Basic with that side's *ClientsRequireSsl $true: Exchange refuses Basic
+    # without SSL on a side that has a host name).
+    apply: dict[str, bool | str] = field(default_factory=dict)
+    # every Set-OutlookAnywhere parameter lbsync ever sets: what apply may record and undo sets back in one command
+    SETTINGS: ClassVar[tuple[str, ...]] = (
+        "SSLOffloading", "ExternalHostname", "ExternalClientsRequireSsl", "ExternalClientAuthenticationMethod",
+        "InternalHostname", "InternalClientsRequireSsl", "InternalClientAuthenticationMethod")
 
 
 @dataclass

@@ -20,9 +20,8 @@ from ..output import text
 from ..output.env import environment, render_template
 from ..output.writer import Output
 from ..plan import expected
-from ..plan.build import OUTLOOK_ANYWHERE_PARAMETERS
 from ..plan.lookup import slug
-from ..plan.types import Plan
+from ..plan.types import OutlookAnywherePlan, Plan
 from .protocol import RenderOptions
 
 NAME = "exchange"
@@ -114,6 +113,11 @@ def _ps_bool(value: bool) -> str:
     return "$true" if value else "$false"
 
 
+def _ps_value(value: bool | str) -> str:
+    """A literal PowerShell argument: $true/$false, or the text single-quoted."""
+    return _ps_bool(value) if isinstance(value, bool) else text.ps_single(value)
+
+
 def vdir_auth_checks(plan: Plan, server: str) -> list[dict]:
     """One read per managed virtual directory for verify: its Get- cmdlet, -Identity, shape and expected methods."""
     out = []
@@ -137,7 +141,8 @@ def _context(plan: Plan, options: RenderOptions, server) -> dict:
         "exchange_version_ps": (text.ps_single(ex.version.label) if ex.version == SE else str(int(ex.version))),
         "apply_steps": apply_steps(plan), "undo_steps": undo_steps(plan),
         "oa_offloading": ex.outlook_anywhere.ssl_offloading,
-        "oa_settings": dict(ex.outlook_anywhere.managed),
+        # apply's one Set-OutlookAnywhere: parameter -> literal value, as the plan decided (empty: left alone)
+        "oa_apply": dict(ex.outlook_anywhere.apply),
         "oa_undo": ex.undo_outlook_anywhere_ssl_offloading,
         "vdir_auth": vdir_auth_checks(plan, server.name),
         "oa_identity": _identity(server.name, Svc.RPC),
@@ -146,8 +151,8 @@ def _context(plan: Plan, options: RenderOptions, server) -> dict:
         "mrsproxy": ex.mrsproxy_enabled, "ews_identity": _identity(server.name, Svc.EWS),
         "mrsproxy_marker": MRSPROXY_MARKER,
         "oa_record": OA_RECORD,
-        # what undo sets back from the record before SSLOffloading: host names, client authentication methods
-        "oa_restore": list(OUTLOOK_ANYWHERE_PARAMETERS.values()),
+        # what undo's one Set-OutlookAnywhere sets back from the record: every setting apply may have recorded
+        "oa_restore": list(OutlookAnywherePlan.SETTINGS),
         "oa_default": catalog.OUTLOOK_ANYWHERE_DEFAULT_SSL_OFFLOADING,
         "oab_default": catalog.OAB_DEFAULT_REQUIRE_SSL,
         "expected": expected.exchange_state(ex),
@@ -163,6 +168,7 @@ def _filters(env) -> None:
     env.filters["ps_comment"] = text.ps_comment
     env.filters["appcmd_flags"] = _appcmd_flags
     env.filters["ps_bool"] = _ps_bool
+    env.filters["ps_value"] = _ps_value
 
 
 def _group_views(plan: Plan) -> list[Plan]:

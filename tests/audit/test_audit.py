@@ -35,6 +35,16 @@ from lbsync.audit import evidence as evmod
 from lbsync.audit.apphost import Document
 from lbsync.errors import LbsyncError
 
+
+def verify_doc_now(plan, server: str, apphost_text: str, state) -> dict:
+    """The verify JSON as this lbsync's verify-SERVER.ps1 writes it: every Outlook Anywhere setting, the client
+    authentication methods included (support.auditing.verify_doc leaves them out, as earlier versions did), so that
+    everything apply's Set-OutlookAnywhere sets is compared."""
+    doc = verify_doc(plan, server, apphost_text, state)
+    doc["outlook_anywhere"] = state.outlook_anywhere_settings()
+    return doc
+
+
 # ---- applicationHost.config scenarios --------------------------------------------------------------------------
 
 def test_2013_baseline_against_offload_plan_every_offloaded_location_still_requires_ssl(tmp_path):
@@ -67,7 +77,8 @@ def test_after_apply_everything_is_in_sync(tmp_path, version, mode, flavour):
     for server in ("EX01", "EX02"):
         text, state = applied(plan, server, flavour=flavour)
         specs.append(f"{server}={write(tmp_path, server + '.config', text)}")
-        oa.append(f"{server}={write(tmp_path, server + '.json', json.dumps(verify_doc(plan, server, text, state)))}")
+        doc = verify_doc_now(plan, server, text, state)
+        oa.append(f"{server}={write(tmp_path, server + '.json', json.dumps(doc))}")
     report = audit(plan, apphost=specs, outlook_anywhere=oa)
     assert report.drift == [] and report.in_sync
     assert report.not_checked == []
@@ -157,7 +168,7 @@ def test_server_missing_from_the_evidence(tmp_path):
 def test_location_missing_from_the_evidence(tmp_path):
     plan = plan_for(tmp_path, model_text(2013, "offload"))
     text, state = applied(plan, "EX01")
-    doc = verify_doc(plan, "EX01", text, state)
+    doc = verify_doc_now(plan, "EX01", text, state)
     del doc["locations"][f"{SITE}/mapi"]
     del doc["oab"]
     report = audit(plan, outlook_anywhere=[f"EX01={write(tmp_path, 'v.json', json.dumps(doc))}"])
@@ -236,8 +247,12 @@ def test_outlook_anywhere_without_offloading_must_require_ssl_of_clients(tmp_pat
 def test_verify_json_as_powershell_writes_it_oab_and_mrsproxy(tmp_path):
     plan = plan_for(tmp_path, model_text(2013, "offload"))
     report = audit(plan, outlook_anywhere=[f"EX01={AUDIT / 'verify-EX01.json'}"])
+    # the evidence is of a server applied by an earlier lbsync: its stated external host name came without
+    # ExternalClientsRequireSsl $true, which Exchange wants together with it (apply now sets them in one command)
     assert drift_set(report) == {("EX01", evmod.OAB_REQUIRE_SSL, "oab-require-ssl"),
-                                 ("EX01", evmod.EWS_MRSPROXY, "mrsproxy-state"), ("EX02", None, "server-missing")}
+                                 ("EX01", evmod.EWS_MRSPROXY, "mrsproxy-state"),
+                                 ("EX01", evmod.OA_EXTERNAL_SSL, "outlook-anywhere-client-ssl"),
+                                 ("EX02", None, "server-missing")}
     oab = next(d for d in report.drift if d.code == "oab-require-ssl")
     assert (oab.expected, oab.actual) == (False, True)
 
@@ -283,9 +298,9 @@ def test_evidence_folder_layout(tmp_path):
     folder = tmp_path / "evidence"
     t1, s1 = applied(plan, "EX01")
     t2, s2 = applied(plan, "EX02")
-    write(folder, "verify-EX01.json", json.dumps(verify_doc(plan, "EX01", t1, s1)))
+    write(folder, "verify-EX01.json", json.dumps(verify_doc_now(plan, "EX01", t1, s1)))
     write(folder, "ex02/applicationHost.config", cu_reset(t2, {f"{SITE}/owa": None}))
-    write(folder, "EX02/verify-EX02.json", json.dumps(verify_doc(plan, "EX02", t2, s2)))
+    write(folder, "EX02/verify-EX02.json", json.dumps(verify_doc_now(plan, "EX02", t2, s2)))
     write(folder, "notes.txt", "collected after CU14")
     report = audit(plan, evidence_dir=str(folder))
     # EX02's applicationHost.config (the raw file) wins over its verify JSON for the IIS locations

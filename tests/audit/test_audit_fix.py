@@ -54,6 +54,14 @@ def run_fix(script: str, text: str, server: str, state=None):
     return iisinterp.run(text, script, server=server, exchange=state)
 
 
+def verify_ex01_applied_now(tmp_path) -> str:
+    """tests/fixtures/audit/verify-EX01.json (a server applied by an earlier lbsync) with Outlook Anywhere as this
+    lbsync's apply leaves it: the stated external host name with ExternalClientsRequireSsl $true."""
+    doc = json.loads((AUDIT / "verify-EX01.json").read_text(encoding="utf-8"))
+    doc["outlook_anywhere"]["ExternalClientsRequireSsl"] = True
+    return write(tmp_path, "verify-EX01-now.json", json.dumps(doc))
+
+
 @pytest.mark.parametrize("flavour", ["appcmd", "webadministration"])
 @pytest.mark.parametrize("version", [2013, 2016])
 def test_cu_reset_fixed_on_that_server_only(tmp_path, version, flavour):
@@ -116,7 +124,7 @@ def test_hand_edited_servers_fixed_and_nothing_else_touched(tmp_path):
 
 def test_oab_and_mrsproxy_fixed_through_exchange_cmdlets_only(tmp_path):
     plan = plan_for(tmp_path, model_text(2013, "offload"))
-    report = audit(plan, outlook_anywhere=[f"EX01={AUDIT / 'verify-EX01.json'}"])
+    report = audit(plan, outlook_anywhere=[f"EX01={verify_ex01_applied_now(tmp_path)}"])
     assert {d.location for d in report.drift if d.server == "EX01"} == {OAB_REQUIRE_SSL, EWS_MRSPROXY}
     scripts, _ = fixmod.fix_scripts(plan, report)
     changes = scripts["EX01"].split(iisinterp.BEGIN)[1].split(iisinterp.END)[0]
@@ -158,6 +166,49 @@ def test_bridge_outlook_anywhere_fixed_with_set_outlookanywhere(tmp_path):
     assert drift_set(report) == {("EX02", None, "server-missing")}
 
 
+@pytest.mark.parametrize("mode", ["offload", "bridge"])
+def test_outlook_anywhere_drift_is_repaired_with_applys_one_command(tmp_path, mode):
+    """A server applied by an earlier lbsync (its external host name set on its own, ExternalClientsRequireSsl left
+    $false) whose host name someone changed since: every drifted Outlook Anywhere item is repaired by the plan's one
+    Set-OutlookAnywhere (a host name needs its side's *ClientsRequireSsl and method in the same call), accepted
+    by the interpreter's Exchange rules; afterwards the audit is in sync and a second run changes nothing."""
+    version = 2013 if mode == "offload" else 2016
+    plan = plan_for(tmp_path, model_text(version, mode))
+    want = plan.exchange.outlook_anywhere.apply
+    text, state = applied(plan, "EX01")
+    state.external_clients_require_ssl = False
+    state.outlook_anywhere.update(ExternalHostname="old.contoso.com")
+    if mode == "bridge":   # Exchange would not have stored $false with a host name and offloading off
+        state.ssl_offloading = True
+        text = iisinterp.set_access(text, f"{SITE}/Rpc", "None")
+    doc = verify_doc(plan, "EX01", text, state)
+    doc["outlook_anywhere"] = state.outlook_anywhere_settings()
+    report = audit(plan, apphost=[f"EX01={write(tmp_path, 'a.config', text)}"],
+                   outlook_anywhere=[f"EX01={write(tmp_path, 'v.json', json.dumps(doc))}"])
+    oa_drift = {(d.location, d.code) for d in report.drift if d.server == "EX01" and d.location != f"{SITE}/Rpc"}
+    assert oa_drift == {("Outlook Anywhere: ExternalHostname", "outlook-anywhere-settings"),
+                        ("Outlook Anywhere: ExternalClientsRequireSsl", "outlook-anywhere-client-ssl"),
+                        *([("Outlook Anywhere: SSLOffloading", "outlook-anywhere-offloading")]
+                          if mode == "bridge" else [])}
+    scripts, unrepaired = fixmod.fix_scripts(plan, report)
+    assert [d for d in unrepaired if d.server == "EX01"] == []
+    region = scripts["EX01"].split(iisinterp.BEGIN)[1].split(iisinterp.END)[0]
+    calls = [line.strip() for line in region.splitlines() if line.strip().startswith("Set-OutlookAnywhere")]
+    assert calls == ['Set-OutlookAnywhere -Identity "EX01\\Rpc (Default Web Site)" '
+                     + " ".join(f"-{k} " + ((("$true" if v else "$false") if isinstance(v, bool) else f"'{v}'"))
+                                for k, v in want.items()) + " -ErrorAction Stop"]
+    run = run_fix(scripts["EX01"], text, "EX01", state)
+    assert len([line for line in run.executed if line.startswith("Set-OutlookAnywhere")]) == 1
+    settings = run.exchange.outlook_anywhere_settings()
+    assert {k: settings[k] for k in want} == want
+    after = verify_doc(plan, "EX01", run.apphost, run.exchange)
+    after["outlook_anywhere"] = run.exchange.outlook_anywhere_settings()
+    report = audit(plan, apphost=[f"EX01={write(tmp_path, 'b.config', run.apphost)}"],
+                   outlook_anywhere=[f"EX01={write(tmp_path, 'w.json', json.dumps(after))}"])
+    assert drift_set(report) == {("EX02", None, "server-missing")}
+    assert run_fix(scripts["EX01"], run.apphost, "EX01", run.exchange).executed == []
+
+
 def test_what_lbsync_never_touches_is_not_in_a_fix_script(tmp_path):
     plan = plan_for(tmp_path, model_text(2016, "bridge"))
     path = AUDIT / "exchange2016.backend-touched.applicationHost.config"
@@ -170,7 +221,7 @@ def test_what_lbsync_never_touches_is_not_in_a_fix_script(tmp_path):
 def test_restricted_plan_leaves_the_real_plan_alone(tmp_path):
     plan = plan_for(tmp_path, model_text(2013, "offload"))
     before = plan.as_json()
-    report = audit(plan, outlook_anywhere=[f"EX01={AUDIT / 'verify-EX01.json'}"])
+    report = audit(plan, outlook_anywhere=[f"EX01={verify_ex01_applied_now(tmp_path)}"])
     narrowed = fixmod.restricted_plan(plan, "EX01", report.for_server("EX01"))
     assert [s.name for s in narrowed.exchange.servers] == ["EX01"]
     assert narrowed.exchange.appcmd_locations == [] and narrowed.exchange.outlook_anywhere.ssl_offloading is None

@@ -140,7 +140,7 @@ def test_clear_removes_the_element_and_empty_containers(apphost):
 
 def test_exchange_cmdlets_have_their_iis_effect(apphost):
     text = region('Set-OutlookAnywhere -Identity "EX01\\Rpc (Default Web Site)" -SSLOffloading $false '
-                  '-ErrorAction Stop',
+                  '-InternalClientsRequireSsl $true -ErrorAction Stop',
                   'Set-OabVirtualDirectory -Identity "EX01\\OAB (Default Web Site)" -RequireSSL $false '
                   '-ErrorAction Stop',
                   'Set-WebServicesVirtualDirectory -Identity "EX01\\EWS (Default Web Site)" -MRSProxyEnabled $true '
@@ -150,7 +150,8 @@ def test_exchange_cmdlets_have_their_iis_effect(apphost):
         "Default Web Site/Rpc": "Ssl, Ssl128", "Default Web Site/OAB": "None"}
     ex = result.exchange
     assert (ex.ssl_offloading, ex.oab_require_ssl, ex.mrsproxy_enabled) == (False, False, True)
-    assert (ex.external_clients_require_ssl, ex.internal_clients_require_ssl) == (False, False)
+    # the external side has no host name (a fresh server): Exchange does not ask it to require SSL
+    assert (ex.external_clients_require_ssl, ex.internal_clients_require_ssl) == (False, True)
     back = run(result.apphost, region('Set-OabVirtualDirectory -Identity "EX01\\OAB (Default Web Site)" '
                                       '-RequireSSL $true -ErrorAction Stop'), exchange=ex)
     assert effective_flags(back.apphost, ["Default Web Site/OAB"]) == {"Default Web Site/OAB": "Ssl"}

@@ -48,45 +48,80 @@ def all_stated(text: str) -> str:
 
 
 def oa_lines(executed: list[str]) -> list[str]:
-    return [line for line in executed if line.startswith("Set-OutlookAnywhere") and "-SSLOffloading" not in line]
+    return [line for line in executed if line.startswith("Set-OutlookAnywhere")]
+
+
+def parameters(line: str) -> dict[str, str]:
+    """The -Name value pairs of one script line (quotes removed), -Identity and -ErrorAction left out."""
+    tokens = iisinterp.tokenize(line, "test")
+    pairs = dict(zip(tokens[1::2], tokens[2::2]))
+    return {k[1:]: v for k, v in pairs.items() if k not in ("-Identity", "-ErrorAction")}
+
+
+def literal(value) -> str:
+    return ("$true" if value else "$false") if isinstance(value, bool) else value
 
 
 # ---- 1. Outlook Anywhere settings ------------------------------------------------------------------------------
 
-def test_the_plan_manages_exactly_the_outlook_anywhere_keys_the_model_states(tmp_path):
+def test_the_plan_decides_the_one_set_outlookanywhere_apply_runs(tmp_path):
     plan = plan_for(tmp_path, all_stated(model_yaml(2013, "offload")))
-    assert plan.exchange.outlook_anywhere.managed == ALL_STATED
+    # each stated host name with its side's *ClientsRequireSsl $true and method, in the command's order
+    assert list(plan.exchange.outlook_anywhere.apply.items()) == [
+        ("SSLOffloading", True), ("ExternalHostname", "mail.contoso.com"), ("ExternalClientsRequireSsl", True),
+        ("ExternalClientAuthenticationMethod", "Basic"), ("InternalHostname", "mail.corp.contoso.com"),
+        ("InternalClientsRequireSsl", True), ("InternalClientAuthenticationMethod", "Negotiate")]
+    # a stated host name without a stated method: the model's default method (Exchange's own: Negotiate, Ntlm)
+    host = plan_for(tmp_path, with_oa(model_yaml(2013, "offload"), internal_hostname="int.contoso.com"))
+    assert host.exchange.outlook_anywhere.apply == {
+        "SSLOffloading": True, "InternalHostname": "int.contoso.com", "InternalClientsRequireSsl": True,
+        "InternalClientAuthenticationMethod": "Ntlm"}
+    # a stated method without its host name stays a parameter of the command; Ntlm is also the default: stated,
+    # so set; the unstated external host name (derived) is not set
     only = plan_for(tmp_path, with_oa(model_yaml(2013, "offload"), internal_auth="Ntlm"))
-    # Ntlm is also the default: stated, so managed; the unstated external host name (derived) is not set
-    assert only.exchange.outlook_anywhere.managed == {"InternalClientAuthenticationMethod": "Ntlm"}
+    assert only.exchange.outlook_anywhere.apply == {"SSLOffloading": True, "InternalClientAuthenticationMethod": "Ntlm"}
     assert only.exchange.outlook_anywhere.external_hostname == "mail.contoso.com"
+    # Basic needs SSL on a side with a host name (Exchange refuses Basic over HTTP): its *ClientsRequireSsl $true
+    basic = plan_for(tmp_path, with_oa(model_yaml(2013, "offload"), internal_auth="Basic"))
+    assert basic.exchange.outlook_anywhere.apply == {
+        "SSLOffloading": True, "InternalClientsRequireSsl": True, "InternalClientAuthenticationMethod": "Basic"}
+    # bridging: Microsoft's -SSLOffloading $false with both *ClientsRequireSsl $true
+    bridge = plan_for(tmp_path, with_oa(model_yaml(2016, "bridge")))
+    assert bridge.exchange.outlook_anywhere.apply == {
+        "SSLOffloading": False, "ExternalClientsRequireSsl": True, "InternalClientsRequireSsl": True}
     none = plan_for(tmp_path, with_oa(model_yaml(2013, "offload")))
-    assert none.exchange.outlook_anywhere.managed == {}
+    assert none.exchange.outlook_anywhere.apply == {"SSLOffloading": True}
     no_rpc = plan_for(tmp_path, all_stated(model_yaml(2013, "offload", services=("owa", "ews"))))
-    assert no_rpc.exchange.outlook_anywhere.managed == {}
+    assert no_rpc.exchange.outlook_anywhere.apply == {}
+    assert plan_expected.outlook_anywhere(no_rpc.exchange) is None
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
-def test_apply_sets_the_stated_outlook_anywhere_settings_guarded_and_idempotent(tmp_path, flavour):
+def test_apply_sets_outlook_anywhere_in_one_guarded_command_and_is_idempotent(tmp_path, flavour):
     plan = plan_for(tmp_path, all_stated(model_yaml(2013, "offload")))
-    files = rendered(plan, flavour)
-    apply_text = files["exchange/apply-EX01.ps1"]
-    for name, value in ALL_STATED.items():
-        assert f"if (Test-OutlookAnywhereSetting -Name '{name}' -Value '{value}') {{" in apply_text
-        assert (f'Set-OutlookAnywhere -Identity "EX01\\Rpc (Default Web Site)" -{name} \'{value}\'') in apply_text
+    want = plan.exchange.outlook_anywhere.apply
+    args = "".join(f" -{k} {literal(v) if isinstance(v, bool) else repr(v)}" for k, v in want.items())
+    apply_text = rendered(plan, flavour)["exchange/apply-EX01.ps1"]
+    region = apply_text.split(iisinterp.BEGIN)[1].split(iisinterp.END)[0]
+    assert f"if (Test-OutlookAnywhereSettings{args}) {{" in region
+    assert f'Set-OutlookAnywhere -Identity "EX01\\Rpc (Default Web Site)"{args} -ErrorAction Stop' in region
+    assert region.count("Set-OutlookAnywhere -") == 1
     fixture = iisinterp.load_fixture(2013)
     run = iisinterp.run(fixture, apply_text, server="EX01")
     assert run.exchange.outlook_anywhere == ALL_STATED
-    assert len(oa_lines(run.executed)) == 4
+    assert len(oa_lines(run.executed)) == 1
     again = iisinterp.run(run.apphost, apply_text, server="EX01", exchange=run.exchange)
     assert again.executed == []
-    # only what differs: a server that already has three of them right gets one line
+    # one setting differs (the others already right, a host name in other case): the whole command runs once
     state = iisinterp.initial_exchange_state(fixture)
     state.outlook_anywhere.update({**ALL_STATED, "ExternalHostname": "MAIL.contoso.com",   # case-insensitive
                                    "InternalClientAuthenticationMethod": "Ntlm"})
-    one = iisinterp.run(fixture, apply_text, server="EX01", exchange=state)
-    assert oa_lines(one.executed) == ['Set-OutlookAnywhere -Identity "EX01\\Rpc (Default Web Site)" '
-                                      "-InternalClientAuthenticationMethod 'Negotiate' -ErrorAction Stop"]
+    state.external_clients_require_ssl = state.internal_clients_require_ssl = True
+    one = iisinterp.run(run.apphost, apply_text, server="EX01", exchange=state)
+    assert [parameters(line) for line in oa_lines(one.executed)] == [{k: literal(v) for k, v in want.items()}]
+    assert one.exchange.outlook_anywhere["InternalClientAuthenticationMethod"] == "Negotiate"
+    state.outlook_anywhere["InternalClientAuthenticationMethod"] = "negotiate"
+    assert oa_lines(iisinterp.run(run.apphost, apply_text, server="EX01", exchange=state).executed) == []
     # -WhatIf changes nothing
     dry = iisinterp.run(fixture, apply_text, server="EX01", whatif=True)
     assert dry.executed == [] and dry.exchange.outlook_anywhere == iisinterp.OA_DEFAULTS
@@ -98,31 +133,37 @@ def test_unstated_keys_are_never_set(tmp_path):
         text = rendered(plan, flavour)["exchange/apply-EX01.ps1"]
         assert "-ExternalClientAuthenticationMethod 'Ntlm'" in text
         for other in ("-ExternalHostname", "-InternalHostname", "-InternalClientAuthenticationMethod"):
-            assert other not in text
+            assert other not in text.split(iisinterp.BEGIN)[1].split(iisinterp.END)[0]
     no_rpc = plan_for(tmp_path, all_stated(model_yaml(2013, "offload", services=("owa", "ews"))))
     for kind in ("apply", "undo"):
         assert "Set-OutlookAnywhere" not in rendered(no_rpc, "appcmd")[f"exchange/{kind}-EX01.ps1"]
 
 
 def test_undo_sets_the_outlook_anywhere_settings_back(tmp_path):
-    """Undo sets back what apply recorded (tests/targets/test_exchange_oa_record.py has the details)."""
+    """Undo sets back what apply recorded, in one command (tests/targets/test_exchange_oa_record.py has the
+    details)."""
     plan = plan_for(tmp_path, all_stated(model_yaml(2013, "offload")))
     files = rendered(plan, "appcmd")
     first = iisinterp.run(iisinterp.load_fixture(2013), files["exchange/apply-EX01.ps1"], server="EX01")
     assert first.exchange.outlook_anywhere == ALL_STATED
     undone = iisinterp.run(first.apphost, files["exchange/undo-EX01.ps1"], server="EX01", exchange=first.exchange)
     assert undone.exchange.outlook_anywhere == iisinterp.OA_DEFAULTS
-    assert len(oa_lines(undone.executed)) == 4
+    assert len(oa_lines(undone.executed)) == 1
     readme = " ".join(exrender.readme(plan, RenderOptions(flavour="appcmd")).split())
-    assert "undo sets each back where the server differs and removes the file" in readme
+    assert "undo sets them all back in one Set-OutlookAnywhere where the server differs and removes the file" in readme
 
 
-def test_verify_compares_the_stated_outlook_anywhere_settings(tmp_path):
-    plan = plan_for(tmp_path, with_oa(model_yaml(2013, "offload"), external_hostname="mail.contoso.com",
-                                      external_auth="Basic"))
+@pytest.mark.parametrize("keys", [{}, {"external_hostname": "mail.contoso.com", "external_auth": "Basic"},
+                                  {"internal_auth": "Basic"}, {"internal_hostname": "int.contoso.com"}],
+                         ids=["none", "external", "internal-basic", "internal-host"])
+@pytest.mark.parametrize("version, mode", [(2013, "offload"), (2016, "bridge")])
+def test_verify_compares_exactly_what_apply_sets(tmp_path, keys, version, mode):
+    plan = plan_for(tmp_path, with_oa(model_yaml(version, mode), **keys))
     expected = plan_expected.exchange_state(plan.exchange)
-    assert expected["outlook_anywhere"] == {"SSLOffloading": True, "ExternalHostname": "mail.contoso.com",
-                                            "ExternalClientAuthenticationMethod": "Basic"}
+    apply_text = rendered(plan, "appcmd")["exchange/apply-EX01.ps1"]
+    line = next(s.strip() for s in apply_text.splitlines() if s.strip().startswith("Set-OutlookAnywhere -"))
+    assert parameters(line) == {k: literal(v) for k, v in expected["outlook_anywhere"].items()}
+    assert expected["outlook_anywhere"] == plan.exchange.outlook_anywhere.apply
     text = rendered(plan, "appcmd")["exchange/verify-EX01.ps1"]
     embedded = json.loads(text.split("$Expected = ConvertFrom-Json @'")[1].split("'@")[0])
     assert embedded == expected
@@ -132,30 +173,81 @@ def test_verify_compares_the_stated_outlook_anywhere_settings(tmp_path):
             "'InternalClientAuthenticationMethod')") in text
 
 
-# ---- the interpreter understands the extended Set-OutlookAnywhere ---------------------------------------------
+# ---- the interpreter understands the one Set-OutlookAnywhere ------------------------------------------------
 
 def region(*lines: str) -> str:
     return "\n".join([iisinterp.BEGIN, *lines, iisinterp.END]) + "\n"
 
 
-def test_interpreter_records_outlook_anywhere_settings_and_refuses_bad_ones():
+OA = 'Set-OutlookAnywhere -Identity "EX01\\Rpc (Default Web Site)"'
+
+
+def test_interpreter_sets_outlook_anywhere_settings_and_refuses_bad_ones():
     fixture = iisinterp.load_fixture(2013)
     run = iisinterp.run(fixture, region(
-        "Set-OutlookAnywhere -Identity \"EX01\\Rpc (Default Web Site)\" -ExternalHostname 'mail.contoso.com' "
-        "-InternalClientAuthenticationMethod 'negotiate' -ErrorAction Stop"), server="EX01")
+        f"{OA} -ExternalHostname 'mail.contoso.com' -ExternalClientsRequireSsl $true "
+        "-ExternalClientAuthenticationMethod 'Ntlm' -InternalClientAuthenticationMethod 'negotiate' -ErrorAction Stop"),
+        server="EX01")
     assert run.exchange.outlook_anywhere["ExternalHostname"] == "mail.contoso.com"
     assert run.exchange.outlook_anywhere["InternalClientAuthenticationMethod"] == "Negotiate"
+    assert run.exchange.external_clients_require_ssl is True
     assert run.apphost == fixture and run.exchange.ssl_offloading is True     # no IIS effect, offloading untouched
     bad = [("-ExternalClientAuthenticationMethod 'Kerberos'", "must be one of"),
-           ("-ExternalHostname 'mail contoso'", "not a host name"),
-           ("-ExternalClientsRequireSsl $true", "only go with -SSLOffloading"),
+           ("-ExternalHostname 'mail contoso' -ExternalClientsRequireSsl $true "
+            "-ExternalClientAuthenticationMethod 'Ntlm'", "not a host name"),
            ("-IISAuthenticationMethods 'Ntlm'", "unexpected argument"),
            ("", "sets nothing")]
     for args, match in bad:
         with pytest.raises(iisinterp.InterpreterError, match=match):
-            iisinterp.run(fixture, region(f'Set-OutlookAnywhere -Identity "EX01\\Rpc (Default Web Site)" {args}'))
-    with pytest.raises(iisinterp.InterpreterError, match="not an Outlook Anywhere setting"):
-        iisinterp.run(fixture, region("if (Test-OutlookAnywhereSetting -Name 'SSLOffloading' -Value 'x') {", "}"))
+            iisinterp.run(fixture, region(f"{OA} {args} -ErrorAction Stop"))
+    with pytest.raises(iisinterp.InterpreterError, match="unexpected argument"):
+        iisinterp.run(fixture, region("if (Test-OutlookAnywhereSettings -Name 'SSLOffloading' -Value 'x') {", "}"))
+
+
+@pytest.mark.parametrize("side", ["External", "Internal"])
+@pytest.mark.parametrize("missing", ["ClientsRequireSsl", "ClientAuthenticationMethod", "both"])
+def test_the_interpreter_refuses_a_host_name_without_its_sides_ssl_and_method(side, missing):
+    """Exchange's parameter rule (SetRpcHttp: ErrorRpcHttpMustSpecify...; Microsoft's documented form passes the
+    three together): refused as written, even where the line would not run, and where its value is read at run
+    time; accepted with both, and a host name of $null needs neither."""
+    fixture = iisinterp.load_fixture(2016)
+    partners = {"ClientsRequireSsl": "$true", "ClientAuthenticationMethod": "'Ntlm'"}
+    given = {k: v for k, v in partners.items() if missing not in (k, "both")}
+    args = f"-{side}Hostname 'x.contoso.com'" + "".join(f" -{side}{k} {v}" for k, v in given.items())
+    first = "ClientsRequireSsl" if missing == "both" else missing
+    error = f"ErrorRpcHttpMustSpecify{side}{first.replace('Method', '')}Parameter"
+    with pytest.raises(iisinterp.InterpreterError, match=f"refuses -{side}Hostname without -{side}{first}.*{error}"):
+        iisinterp.run(fixture, region(f"{OA} {args} -ErrorAction Stop"), server="EX01")
+    with pytest.raises(iisinterp.InterpreterError, match=error):   # not run: still refused
+        iisinterp.run(fixture, region("if (Test-LbsyncMarker 'never') {", f"{OA} {args} -ErrorAction Stop", "}"))
+    state = iisinterp.initial_exchange_state(fixture)
+    state.oa_record = {f"{side}Hostname": "y.contoso.com"}
+    with pytest.raises(iisinterp.InterpreterError, match=error):   # a value read from $script:OaWant
+        iisinterp.run(fixture, region("if (Test-OutlookAnywhereRecord) {",
+                                      "if (Test-OutlookAnywhereRestore -ExtendedProtection $false) {",
+                                      f"{OA} -{side}Hostname $script:OaWant.{side}Hostname"
+                                      + "".join(f" -{side}{k} $script:OaWant.{side}{k}" for k in given)
+                                      + " -ErrorAction Stop", "}", "}"), server="EX01", exchange=state)
+    whole = f"{OA} -{side}Hostname 'x.contoso.com'" + "".join(f" -{side}{k} {v}" for k, v in partners.items())
+    done = iisinterp.run(fixture, region(whole + " -ErrorAction Stop"), server="EX01")
+    assert done.exchange.outlook_anywhere[f"{side}Hostname"] == "x.contoso.com"
+    cleared = iisinterp.run(fixture, region(f"{OA} -{side}Hostname $null -ErrorAction Stop"), server="EX01",
+                            exchange=done.exchange)
+    assert cleared.exchange.outlook_anywhere[f"{side}Hostname"] is None
+
+
+def test_the_interpreter_refuses_what_exchange_refuses_to_store():
+    """The merged-state rules (SetRpcHttp): SSLOffloading $false, or Basic, on a side with a host name that does
+    not require SSL; a fresh server has its FQDN as internal host name and does not require SSL."""
+    fixture = iisinterp.load_fixture(2013)
+    for line, error in ((f"{OA} -SSLOffloading $false -ExternalClientsRequireSsl $true", "SSLOffloadingDisabled"),
+                        (f"{OA} -InternalClientAuthenticationMethod 'Basic'", "BasicAuthOverHttpDisallowed")):
+        with pytest.raises(iisinterp.InterpreterError, match=f"Internal.*ErrorRpcHttp{error}"):
+            iisinterp.run(fixture, region(line + " -ErrorAction Stop"), server="EX01")
+        state = iisinterp.initial_exchange_state(fixture)
+        state.outlook_anywhere["InternalHostname"] = None      # no internal host name: nothing to refuse
+        iisinterp.run(fixture, region(line + " -ErrorAction Stop"), server="EX01", exchange=state)
+        iisinterp.run(fixture, region(line + " -InternalClientsRequireSsl $true -ErrorAction Stop"), server="EX01")
 
 
 # ---- audit of the Outlook Anywhere settings --------------------------------------------------------------------
@@ -188,16 +280,16 @@ def test_audit_reports_outlook_anywhere_settings_that_differ_and_the_fix_repairs
     assert (auth.expected, auth.actual) == ("Basic", "Ntlm")
     scripts, unrepaired = fixmod.fix_scripts(plan, report)
     assert set(scripts) == {"EX02"} and unrepaired == []
-    state = iisinterp.initial_exchange_state(iisinterp.load_fixture(2013))
-    state.outlook_anywhere.update({**ALL_STATED, "ExternalClientAuthenticationMethod": "Ntlm",
-                                   "ExternalHostname": "old.contoso.com"})
-    run = iisinterp.run(iisinterp.load_fixture(2013), scripts["EX02"], server="EX02", exchange=state)
-    assert run.exchange.outlook_anywhere == ALL_STATED
-    assert sorted(oa_lines(run.executed)) == sorted([
-        'Set-OutlookAnywhere -Identity "EX02\\Rpc (Default Web Site)" -ExternalClientAuthenticationMethod \'Basic\' '
-        '-ErrorAction Stop',
-        'Set-OutlookAnywhere -Identity "EX02\\Rpc (Default Web Site)" -ExternalHostname \'mail.contoso.com\' '
-        '-ErrorAction Stop'])
+    # the fix is apply's one Set-OutlookAnywhere with every parameter of the plan, not one line per drifted item
+    region = scripts["EX02"].split(iisinterp.BEGIN)[1].split(iisinterp.END)[0]
+    want = plan.exchange.outlook_anywhere.apply
+    assert region.count("Set-OutlookAnywhere -") == 1
+    apphost, state = applied(plan, "EX02")
+    state.outlook_anywhere.update({"ExternalClientAuthenticationMethod": "Ntlm", "ExternalHostname": "old.contoso.com"})
+    run = iisinterp.run(apphost, scripts["EX02"], server="EX02", exchange=state)
+    assert [parameters(line) for line in run.executed] == [{k: literal(v) for k, v in want.items()}]
+    assert run.exchange.outlook_anywhere == ALL_STATED and run.apphost == apphost
+    assert iisinterp.run(apphost, scripts["EX02"], server="EX02", exchange=run.exchange).executed == []
 
 
 def test_audit_compares_authentication_methods_only_when_the_evidence_carries_them(tmp_path):
@@ -212,8 +304,8 @@ def test_audit_compares_authentication_methods_only_when_the_evidence_carries_th
     assert {(n.server, n.what) for n in report.not_checked} >= {(s, i) for s in ("EX01", "EX02")
                                                                 for i in (OA_EXTERNAL_AUTH, OA_INTERNAL_AUTH)}
     # Get-OutlookAnywhere | ConvertTo-Json writes the enum as a number: not read, not compared
-    raw = {"ServerName": "EX01", "SSLOffloading": True, "ExternalClientsRequireSsl": False,
-           "InternalClientsRequireSsl": False, "ExternalHostname": "mail.contoso.com",
+    raw = {"ServerName": "EX01", "SSLOffloading": True, "ExternalClientsRequireSsl": True,
+           "InternalClientsRequireSsl": True, "ExternalHostname": "mail.contoso.com",
            "InternalHostname": "mail.corp.contoso.com", "ExternalClientAuthenticationMethod": 2,
            "InternalClientAuthenticationMethod": 13}
     path = write(tmp_path, "oa-EX01.json", json.dumps(raw))

@@ -1,10 +1,12 @@
-"""Undo sets back every Outlook Anywhere setting apply changed, from the record apply keeps on the server.
+"""Apply sets Outlook Anywhere in one Set-OutlookAnywhere; undo sets back, in one, what apply recorded.
 
-Before apply changes an Outlook Anywhere setting (SSLOffloading with both *ClientsRequireSsl, a host name, a client
-authentication method) it records the value it replaces, once, in %ProgramData%\\lbsync\\SERVER (the interpreter's
-ExchangeState.oa_record); undo sets each recorded value back where the server differs, host names and methods first,
-then removes the record. Exchange's defaults are not one fixed set (SSLOffloading $true before 2019 CU14, $false
-after setup enables Extended Protection), so undo restores what was there rather than a guess. With Extended
+Exchange takes a non-empty host name only together with that side's *ClientsRequireSsl and client authentication
+method in the same call, and checks the settings it would store as a whole (SSLOffloading $false, or Basic, on a side
+with a host name that does not require SSL is refused); tests/iisinterp.py refuses both as Exchange does. Before apply
+changes Outlook Anywhere it records every parameter its command sets, as it is, once, in %ProgramData%\\lbsync\\SERVER
+(the interpreter's ExchangeState.oa_record); undo sets every recorded value back in one command where the server
+differs, then removes the record. Exchange's defaults are not one fixed set (SSLOffloading $true before 2019 CU14,
+$false after setup enables Extended Protection), so undo restores what was there rather than a guess. With Extended
 Protection on, SSLOffloading is never set back to $true. The scripts run through tests/iisinterp.py."""
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from hypothesis import strategies as st
 from support.scripts import FLAVOURS, RPC, model_yaml, plan_for, rendered
 
 from lbsync.audit.apphost import effective_flags
+from lbsync.plan.types import OutlookAnywherePlan
 from lbsync.targets import exchange as exrender
 
 OA_BLOCK = "  outlook_anywhere:\n    external_hostname: mail.contoso.com\n"
@@ -81,6 +84,66 @@ def rpc_flags(apphost: str) -> str:
     return effective_flags(apphost, [RPC])[RPC]
 
 
+def oa_calls(executed: list[str]) -> list[str]:
+    return [line for line in executed if line.startswith("Set-OutlookAnywhere")]
+
+
+def literal(value) -> str:
+    return ("$true" if value else "$false") if isinstance(value, bool) else value
+
+
+# ---- apply: one command, whatever the model states and whatever the server has -----------------------------------
+
+SUBSETS = [{k: v for i, (k, v) in enumerate(ALL_KEYS.items()) if mask & (1 << i)} for mask in range(16)]
+
+
+@pytest.mark.parametrize("oa", SUBSETS, ids=["+".join(k) or "none" for k in SUBSETS])
+def test_apply_is_one_set_outlookanywhere_that_exchange_accepts_and_reaches_the_plan(tmp_path, oa):
+    """Every combination of stated keys, offloading and bridging, on a fresh 2013 server and on a server with
+    Extended Protection (each refused by the interpreter as Exchange refuses it: a host name without its side's
+    *ClientsRequireSsl and method, SSL offloading off or Basic on a side with a host name that does not require
+    SSL)."""
+    for mode in ("offload", "bridge"):
+        (tmp_path / mode).mkdir()
+        plan = plan_for(tmp_path / mode, model(2013, mode, **oa))
+        want = plan.exchange.outlook_anywhere.apply
+        assert want["SSLOffloading"] is (mode == "offload")
+        text = rendered(plan, "appcmd")["exchange/apply-EX01.ps1"]
+        for name, before in (("fresh-2013", FRESH_2013), ("ep-server", EP_SERVER)):
+            apphost, state = start(2013, **before)
+            run = iisinterp.run(apphost, text, server="EX01", exchange=copy.deepcopy(state))
+            differs = any(before[k] != v for k, v in want.items())
+            calls = oa_calls(run.executed)
+            assert len(calls) == (1 if differs else 0), (mode, name)
+            if calls:   # every parameter of the plan, literally, in that one call
+                tokens = iisinterp.tokenize(calls[0], "test")
+                assert dict(zip(tokens[3::2], tokens[4::2])) == {
+                    **{f"-{k}": literal(v) for k, v in want.items()}, "-ErrorAction": "Stop"}
+            after = run.exchange.outlook_anywhere_settings()
+            assert {k: after[k] for k in want} == want, (mode, name)
+            # what the plan does not set stays as it was
+            assert {k: after[k] for k in after if k not in want} == {k: before[k] for k in before if k not in want}
+            assert rpc_flags(run.apphost) == ("None" if want["SSLOffloading"] else "Ssl, Ssl128")
+            again = iisinterp.run(run.apphost, text, server="EX01", exchange=copy.deepcopy(run.exchange))
+            assert again.executed == [] and again.exchange.oa_record == run.exchange.oa_record
+
+
+def test_the_old_way_one_line_per_setting_would_stop_half_way_on_a_real_server():
+    """What apply did before: -ExternalHostname on its own line. Exchange refuses it; with -ErrorAction Stop the run
+    stops with IIS already changed. The interpreter refuses it the same way."""
+    apphost, state = start(2013, **FRESH_2013)
+    line = ("Set-OutlookAnywhere -Identity \"EX01\\Rpc (Default Web Site)\" -ExternalHostname 'mail.contoso.com' "
+            "-ErrorAction Stop")
+    text = "\n".join([iisinterp.BEGIN, line, iisinterp.END]) + "\n"
+    with pytest.raises(iisinterp.InterpreterError, match="ErrorRpcHttpMustSpecifyExternalClientsRequireSslParameter"):
+        iisinterp.run(apphost, text, server="EX01", exchange=state)
+    # and -SSLOffloading $false alone on a fresh server (its FQDN as internal host name, SSL not required)
+    line = 'Set-OutlookAnywhere -Identity "EX01\\Rpc (Default Web Site)" -SSLOffloading $false -ErrorAction Stop'
+    with pytest.raises(iisinterp.InterpreterError, match="ErrorRpcHttpSSLOffloadingDisabled"):
+        iisinterp.run(apphost, "\n".join([iisinterp.BEGIN, line, iisinterp.END]) + "\n", server="EX01",
+                      exchange=copy.deepcopy(state))
+
+
 # ---- apply -> undo gives back exactly what was there -----------------------------------------------------------
 
 CASES = [
@@ -105,11 +168,11 @@ def test_bridged_apply_then_undo_restores_outlook_anywhere_exactly(tmp_path, sid
     assert after_apply["SSLOffloading"] is False and after_apply["ExternalClientsRequireSsl"] is True
     for key, value in oa.items():
         assert after_apply[KEYS[key]].lower() == value.lower()
-    # the record holds every setting apply manages, as it was before
-    managed = {*iisinterp.OA_SSL, *(KEYS[k] for k in oa)}
-    assert applied.exchange.oa_record == {k: before[k] for k in managed}
-    # undo: every setting back, the record gone, /Rpc's sslFlags as they were
+    # the record holds every parameter apply's command sets, as it was before
+    assert applied.exchange.oa_record == {k: before[k] for k in plan.exchange.outlook_anywhere.apply}
+    # undo: every setting back in at most one command, the record gone, /Rpc's sslFlags as they were
     assert undone.exchange.outlook_anywhere_settings() == before
+    assert len(oa_calls(undone.executed)) <= 1
     assert undone.exchange.oa_record is None
     assert rpc_flags(undone.apphost) == rpc_flags(apphost)
     # the record is gone: a second undo does what undo did before there was a record (Exchange's default
@@ -122,18 +185,19 @@ def test_bridged_apply_then_undo_restores_outlook_anywhere_exactly(tmp_path, sid
         'Set-OutlookAnywhere -Identity "EX01\\Rpc (Default Web Site)" -SSLOffloading $true -ErrorAction Stop'])
 
 
-def test_a_host_name_recorded_as_null_is_set_back_to_null(tmp_path):
+def test_a_host_name_recorded_as_null_is_set_back_to_null_in_the_one_command(tmp_path):
     plan = plan_for(tmp_path, model(2013, **ALL_KEYS))
     apphost, state = start(2013, **FRESH_2013)
     applied, undone = apply_then_undo(plan, "appcmd", apphost, state)
     assert applied.exchange.oa_record["ExternalHostname"] is None
     assert applied.exchange.outlook_anywhere["ExternalHostname"] == "mail.contoso.com"
-    assert ('Set-OutlookAnywhere -Identity "EX01\\Rpc (Default Web Site)" -ExternalHostname '
-            '$script:OaBefore.ExternalHostname -ErrorAction Stop') in undone.executed
     assert undone.exchange.outlook_anywhere["ExternalHostname"] is None
-    # host names and methods go back first, SSLOffloading with the client flags last (the reverse of apply)
-    oa = [line for line in undone.executed if line.startswith("Set-OutlookAnywhere")]
-    assert "-SSLOffloading $script:OaSsl.SSLOffloading" in oa[-1] and len(oa) == 5
+    # one command sets every setting back together (Exchange checks only the result)
+    (line,) = oa_calls(undone.executed)
+    assert line == ('Set-OutlookAnywhere -Identity "EX01\\Rpc (Default Web Site)" '
+                    + " ".join(f"-{k} $script:OaWant.{k}" for k in OutlookAnywherePlan.SETTINGS)
+                    + " -ErrorAction Stop")
+    assert undone.exchange.outlook_anywhere_settings() == FRESH_2013
 
 
 def test_offload_apply_then_undo_restores_outlook_anywhere_exactly(tmp_path):
@@ -154,19 +218,24 @@ HOSTS = st.sampled_from([None, "ex01.corp.contoso.com", "mail.contoso.com", "OLD
 METHODS = st.sampled_from(iisinterp.OA_AUTH_METHODS)
 
 
+def exchange_accepts(s: dict) -> bool:
+    """A state Exchange stores: SSL offloading off, and Basic, need SSL required on each side with a host name."""
+    return all(not s[f"{side}Hostname"] or s[f"{side}ClientsRequireSsl"]
+               or (s["SSLOffloading"] and s[f"{side}ClientAuthenticationMethod"] != "Basic")
+               for side in ("External", "Internal"))
+
+
 @st.composite
 def starting_states(draw):
     s = {"SSLOffloading": draw(st.booleans()), "ExternalClientsRequireSsl": draw(st.booleans()),
          "InternalClientsRequireSsl": draw(st.booleans()), "ExternalHostname": draw(HOSTS),
          "InternalHostname": draw(HOSTS), "ExternalClientAuthenticationMethod": draw(METHODS),
          "InternalClientAuthenticationMethod": draw(METHODS)}
-    # only states Exchange accepts: offloading off needs SSL required on each side that has a host name
-    assume(s["SSLOffloading"] or ((not s["ExternalHostname"] or s["ExternalClientsRequireSsl"])
-                                  and (not s["InternalHostname"] or s["InternalClientsRequireSsl"])))
+    assume(exchange_accepts(s))
     return s
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(before=starting_states(),
        target=st.sampled_from([(2013, "bridge", False), (2013, "offload", False), (2016, "bridge", False),
                                (2019, "bridge", False), (2019, "bridge", True)]),
@@ -177,12 +246,19 @@ def starting_states(draw):
        flavour=st.sampled_from(FLAVOURS), twice=st.booleans())
 def test_any_starting_state_comes_back_after_apply_and_undo(tmp_path_factory, before, target, oa, values, flavour,
                                                            twice):
+    """Host names set or not on either side, any methods and requirements Exchange accepts: apply and undo each run
+    at most one Set-OutlookAnywhere, which the interpreter checks against both of Exchange's rules (the parameter
+    rule on the call, the stored-state rules on the result); undo gives back the starting state."""
     version, mode, ep = target
     stated = {k: values[k] for k in oa}
     plan = plan_for(tmp_path_factory.mktemp("m"), model(version, mode, ep=ep, **stated))
     apphost, state = start(version, **before)
     files = rendered(plan, flavour)
     applied = iisinterp.run(apphost, files["exchange/apply-EX01.ps1"], server="EX01", exchange=copy.deepcopy(state))
+    assert len(oa_calls(applied.executed)) <= 1
+    after = applied.exchange.outlook_anywhere_settings()
+    assert {k: after[k] for k in plan.exchange.outlook_anywhere.apply} == plan.exchange.outlook_anywhere.apply
+    assert exchange_accepts(after)
     if twice:   # a second apply changes nothing, the record included
         record = copy.deepcopy(applied.exchange.oa_record)
         applied = iisinterp.run(applied.apphost, files["exchange/apply-EX01.ps1"], server="EX01",
@@ -190,12 +266,38 @@ def test_any_starting_state_comes_back_after_apply_and_undo(tmp_path_factory, be
         assert applied.executed == [] and applied.exchange.oa_record == record
     undone = iisinterp.run(applied.apphost, files["exchange/undo-EX01.ps1"], server="EX01",
                            exchange=copy.deepcopy(applied.exchange))
+    assert len(oa_calls(undone.executed)) <= 1
     want = dict(before)
     if ep and before["SSLOffloading"]:   # Extended Protection: SSL offloading stays off, clients told to use SSL
         want.update(SSLOffloading=False, ExternalClientsRequireSsl=True, InternalClientsRequireSsl=True)
     assert undone.exchange.outlook_anywhere_settings() == want
     assert undone.exchange.oa_record is None
     assert rpc_flags(undone.apphost) == ("None" if want["SSLOffloading"] else "Ssl, Ssl128")
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_undo_keeps_ssl_required_where_the_record_would_be_refused_and_says_so(tmp_path, flavour):
+    """The record is kept per setting, once: a host name someone set after apply (not recorded) with the recorded
+    ExternalClientsRequireSsl $false and SSLOffloading $false would be refused by Exchange; undo keeps
+    ExternalClientsRequireSsl $true for that side and sets back everything else."""
+    before = {**FRESH_2013, "SSLOffloading": False, "InternalClientsRequireSsl": True}
+    plan = plan_for(tmp_path, model(2016))      # bridge, no keys stated: SSLOffloading and both flags recorded
+    files = rendered(plan, flavour)
+    apphost, state = start(2016, **before)
+    applied = iisinterp.run(apphost, files["exchange/apply-EX01.ps1"], server="EX01", exchange=copy.deepcopy(state))
+    assert applied.exchange.oa_record == {"SSLOffloading": False, "ExternalClientsRequireSsl": False,
+                                          "InternalClientsRequireSsl": True}
+    applied.exchange.outlook_anywhere.update(ExternalHostname="new.contoso.com",       # by hand, after apply
+                                             InternalClientAuthenticationMethod="Basic")
+    undone = iisinterp.run(applied.apphost, files["exchange/undo-EX01.ps1"], server="EX01",
+                           exchange=copy.deepcopy(applied.exchange))
+    after = undone.exchange.outlook_anywhere_settings()
+    assert after == {**before, "ExternalHostname": "new.contoso.com", "ExternalClientsRequireSsl": True,
+                     "InternalClientAuthenticationMethod": "Basic"}
+    assert undone.exchange.oa_record is None
+    text = files["exchange/undo-EX01.ps1"]
+    assert ('Write-Host "  note:   Outlook Anywhere $require stays True, not False: Exchange refuses SSLOffloading '
+            'False or Basic authentication while $($side)Hostname is set and SSL is not required"') in text
 
 
 # ---- the record: once, under -WhatIf, without a record --------------------------------------------------------
@@ -210,11 +312,12 @@ def test_a_second_apply_keeps_the_first_record_and_undo_restores_the_original(tm
         one = iisinterp.run(apphost, rendered(first, flavour)["exchange/apply-EX01.ps1"], server="EX01",
                             exchange=copy.deepcopy(state))
         assert one.exchange.oa_record == {"SSLOffloading": True, "ExternalClientsRequireSsl": False,
-                                          "InternalClientsRequireSsl": False, "ExternalHostname": None}
+                                          "InternalClientsRequireSsl": False, "ExternalHostname": None,
+                                          "ExternalClientAuthenticationMethod": "Negotiate"}
         two = iisinterp.run(one.apphost, rendered(second, flavour)["exchange/apply-EX01.ps1"], server="EX01",
                             exchange=copy.deepcopy(one.exchange))
         assert two.exchange.outlook_anywhere["ExternalHostname"] == "new.contoso.com"
-        # ExternalHostname keeps the value from before the first apply; the method is recorded when first changed
+        # ExternalHostname keeps the value from before the first apply; the method is recorded when first set
         assert two.exchange.oa_record == {**one.exchange.oa_record, "InternalClientAuthenticationMethod": "Ntlm"}
         undone = iisinterp.run(two.apphost, rendered(second, flavour)["exchange/undo-EX01.ps1"], server="EX01",
                                exchange=copy.deepcopy(two.exchange))
@@ -231,7 +334,7 @@ def test_undo_without_a_record_behaves_as_before_and_says_what_it_leaves(tmp_pat
         applied.exchange.oa_record = None           # e.g. applied by an lbsync from before the record
         undone = iisinterp.run(applied.apphost, rendered(plan, flavour)["exchange/undo-EX01.ps1"], server="EX01",
                                exchange=copy.deepcopy(applied.exchange))
-        oa = [line for line in undone.executed if line.startswith("Set-OutlookAnywhere")]
+        oa = oa_calls(undone.executed)
         after = undone.exchange.outlook_anywhere_settings()
         # host names and methods stay as apply set them
         assert {k: after[k] for k in iisinterp.OA_DEFAULTS} == {
@@ -275,7 +378,7 @@ def test_with_extended_protection_undo_never_sets_ssl_offloading_true(tmp_path):
     for flavour in FLAVOURS:
         text = rendered(plan, flavour)["exchange/undo-EX01.ps1"]
         assert "-SSLOffloading $true" not in text and "-SSLOffloading $script:" not in text
-        assert "if (Test-OutlookAnywhereSslRestore -ExtendedProtection $true) {" in text
+        assert "if (Test-OutlookAnywhereRestore -ExtendedProtection $true) {" in text
         # the record says SSLOffloading $true (a server that had offloading on before apply)
         apphost, state = start(2019, **FRESH_2013)
         applied, undone = apply_then_undo(plan, flavour, apphost, state)
@@ -290,9 +393,9 @@ def test_with_extended_protection_undo_never_sets_ssl_offloading_true(tmp_path):
 def test_without_extended_protection_the_record_may_set_ssl_offloading_true_with_the_client_flags(tmp_path):
     plan = plan_for(tmp_path, model(2016))
     text = rendered(plan, "appcmd")["exchange/undo-EX01.ps1"]
-    assert ("Set-OutlookAnywhere -Identity \"EX01\\Rpc (Default Web Site)\" -SSLOffloading $script:OaSsl.SSLOffloading "
-            "-ExternalClientsRequireSsl $script:OaSsl.ExternalClientsRequireSsl "
-            "-InternalClientsRequireSsl $script:OaSsl.InternalClientsRequireSsl -ErrorAction Stop") in text
+    assert ("Set-OutlookAnywhere -Identity \"EX01\\Rpc (Default Web Site)\" "
+            "-SSLOffloading $script:OaWant.SSLOffloading -ExternalHostname $script:OaWant.ExternalHostname "
+            "-ExternalClientsRequireSsl $script:OaWant.ExternalClientsRequireSsl ") in text
     apphost, state = start(2016, **FRESH_2013)
     applied, undone = apply_then_undo(plan, "appcmd", apphost, state)
     assert undone.exchange.outlook_anywhere_settings() == FRESH_2013    # SSLOffloading $true, client flags $false
@@ -307,7 +410,7 @@ def region_lines(text: str) -> list[str]:
 
 
 @pytest.mark.parametrize("mode", ["offload", "bridge"])
-def test_apply_records_every_outlook_anywhere_setting_it_manages_before_any_change(tmp_path, mode):
+def test_apply_records_every_outlook_anywhere_setting_it_sets_before_its_one_command(tmp_path, mode):
     plan = plan_for(tmp_path, model(2013, mode, **ALL_KEYS))
     for flavour in FLAVOURS:
         lines = region_lines(rendered(plan, flavour)["exchange/apply-EX01.ps1"])
@@ -315,9 +418,10 @@ def test_apply_records_every_outlook_anywhere_setting_it_manages_before_any_chan
         assert lines[oa[0]].startswith("Save-OutlookAnywhereRecord ")     # first, outside any guard
         assert lines[oa[0] - 1] == "}" and not lines[oa[0] - 2].startswith("if")
         saved = [s.strip(" '") for s in lines[oa[0]][len("Save-OutlookAnywhereRecord "):].split(",")]
-        changed = [p for i in oa if lines[i].startswith("Set-OutlookAnywhere")
-                   for p in re.findall(r" -(\w+)", lines[i]) if p not in ("Identity", "ErrorAction")]
-        assert sorted(saved) == sorted({*changed, *iisinterp.OA_SSL}) and len(oa) == 1 + 2 * 5
+        assert lines[oa[1]].startswith("if (Test-OutlookAnywhereSettings ") and len(oa) == 3
+        changed = [p for p in re.findall(r" -(\w+)", lines[oa[2]]) if p not in ("Identity", "ErrorAction")]
+        guarded = re.findall(r" -(\w+)", lines[oa[1]])
+        assert saved == changed == guarded == list(plan.exchange.outlook_anywhere.apply)
     text = rendered(plan, "appcmd")["exchange/apply-EX01.ps1"]
     assert f"$script:OaRecordFile = Join-Path $script:StateDir '{exrender.OA_RECORD}'" in text
     assert "Set-Content -LiteralPath $script:OaRecordFile -Value (ConvertTo-Json -InputObject $record)" in text
@@ -351,12 +455,15 @@ OA = 'Set-OutlookAnywhere -Identity "EX01\\Rpc (Default Web Site)"'
      "needs -ErrorAction Stop"),
     ("Get-OutlookAnywhere -Identity EX01 -ErrorAction Stop", "Exchange cmdlet this interpreter does not know"),
     ("Set-ExchangeServer -Identity EX01 -ErrorAction Stop", "Exchange cmdlet this interpreter does not know"),
-    (f"{OA} -ExternalHostname $script:OaBefore.InternalHostname -ErrorAction Stop", "recorded InternalHostname"),
-    (f"{OA} -ExternalHostname $script:OaSsl.ExternalHostname -ErrorAction Stop", "may not read"),
-    (f"{OA} -ExternalHostname $script:OaBefore.ExternalHostname -ErrorAction Stop", "before the guard"),
+    (f"{OA} -ExternalHostname $script:OaWant.InternalHostname -ErrorAction Stop", "wanted InternalHostname"),
+    (f"{OA} -ExternalHostname $script:OaBefore.ExternalHostname -ErrorAction Stop", "may not read"),
+    (f"{OA} -SSLOffloading $script:OaWant.SSLOffloading -ErrorAction Stop", "before the guard"),
     (f"{OA} -ExternalClientAuthenticationMethod $null -ErrorAction Stop", "cannot be"),
+    (f"{OA} -ExternalHostname 'x.contoso.com' -ErrorAction Stop", "ErrorRpcHttpMustSpecifyExternalClientsRequireSsl"),
     (f"{OA} -SSLOffloading $false -ExternalClientsRequireSsl $false -InternalClientsRequireSsl $true "
      "-ErrorAction Stop", "Exchange refuses"),
+    ("if (Test-OutlookAnywhereSettings) {", "compares nothing"),
+    ("if (Test-OutlookAnywhereRestore -ExtendedProtection $false) {", "before the guard"),
     ("Save-OutlookAnywhereRecord 'SSLOffloading', 'IISAuthenticationMethods'", "not an Outlook Anywhere setting"),
     ("} else {", "an else must close an if"),
 ])
@@ -364,7 +471,8 @@ def test_the_interpreter_refuses(line, match):
     state = iisinterp.initial_exchange_state(iisinterp.load_fixture(2016))
     state.outlook_anywhere["ExternalHostname"] = "mail.contoso.com"
     with pytest.raises(iisinterp.InterpreterError, match=match):
-        iisinterp.run(iisinterp.load_fixture(2016), region(line), server="EX01", exchange=state)
+        iisinterp.run(iisinterp.load_fixture(2016), region(line, *(["}"] if line.startswith("if") else [])),
+                      server="EX01", exchange=state)
 
 
 def test_the_interpreter_runs_else_branches_and_null_host_names():

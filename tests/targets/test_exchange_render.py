@@ -158,8 +158,12 @@ def test_guards_read_effective_values(files2013):
 def test_outlook_anywhere_bridge_also_requires_ssl_for_clients():
     files = files_of(plan_of(PROFILE_2016))
     apply_text = files["exchange/apply-EX01.ps1"]
+    # one command: -SSLOffloading $false with both *ClientsRequireSsl $true, the stated host name with its side's
+    # method (the profile states external_hostname, external_auth and internal_auth)
     assert ('Set-OutlookAnywhere -Identity "EX01\\Rpc (Default Web Site)" -SSLOffloading $false '
-            '-ExternalClientsRequireSsl $true -InternalClientsRequireSsl $true') in apply_text
+            "-ExternalHostname 'mail.contoso.com' -ExternalClientsRequireSsl $true "
+            "-ExternalClientAuthenticationMethod 'Negotiate' -InternalClientsRequireSsl $true "
+            "-InternalClientAuthenticationMethod 'Ntlm' -ErrorAction Stop") in apply_text
     undo_text = files["exchange/undo-EX01.ps1"]
     assert 'Set-OutlookAnywhere -Identity "EX01\\Rpc (Default Web Site)" -SSLOffloading $true' in undo_text
     # without Extended Protection, undo never writes the client flags itself: they come from apply's record

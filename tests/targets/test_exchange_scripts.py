@@ -82,6 +82,10 @@ def test_apply_reaches_the_plan(case):
             assert run.exchange.ssl_offloading is ex.outlook_anywhere.ssl_offloading
             if ex.outlook_anywhere.ssl_offloading is False:
                 assert run.exchange.external_clients_require_ssl and run.exchange.internal_clients_require_ssl
+            # every parameter of the plan's one Set-OutlookAnywhere, reached in one call
+            settings = run.exchange.outlook_anywhere_settings()
+            assert {k: settings[k] for k in ex.outlook_anywhere.apply} == ex.outlook_anywhere.apply
+            assert len([line for line in run.executed if line.startswith("Set-OutlookAnywhere")]) == 1
         if ex.oab_require_ssl is not None:
             assert run.exchange.oab_require_ssl is ex.oab_require_ssl
         assert run.exchange.mrsproxy_enabled is ex.mrsproxy_enabled
@@ -203,8 +207,11 @@ def test_2016_bridge_on_defaults_only_turns_outlook_anywhere_offloading_off(tmp_
         state.outlook_anywhere["ExternalHostname"] = "mail.contoso.com"   # already as the model states it
         run = iisinterp.run(iisinterp.load_fixture(2016), files["exchange/apply-EX02.ps1"], server="EX02",
                             exchange=state)
+        # one command: the stated host name goes with its side's *ClientsRequireSsl and method (Exchange's rule)
         assert run.executed == ['Set-OutlookAnywhere -Identity "EX02\\Rpc (Default Web Site)" -SSLOffloading $false '
-                                '-ExternalClientsRequireSsl $true -InternalClientsRequireSsl $true -ErrorAction Stop']
+                                "-ExternalHostname 'mail.contoso.com' -ExternalClientsRequireSsl $true "
+                                "-ExternalClientAuthenticationMethod 'Negotiate' -InternalClientsRequireSsl $true "
+                                "-ErrorAction Stop"]
         assert effective_flags(run.apphost, [RPC]) == {RPC: "Ssl, Ssl128"}
         assert run.changed_pools == []
 
