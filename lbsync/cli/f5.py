@@ -69,12 +69,49 @@ def f5() -> None:
     """Push the plan to an F5 BIG-IP through iControl REST: `plan` (dry run) shows, `apply` changes."""
 
 
+PLAN_FORMAT = "lbsync-f5-plan"
+
+
+def _desired_checksum(pusher, plan, material) -> str:
+    """What lbsync wants on the device, as a checksum: a saved plan applies only with the model it was made from."""
+    import hashlib
+    want = pusher.desired(plan, material)
+    doc = {"objects": [[o.kind, o.path, o.attrs] for o in want.objects],
+           "files": [[f.kind, f.path, f.fingerprint] for f in want.files]}
+    text = _json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _read_saved(path: str) -> dict:
+    from ..reading import read_bytes
+    data = read_bytes(path, "evidence")
+    try:
+        doc = _json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError):
+        raise LbsyncError("not a saved plan (lbsync f5 plan -o FILE writes one)", file=path) from None
+    if not isinstance(doc, dict) or doc.get("format") != PLAN_FORMAT or doc.get("version") != 1:
+        raise LbsyncError("not a saved plan of this lbsync (format lbsync-f5-plan, version 1)", file=path)
+    for key in ("method", "device", "partition", "desired_checksum", "device_checksum"):
+        if not isinstance(doc.get(key), str):
+            raise LbsyncError(f"a saved plan without {key}", file=path, key=key)
+    return doc
+
+
+def _interactive() -> bool:
+    import sys
+    return sys.stdin.isatty()
+
+
 @f5.command("plan")
 @MODEL_ARG
 @ALLOW_OPT
 @METHOD_OPT
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
-def plan_cmd(model: str, allow: tuple[str, ...], method: str, as_json: bool) -> None:
+@click.option("-o", "--out", "out", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Save the plan, with a checksum of what it depends on, for `f5 apply --plan FILE`.")
+@click.option("--exit-code", is_flag=True, help="Exit 1 when changes are pending (as git diff --exit-code).")
+def plan_cmd(model: str, allow: tuple[str, ...], method: str, as_json: bool, out: str | None,
+             exit_code: bool) -> None:
     """Read the device and show, per object, create / modify / delete / unchanged (changes nothing)."""
     from ..targets.f5.connection import DeviceError
     from ..targets.f5.pushers import PUSHERS
@@ -90,29 +127,82 @@ def plan_cmd(model: str, allow: tuple[str, ...], method: str, as_json: bool) -> 
         if conn is not None:
             conn.logout()
     _print_changes(preview.changes, conn.settings.base, as_json, {"method": method, **preview.extra})
+    if out:
+        from ..output.writer import atomic_write
+        from ..targets.f5.diff import summary
+        doc = {"format": PLAN_FORMAT, "version": 1, "method": method, "device": conn.settings.base,
+               "partition": plan.model.targets.f5.partition, "model": printable(str(plan.model.path)),
+               "desired_checksum": _desired_checksum(pusher, plan, material),
+               "device_checksum": preview.device_checksum, "summary": summary(preview.changes),
+               "changes": [c.as_json() for c in preview.pending]}
+        try:
+            atomic_write(out, _json.dumps(doc, indent=2, default=str) + "\n")
+        except OSError as exc:
+            raise LbsyncError(f"cannot write: {exc.strerror}", file=out) from None
+        _say(f"plan saved to {out}: apply exactly this with `lbsync f5 apply --plan {out}`")
+    if exit_code and preview.pending:
+        raise CheckFailed("")
 
 
 @f5.command("apply")
 @MODEL_ARG
 @ALLOW_OPT
-@METHOD_OPT
-@click.option("--force", is_flag=True, help="Allow deleting more than 30% of the objects lbsync owns.")
+@click.option("--method", type=click.Choice(["imperative", "as3"]), default=None,
+              help="imperative (the default): f5-sdk and one iControl REST transaction; as3: POST the AS3 "
+                   "declaration (requests only, any Python). With --plan: the plan's.")
+@click.option("--plan", "saved", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Apply exactly this saved plan (lbsync f5 plan -o FILE); refused if the device or the model "
+                   "changed since.")
+@click.option("--yes", is_flag=True, help="Apply without asking (needed without a terminal).")
+@click.option("--force", is_flag=True, help="Allow deleting or modifying more than 30% of the objects lbsync owns.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document of what was applied.")
-def apply_cmd(model: str, allow: tuple[str, ...], method: str, force: bool, as_json: bool) -> None:
-    """Apply the plan to the device (certificate files first, then one transaction, or one AS3 declaration)."""
+def apply_cmd(model: str, allow: tuple[str, ...], method: str | None, saved: str | None, yes: bool, force: bool,
+              as_json: bool) -> None:
+    """Show the changes, ask, then apply them (certificate files first, then one transaction, or one AS3
+    declaration). Nothing is written without consent: an answer at the terminal, --yes, or a saved plan."""
     from ..targets.f5.connection import DeviceError
     from ..targets.f5.pushers import PUSHERS
+    doc = _read_saved(saved) if saved else None
+    if doc and method and method != doc["method"]:
+        raise LbsyncError(f"--method {method}: the saved plan was made with --method {doc['method']}", file=saved)
+    method = (doc or {}).get("method") or method or "imperative"
     pusher = PUSHERS[method]
+    if not doc and not yes and not _interactive():
+        raise LbsyncError("f5 apply changes the device: run it at a terminal to confirm, pass --yes, or save a plan "
+                          "(lbsync f5 plan -o plan.json) and apply it with --plan plan.json")
+    pusher.require()   # f5-sdk for the imperative method: said before anything is read or asked
     plan, material = _prepare(model, allow, apply=True)
+    if doc and _desired_checksum(pusher, plan, material) != doc["desired_checksum"]:
+        raise LbsyncError("the model (or its certificate) changed since this plan was saved: nothing was written; "
+                          "run `lbsync f5 plan -o FILE` again and review it", file=saved)
     conn = None
     try:
         conn = pusher.connect(plan, warn=_say)
-        result = pusher.apply(conn, plan, material, force=force, progress=_say)
+        if doc and conn.settings.base != doc["device"]:
+            raise LbsyncError(f"the saved plan is for {doc['device']}, the model points at {conn.settings.base}",
+                              file=saved)
+        preview = pusher.plan(conn, plan, material)
+        expected = doc["device_checksum"] if doc else preview.device_checksum
+        if doc and preview.device_checksum != expected:
+            from ..targets.f5.device import same_state
+            same_state(expected, preview.device_checksum)
+        if not preview.pending:
+            result = None
+        else:
+            if not as_json:
+                _print_changes(preview.changes, conn.settings.base, False)
+            if not doc and not yes and not click.confirm(
+                    f"Apply these {len(preview.pending)} change(s) to {conn.settings.base}?", default=False,
+                    err=True):
+                raise CheckFailed("f5: not applied (not confirmed)")
+            result = pusher.apply(conn, plan, material, force=force, progress=_say, expected_checksum=expected)
     except DeviceError as exc:
         _refused(exc)
     finally:
         if conn is not None:
             conn.logout()
+    from ..targets.f5.device import Result
+    result = result or Result(preview.changes)
     counts = result.summary
     if as_json:
         click.echo(_json.dumps({"device": conn.settings.base, "method": method, "applied": result.applied,

@@ -38,8 +38,11 @@ class Target(Protocol):
 
 
 class Pusher(Protocol):
-    """Pushes the plan to a device: `plan` is a dry run returning the changes, `apply` makes them."""
+    """Pushes the plan to a device: `plan` is a dry run returning the changes and their checksum, `apply` makes
+    them — only while the device still gives that checksum (`expected_checksum`)."""
     METHOD: str
+
+    def require(self) -> None: ...
 
     def connect(self, plan: Plan, *, warn: Callable[[str], None] | None = None) -> Any: ...
 
@@ -48,4 +51,4 @@ class Pusher(Protocol):
     def plan(self, conn: Any, plan: Plan, material: Any, *, progress: Callable[[str], None] = ...) -> Any: ...
 
     def apply(self, conn: Any, plan: Plan, material: Any, *, force: bool = False,
-              progress: Callable[[str], None] = ...) -> Any: ...
+              progress: Callable[[str], None] = ..., expected_checksum: str | None = None) -> Any: ...

@@ -12,7 +12,7 @@ import time
 from ...plan.types import Plan
 from .as3 import FILE_PARTITION, declaration, desired_for_as3, tenant_app
 from .connection import Connection, DeviceError, connect
-from .device import Preview, Progress, Result, check_safety, install_files, remove_unused
+from .device import Preview, Progress, Result, check_safety, checksum, install_files, remove_unused, same_state
 from .diff import Change, compute
 from .files import Material
 from .have import read_owned
@@ -20,7 +20,7 @@ from .names import CRYPTO_KINDS
 from .want import Desired
 
 METHOD = "as3"
-__all__ = ["METHOD", "connect", "desired", "plan", "apply"]
+__all__ = ["METHOD", "require", "connect", "desired", "plan", "apply"]
 
 DECLARE = "/mgmt/shared/appsvcs/declare"
 TASK = "/mgmt/shared/appsvcs/task/"
@@ -49,6 +49,10 @@ def diff_declaration(current: dict | None, wanted: dict, tenant: str, app: str) 
     return out
 
 
+def require() -> None:
+    """Nothing beyond requests: AS3 works on every Python lbsync supports."""
+
+
 def desired(plan: Plan, material: Material | None) -> Desired:
     return desired_for_as3(plan, material)
 
@@ -63,22 +67,32 @@ def _file_changes(conn: Connection, want: Desired) -> list[Change]:
     return [c for c in compute(files_only, have) if c.action != "delete"]  # AS3 leaves old files alone
 
 
+def _read(conn: Connection, plan: Plan, material: Material | None, wanted: dict) -> tuple[list[Change],
+                                                                                          list[Change], str]:
+    """(file changes, declaration changes, the checksum of both: device.checksum)."""
+    tenant, app = tenant_app(plan.model.targets.f5.partition)
+    files = _file_changes(conn, desired(plan, material))
+    objects = diff_declaration(_current(conn), wanted, tenant, app)
+    return files, objects, checksum(files + objects)
+
+
 def plan(conn: Connection, plan: Plan, material: Material | None, *,
          progress: Progress = lambda t: None) -> Preview:
     """The certificate files to install and the declaration compared object by object (changes nothing)."""
     tenant, app = tenant_app(plan.model.targets.f5.partition)
-    wanted = declaration(plan, material)
-    changes = _file_changes(conn, desired(plan, material)) + diff_declaration(_current(conn), wanted, tenant, app)
-    return Preview(changes, {"tenant": tenant, "application": app})
+    files, objects, state = _read(conn, plan, material, declaration(plan, material))
+    return Preview(files + objects, {"tenant": tenant, "application": app}, state)
 
 
 def apply(conn: Connection, plan: Plan, material: Material | None, *, force: bool = False,
-          progress: Progress = lambda t: None, poll_interval: float = 0.5, poll_timeout: float = 600.0) -> Result:
-    """Install the files, then POST the declaration when it differs, and wait for AS3's result per tenant."""
+          progress: Progress = lambda t: None, poll_interval: float = 0.5, poll_timeout: float = 600.0,
+          expected_checksum: str | None = None) -> Result:
+    """Install the files, then POST the declaration when it differs, and wait for AS3's result per tenant;
+    refused, with nothing written, when the device no longer holds what the plan was made from."""
     tenant, app = tenant_app(plan.model.targets.f5.partition)
     wanted = declaration(plan, material)
-    files = _file_changes(conn, desired(plan, material))
-    objects = diff_declaration(_current(conn), wanted, tenant, app)
+    files, objects, state = _read(conn, plan, material, wanted)
+    same_state(expected_checksum, state)
     result = Result(files + objects)
     if not result.pending:
         return result

@@ -3,6 +3,8 @@ and key files before the objects that use them, removing files a failed apply ad
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -12,16 +14,45 @@ from .diff import Change, summary
 from .upload import install
 
 MAX_SAFE_DELETE_SHARE = 0.3   # as octoDNS: more than 30 % of lbsync's objects deleted needs --force
+MAX_SAFE_UPDATE_SHARE = 0.3   # ... and more than 30 % modified (octoDNS's MAX_SAFE_UPDATE_PCENT)
 MIN_EXISTING = 10             # ... once lbsync owns at least this many objects
 
 Progress = Callable[[str], None]
 
 
+def checksum(changes: list[Change]) -> str:
+    """SHA-256 of a plan (as octoDNS checks a saved plan): every object lbsync owns or wants with what would happen
+    to it and the values it would be given. A device that changed in anything the plan depends on (an object of
+    lbsync's appeared, went away, or came into or out of line with the model) gives another checksum; what lbsync
+    neither sets nor compares (member state, counters) does not."""
+    items = [[c.action, c.kind, c.path, sorted(c.diff) if c.action == "modify" else None,
+              c.want if c.action in ("create", "modify") else None] for c in changes]
+    text = json.dumps(sorted(items, key=lambda i: (i[1], i[2])), sort_keys=True, separators=(",", ":"),
+                      default=str)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class DeviceChanged(DeviceError):
+    """The device no longer holds what the plan was made from: nothing was written."""
+
+
+def same_state(expected: str | None, actual: str) -> None:
+    if expected is not None and expected != actual:
+        raise DeviceChanged("the device changed since the plan was made (what lbsync owns there is not what it "
+                            "read then): nothing was written; run `lbsync f5 plan` again and review it")
+
+
 @dataclass
 class Preview:
-    """A dry run: every change the apply would make, and what the method adds to the report (AS3: tenant)."""
+    """A dry run: every change the apply would make, what the method adds to the report (AS3: tenant), and the
+    checksum of what the device held when it was read."""
     changes: list[Change]
     extra: dict = field(default_factory=dict)
+    device_checksum: str = ""
+
+    @property
+    def pending(self) -> list[Change]:
+        return [c for c in self.changes if c.action != "unchanged"]
 
 
 @dataclass
@@ -41,15 +72,19 @@ class Result:
 
 
 def check_safety(changes: list[Change], *, force: bool) -> None:
+    """octoDNS's thresholds: deleting or modifying more than 30 % of what lbsync owns (once it owns at least 10
+    objects) needs --force."""
     owned = [c for c in changes if c.action in ("modify", "delete", "unchanged") and c.have is not None]
-    deletes = [c for c in changes if c.action == "delete"]
-    if force or len(owned) < MIN_EXISTING or not deletes:
+    if force or len(owned) < MIN_EXISTING:
         return
-    share = len(deletes) / len(owned)
-    if share > MAX_SAFE_DELETE_SHARE:
-        raise LbsyncError(f"refusing to delete {len(deletes)} of the {len(owned)} objects lbsync owns on the "
-                          f"device ({share:.0%} > {MAX_SAFE_DELETE_SHARE:.0%}); check the model and the "
-                          "partition, then re-run with --force")
+    for action, limit, verb in (("delete", MAX_SAFE_DELETE_SHARE, "delete"),
+                                ("modify", MAX_SAFE_UPDATE_SHARE, "modify")):
+        n = len([c for c in changes if c.action == action])
+        share = n / len(owned)
+        if n and share > limit:
+            raise LbsyncError(f"refusing to {verb} {n} of the {len(owned)} objects lbsync owns on the device "
+                              f"({share:.1%} > {limit:.0%}); check the model and the partition, then re-run with "
+                              "--force")
 
 
 def install_files(conn: Connection, changes: list[Change], progress: Progress,

@@ -16,7 +16,7 @@ import time
 
 from ...plan.types import Plan
 from .connection import Connection, DeviceError, Retryable, connect
-from .device import Preview, Progress, Result, check_safety, install_files, remove_unused
+from .device import Preview, Progress, Result, check_safety, checksum, install_files, remove_unused, same_state
 from .diff import Change, compute
 from .files import Material
 from .have import read_owned
@@ -24,7 +24,7 @@ from .sdk import require, run_transaction
 from .want import Desired, build
 
 METHOD = "imperative"
-__all__ = ["METHOD", "connect", "desired", "plan", "apply"]
+__all__ = ["METHOD", "require", "connect", "desired", "plan", "apply"]
 
 
 def desired(plan: Plan, material: Material | None) -> Desired:
@@ -32,21 +32,27 @@ def desired(plan: Plan, material: Material | None) -> Desired:
 
 
 def diff_device(conn: Connection, want: Desired, *, file_partition: str | None = None,
-                progress: Progress = lambda t: None) -> list[Change]:
+                progress: Progress = lambda t: None) -> tuple[list[Change], str]:
+    """(the changes, their checksum: device.checksum)."""
     have = read_owned(conn, want.partition, file_partition=file_partition, progress=progress)
-    return compute(want, have)
+    changes = compute(want, have)
+    return changes, checksum(changes)
 
 
 def plan(conn: Connection, plan: Plan, material: Material | None, *,
          progress: Progress = lambda t: None) -> Preview:
     """Read the device and diff it with what lbsync wants (changes nothing)."""
-    return Preview(diff_device(conn, desired(plan, material), progress=progress))
+    changes, state = diff_device(conn, desired(plan, material), progress=progress)
+    return Preview(changes, device_checksum=state)
 
 
 def apply(conn: Connection, plan: Plan, material: Material | None, *, force: bool = False, retries: int = 2,
-          backoff: float = 0.5, progress: Progress = lambda text: None) -> Result:
-    """Apply: read, diff, stop if nothing differs, check the delete share, install files, one transaction; a
-    connection error or 5xx repeats the whole attempt after re-reading the device."""
+          backoff: float = 0.5, progress: Progress = lambda text: None,
+          expected_checksum: str | None = None) -> Result:
+    """Apply: read, diff, refuse if the device no longer holds what the plan was made from (expected_checksum),
+    stop if nothing differs, check the delete/modify shares, install files, one transaction; a connection error
+    or 5xx repeats the whole attempt after re-reading the device (a repeated attempt may find its own earlier
+    write: the checksum is checked on the first read only)."""
     require()
     want = desired(plan, material)
     result = Result([])
@@ -56,7 +62,9 @@ def apply(conn: Connection, plan: Plan, material: Material | None, *, force: boo
         for attempt in range(1, retries + 2):
             result.attempts = attempt
             try:
-                changes = diff_device(conn, want, progress=progress)
+                changes, state = diff_device(conn, want, progress=progress)
+                if attempt == 1:
+                    same_state(expected_checksum, state)
                 result.changes = changes
                 pending = [c for c in changes if c.action != "unchanged"]
                 if not pending:

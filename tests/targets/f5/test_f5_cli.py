@@ -34,7 +34,7 @@ def test_plan_is_a_dry_run_listing_every_object(emu, model):
 
 
 def test_plan_json_shows_attribute_differences(emu, model, pki_files):
-    assert run(["f5", "apply", str(model)])[0] == 0
+    assert run(["f5", "apply", "--yes", str(model)])[0] == 0
     write_model(model, emu, pki_files, servers=("192.0.2.11", "192.0.2.99"))
     emu.reset_counts()
     code, out, err = run(["f5", "plan", "--json", str(model)])
@@ -50,12 +50,12 @@ def test_plan_json_shows_attribute_differences(emu, model, pki_files):
 
 
 def test_apply_then_nothing_to_do(emu, model):
-    code, out, err = run(["f5", "apply", str(model)])
+    code, out, err = run(["f5", "apply", "--yes", str(model)])
     assert code == 0, err
     assert "applied (imperative)" in out and "0 deleted" in out
     assert "transaction: committing" in err and "installing /Exchange/lbsync_" in err  # progress on stderr
     emu.reset_counts()
-    code, out, err = run(["f5", "apply", str(model)])
+    code, out, err = run(["f5", "apply", "--yes", str(model)])
     assert code == 0 and "nothing to do" in out and emu.writes == 0
     no_secret(out, err)
     code, out, err = run(["f5", "plan", str(model)])
@@ -66,7 +66,7 @@ def test_apply_then_nothing_to_do(emu, model):
 def test_device_refusal_is_exit_1_one_line(emu, model):
     before = emu.config()
     emu.fail_commit_command(3)
-    code, out, err = run(["f5", "apply", str(model)])
+    code, out, err = run(["f5", "apply", "--yes", str(model)])
     assert code == 1
     assert "transaction failed" in err and "Traceback" not in err and len(err.strip().splitlines()) >= 1
     assert err.strip().splitlines()[-1].startswith("f5: ")
@@ -80,7 +80,7 @@ def test_untrusted_device_certificate_fails_cleanly(emu, model, pki_files, tmp_p
     assert emu.counts["auth"] == 0 and emu.reads == 0  # nothing was sent: not even the credentials
     other = make_pki().write(tmp_path / "other")
     write_model(model, emu, pki_files, ca_bundle=str(other["ca"]))
-    code, out, err = run(["f5", "apply", str(model)])
+    code, out, err = run(["f5", "apply", "--yes", str(model)])
     assert code == 1 and "TLS verification" in err and emu.counts["auth"] == 0
 
 
@@ -96,7 +96,7 @@ def test_credentials_only_from_the_environment(emu, model, monkeypatch):
     code, out, err = run(["f5", "plan", str(model)])
     assert code == 2 and "F5_USER" in err and "F5_PASSWORD" in err and emu.counts["auth"] == 0
     monkeypatch.setenv("F5_PASSWORD", "wrong-" + PASSWORD)
-    code, out, err = run(["f5", "apply", str(model)])
+    code, out, err = run(["f5", "apply", "--yes", str(model)])
     assert code == 1 and "login refused" in err
     no_secret(out, err)
     assert "wrong-" not in out + err
@@ -106,7 +106,7 @@ def test_bad_input_is_exit_2_nothing_sent(emu, tmp_path, pki_files, monkeypatch)
     credentials_env(monkeypatch)
     m = write_model(tmp_path / "m.yaml", emu, pki_files)
     m.write_text(m.read_text().replace("certificate: {", "# certificate: {"))
-    code, out, err = run(["f5", "apply", str(m)])
+    code, out, err = run(["f5", "apply", "--yes", str(m)])
     assert code == 2 and "certificate" in err
     m2 = write_model(tmp_path / "m2.yaml", emu, pki_files)
     m2.write_text(m2.read_text().replace("host: 127.0.0.1, ", ""))
@@ -119,16 +119,16 @@ def test_without_f5_sdk_the_imperative_method_points_to_as3(emu, model, monkeypa
     monkeypatch.setitem(sys.modules, "f5.bigip", None)  # as on Python 3.12+, where f5-sdk cannot be imported
     code, out, err = run(["f5", "plan", str(model)])
     assert code == 0 and "to create" in out  # reading and diffing need only requests
-    code, out, err = run(["f5", "apply", str(model)])
+    code, out, err = run(["f5", "apply", "--yes", str(model)])
     assert code == 2 and "--method as3" in err and emu.writes == 0
-    code, out, err = run(["f5", "apply", "--method", "as3", str(model)])
+    code, out, err = run(["f5", "apply", "--yes", "--method", "as3", str(model)])
     assert code == 0, err
 
 
 def test_as3_apply_reports_per_tenant_and_is_idempotent(emu, model):
     code, out, err = run(["f5", "plan", "--method", "as3", "--json", str(model)])
     assert code == 0 and json.loads(out)["tenant"] == "Exchange" and emu.writes == 0
-    code, out, err = run(["f5", "apply", "--method", "as3", str(model)])
+    code, out, err = run(["f5", "apply", "--yes", "--method", "as3", str(model)])
     assert code == 0, err
     assert "AS3 tenant Exchange: 200 success" in err and "applied (as3)" in out
     posted = [e for e in emu.log if e[1] == "/mgmt/shared/appsvcs/declare" and e[0] == "POST"]
@@ -136,7 +136,7 @@ def test_as3_apply_reports_per_tenant_and_is_idempotent(emu, model):
     # the certificate files went to /Common before the declaration that points at them
     assert any(p.startswith("/Common/lbsync_") for p in emu.store.objects["sys/file/ssl-cert"])
     emu.reset_counts()
-    code, out, err = run(["f5", "apply", "--method", "as3", str(model)])
+    code, out, err = run(["f5", "apply", "--yes", "--method", "as3", str(model)])
     assert code == 0 and "nothing to do" in out and emu.writes == 0
 
 
@@ -149,7 +149,7 @@ def test_as3_refusal_is_exit_1(emu, model, monkeypatch):
         d["declaration"]["Exchange"]["lbsync"]["lbsync_owa_mail.contoso.com"]["loadBalancingMode"] = "bogus"
         return d
     monkeypatch.setattr("lbsync.targets.f5.as3push.declaration", broken)
-    code, out, err = run(["f5", "apply", "--method", "as3", str(model)])
+    code, out, err = run(["f5", "apply", "--yes", "--method", "as3", str(model)])
     assert code == 1 and "422" in err and "Traceback" not in err
     assert not any(p.startswith("/Common/lbsync_") for p in emu.store.objects["sys/file/ssl-cert"])
 
@@ -167,7 +167,7 @@ def test_apply_runs_the_certificate_precheck_first(emu, tmp_path, monkeypatch):
     wrong = make_pki(["other.example.net"]).write(tmp_path / "wrong")
     m = write_model(tmp_path / "ep.yaml", emu, wrong, version=2019)
     m.write_text(m.read_text().replace("cu: 23", "cu: 14"))
-    code, out, err = run(["f5", "apply", str(m)])
+    code, out, err = run(["f5", "apply", "--yes", str(m)])
     assert code == 2 and "Extended Protection is on and the certificate check failed" in err
     assert emu.counts["auth"] == 0 and emu.reads == 0 and emu.writes == 0
 
@@ -175,7 +175,7 @@ def test_apply_runs_the_certificate_precheck_first(emu, tmp_path, monkeypatch):
 def test_secrets_never_reach_the_logs(emu, model, caplog, pki_files):
     import logging
     caplog.set_level(logging.DEBUG)
-    code, out, err = run(["f5", "apply", str(model)])
+    code, out, err = run(["f5", "apply", "--yes", str(model)])
     assert code == 0, err
     key_body = pki_files["key"].read_text().splitlines()[1]
     logged = "\n".join(r.getMessage() for r in caplog.records)
@@ -205,13 +205,13 @@ def test_credentials_prompt_hides_the_password(monkeypatch, tmp_path, emu, pki_f
 def test_as3_fault_at_any_write_leaves_the_device_as_it_was(emu, model, where):
     before = emu.config()
     emu.inject(method="POST", path=where, nth=2 if "declare" not in where else 1, action="error", status=400)
-    code, out, err = run(["f5", "apply", "--method", "as3", str(model)])
+    code, out, err = run(["f5", "apply", "--yes", "--method", "as3", str(model)])
     assert code == 1 and "Traceback" not in err
     assert emu.config() == before and emu.as3_tenants == {} and emu.uploads == {}
 
 
 def test_as3_task_polling_survives_a_dropped_read(emu, model):
-    emu.as3_delay = 0.2
+    emu.as3_delay = 1.0  # long enough that the retry after the drop finds it still running, even under load
     emu.inject(method="GET", path=r"^/mgmt/shared/appsvcs/task/", action="drop")
     from f5emu.testing import load
 
@@ -227,7 +227,7 @@ def test_as3_task_polling_survives_a_dropped_read(emu, model):
 
 @pytest.mark.parametrize("method", ["imperative", "as3"])
 def test_apply_leaves_no_upload_on_the_device(emu, model, method):
-    code, out, err = run(["f5", "apply", "--method", method, str(model)])
+    code, out, err = run(["f5", "apply", "--yes", "--method", method, str(model)])
     assert code == 0, err
     assert emu.uploads == {}  # the unencrypted private key above all
     assert [e[1] for e in emu.log].count("/mgmt/tm/util/unix-rm") == 4
@@ -237,7 +237,7 @@ def test_apply_leaves_no_upload_on_the_device(emu, model, method):
 def test_a_failed_key_install_leaves_no_upload(emu, model, method):
     before = emu.config()
     emu.inject(method="POST", path=r"^/mgmt/tm/sys/crypto/key$", action="error", status=400)
-    code, out, err = run(["f5", "apply", "--method", method, str(model)])
+    code, out, err = run(["f5", "apply", "--yes", "--method", method, str(model)])
     assert code == 1 and "Traceback" not in err
     assert emu.uploads == {} and emu.config() == before
 
@@ -245,8 +245,8 @@ def test_a_failed_key_install_leaves_no_upload(emu, model, method):
 @pytest.mark.parametrize("method", ["imperative", "as3"])
 def test_an_upload_that_cannot_be_deleted_is_exit_1_naming_it(emu, model, method):
     emu.inject(method="POST", path=r"^/mgmt/tm/util/unix-rm$", nth=1, times=2, action="error", status=400)
-    code, out, err = run(["f5", "apply", "--method", method, str(model)])
-    assert code == 1 and out == ""
+    code, out, err = run(["f5", "apply", "--yes", "--method", method, str(model)])
+    assert code == 1 and "applied (" not in out  # the changes were listed before; no success line after
     (left,) = emu.uploads
     what = "private key" if left.endswith(".key") else "certificate"
     local = f"/var/config/rest/downloads/{left}"
@@ -385,7 +385,7 @@ def test_coexistence_pushes_persistence_and_server_tls_then_writes_nothing(
     credentials_env(monkeypatch)
     path = tmp_path / "coexistence.yaml"
     path.write_text(coexistence_text(emu, pki_files))
-    code, out, err = run(["f5", "apply", "--method", method, str(path)])
+    code, out, err = run(["f5", "apply", "--yes", "--method", method, str(path)])
     assert code == 0, err
     if method == "imperative":
         s = emu.store.objects
@@ -404,5 +404,5 @@ def test_coexistence_pushes_persistence_and_server_tls_then_writes_nothing(
         assert app["lbsync_203.0.113.10_443"]["persistenceMethods"] == [{"use": "lbsync_203.0.113.10_443_cookie"}]
         assert app["lbsync_legacy.contoso.com_serverssl"]["tls1_0Enabled"] is True
     emu.reset_counts()
-    code, out, err = run(["f5", "apply", "--method", method, str(path)])
+    code, out, err = run(["f5", "apply", "--yes", "--method", method, str(path)])
     assert code == 0 and "nothing to do" in out and emu.writes == 0, out + err

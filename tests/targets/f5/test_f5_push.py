@@ -7,6 +7,7 @@ from f5emu import Emulator
 from f5emu.testing import PASSWORD, USER, credentials_env, load, run, write_model
 from pki import make_pki
 
+from lbsync.errors import LbsyncError
 from lbsync.targets.f5 import push
 from lbsync.targets.f5.connection import DeviceError, Retryable
 from lbsync.targets.f5.upload import UploadLeft
@@ -69,7 +70,12 @@ def test_changing_one_server_changes_only_pool_members(emu, model, tmp_path, pki
     before = emu.config()
     write_model(model, emu, pki_files, servers=("192.0.2.11", "192.0.2.99"))
     emu.reset_counts()
-    result, desired = apply(model)
+    # every pool changes: more than 30 % of lbsync's objects, octoDNS's update share wants force
+    refused = r"refusing to modify 10 of the 33 objects lbsync owns on the device \(30.3% > 30%\)"
+    with pytest.raises(LbsyncError, match=refused):
+        apply(model)
+    assert emu.writes == 0
+    result, desired = apply(model, force=True)
     changed = [c for c in result.changes if c.action != "unchanged"]
     pools = [o for o in desired.objects if o.kind == "ltm/pool"]
     assert {c.kind for c in changed} == {"ltm/pool"} and len(changed) == len(pools)
@@ -297,9 +303,9 @@ def test_too_many_deletes_need_force(emu, model, pki_files):
     with pytest.raises(LbsyncError, match="--force"):
         apply(model)
     assert emu.config() == before
-    code, out, err = run(["f5", "apply", str(model)])
+    code, out, err = run(["f5", "apply", "--yes", str(model)])
     assert code == 2 and "--force" in err and emu.config() == before
-    code, out, err = run(["f5", "apply", "--force", str(model)])
+    code, out, err = run(["f5", "apply", "--yes", "--force", str(model)])
     assert code == 0, err
     assert "deleted" in out and emu.config() != before
 
@@ -442,7 +448,7 @@ def test_mail_through_as3_is_a_valid_declaration_the_device_accepts(emu, tmp_pat
     from f5emu.testing import run
     credentials_env(monkeypatch)
     path = write_model(tmp_path / "lbsync.yaml", emu, pki_files, namespaces=MAIL_NS, extra=MAIL_EXTRA)
-    code, out, err = run(["f5", "apply", "--method", "as3", str(path)])
+    code, out, err = run(["f5", "apply", "--yes", "--method", "as3", str(path)])
     assert code == 0, err
     app = emu.as3_tenants["Exchange"]["lbsync"]
     imaps = app[f"{PREFIX}imap993_smtp.contoso.com_mon"]
