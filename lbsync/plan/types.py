@@ -411,8 +411,20 @@ class Plan:
         return [f for f in self.findings if f.target is None or f.target in targets]
 
     def blocking(self, targets: set[str] | None = None) -> list[Finding]:
-        """Error findings that stop render/push for these load-balancer kinds."""
-        return [f for f in self.relevant(targets) if f.level == "error"]
+        """Error findings that stop render/push for these load-balancer kinds. None: the kinds the model declares
+        under targets: — none declared, only the errors that concern every target stop (an error of one load
+        balancer stops only the output for that load balancer: `render` skips it, `validate` reports it)."""
+        if targets is None:
+            targets = self.declared_targets()
+        return [f for f in self.findings if f.level == "error" and (f.target is None or f.target in targets)]
+
+    def target_errors(self) -> dict[str, list[Finding]]:
+        """Load-balancer kind -> the error findings that stop its output (whatever targets: says)."""
+        out: dict[str, list[Finding]] = {}
+        for f in self.findings:
+            if f.level == "error" and f.target:
+                out.setdefault(f.target, []).append(f)
+        return out
 
     def as_json(self) -> dict:
         ex = self.exchange

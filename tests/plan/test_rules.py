@@ -1,4 +1,5 @@
-"""The rules (lbsync/plan/rules) as Plan findings: stable codes, levels, allow: / --allow, and which target they concern."""
+"""The rules (lbsync/plan/rules) as Plan findings: stable codes, levels, allow: / --allow, and which target they
+concern."""
 
 from __future__ import annotations
 
@@ -148,12 +149,14 @@ def test_nginx_findings_are_not_shown_when_the_model_targets_only_haproxy():
     assert "nginx-ntlm" not in {f["code"] for f in plan.as_json()["findings"]}
 
 
-def test_nginx_findings_count_when_the_model_declares_no_target():
-    """No targets: render renders every target, so validate must report what would stop it."""
+def test_nginx_findings_stop_only_nginx_when_the_model_declares_no_target():
+    """No targets: render renders every target; an NGINX error stops the NGINX output only, not the others."""
     data = model_dict(2016, "bridge")
     del data["targets"]
     plan = plan_of(data)
-    assert "nginx-ntlm" in {f.code for f in plan.blocking()}
+    assert "nginx-ntlm" not in {f.code for f in plan.blocking()}
+    assert "nginx-ntlm" in {f.code for f in plan.target_errors()["nginx"]}
+    assert "haproxy" not in plan.target_errors()
 
 
 def test_nginx_plus_has_no_ntlm_findings():
