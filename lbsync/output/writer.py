@@ -1,5 +1,8 @@
 """Writes of a set of rendered files, all or nothing, and the --diff view of what would change.
 
+A folder `render` writes is lbsync's: MANIFEST lists the files lbsync wrote there; the next render removes those it
+no longer produces (a renamed server's scripts, a target no longer rendered) and never touches any other file.
+
 Every file is first staged as a temporary file beside its target (written, fsync'd, final mode), then the staged
 files replace their targets one by one; an existing target is moved aside first and put back if a later step
 fails, so a failure at any point leaves the folder as it was. A symbolic link at a target is replaced, never
@@ -10,6 +13,7 @@ os.fchmod, which Windows Python has only from 3.13).
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import stat
 import tempfile
@@ -18,8 +22,10 @@ from pathlib import Path
 
 from ..errors import LbsyncError
 from ..reading import read_bytes
+from .text import printable
 
 FOLDER_MODE = 0o755
+MANIFEST = ".lbsync-manifest.json"   # the files lbsync wrote in a render folder (relative, '/'-separated)
 
 
 @dataclass(frozen=True)
@@ -82,11 +88,66 @@ def atomic_write(path: Path, content: str | bytes, mode: int = 0o644) -> None:
         raise LbsyncError(f"cannot write: {reason}{where}", file=str(path)) from None
 
 
-def write_all(outdir: str | Path, files: dict[str, Output]) -> list[Path]:
-    """Write every file or none (see the module docstring); returns the paths written."""
+def read_manifest(outdir: Path) -> list[str]:
+    """The files an earlier render wrote in outdir (MANIFEST), each checked to stay inside it: a damaged or
+    hand-edited manifest can never make lbsync remove a file elsewhere."""
+    path = outdir / MANIFEST
+    if not path.is_file() or path.is_symlink():
+        return []
+    try:
+        doc = json.loads(read_bytes(path, "output").decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise LbsyncError("not lbsync's manifest (delete it if lbsync did not write it)", file=str(path)) from None
+    files = doc.get("files") if isinstance(doc, dict) else None
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        raise LbsyncError("not lbsync's manifest (delete it if lbsync did not write it)", file=str(path))
+    out = []
+    for rel in files:
+        parts = rel.split("/")
+        if (not rel or rel.startswith("/") or "\\" in rel or ":" in rel or any(p in ("", ".", "..") for p in parts)
+                or rel == MANIFEST):
+            raise LbsyncError(f"names a file outside the folder: {printable(rel)}", file=str(path))
+        out.append(rel)
+    return out
+
+
+def stale(outdir: str | Path, files: dict[str, Output]) -> list[Path]:
+    """Files an earlier render wrote in outdir that this one no longer produces and that are still there (regular
+    files or links, in folders inside outdir)."""
+    outdir = Path(outdir)
+    if not outdir.is_dir():
+        return []
+    root = outdir.resolve()
+    out = []
+    for rel in read_manifest(outdir):
+        if rel in files:
+            continue
+        target = outdir / rel
+        try:
+            inside = target.parent.resolve().is_relative_to(root)
+        except OSError:
+            inside = False
+        if inside and (target.is_symlink() or target.is_file()):
+            out.append(target)
+    return out
+
+
+def with_manifest(files: dict[str, Output]) -> dict[str, Output]:
+    """The files plus the manifest that lists them."""
+    doc = {"lbsync_manifest": 1, "files": sorted(files)}
+    return {**files, MANIFEST: Output(json.dumps(doc, indent=2) + "\n")}
+
+
+def write_all(outdir: str | Path, files: dict[str, Output], *, manifest: bool = False) -> list[Path]:
+    """Write every file or none (see the module docstring); returns the paths written. With `manifest`, the
+    folder's MANIFEST is written too and the files an earlier render wrote and this one does not are removed, in
+    the same all-or-nothing step."""
     outdir = Path(outdir)
     if outdir.exists() and not outdir.is_dir():
         raise LbsyncError("output path exists and is not a directory", file=str(outdir))
+    removed = stale(outdir, files) if manifest else []
+    if manifest:
+        files = with_manifest(files)
     targets = [(outdir / rel, out) for rel, out in sorted(files.items())]
     for target, _ in targets:
         if target.is_dir() and not target.is_symlink():
@@ -104,13 +165,20 @@ def write_all(outdir: str | Path, files: dict[str, Output]) -> list[Path]:
             _unlink(tmp)
         _remove_folders(created)
         raise LbsyncError(f"cannot write: {exc.strerror or exc}", file=str(current)) from None
-    return _swap_in(staged, created)
+    written = _swap_in(staged, created, removed)
+    return [t for t in written if t.name != MANIFEST]
 
 
-def _swap_in(staged: list[tuple[str, Path]], created: list[Path]) -> list[Path]:
-    """Replace each target by its staged file; on a failure put every earlier target back as it was."""
+def _swap_in(staged: list[tuple[str, Path]], created: list[Path], removed: list[Path] = ()) -> list[Path]:
+    """Replace each target by its staged file (a `removed` one by nothing); on a failure put every earlier target
+    back as it was."""
     done: list[tuple[Path, str | None]] = []      # (target, where its previous version was moved, or None)
     try:
+        for target in removed:
+            fd, aside = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent)
+            os.close(fd)
+            os.replace(target, aside)
+            done.append((target, aside))
         for tmp, target in staged:
             aside = None
             if target.exists() or target.is_symlink():
@@ -136,11 +204,17 @@ def _swap_in(staged: list[tuple[str, Path]], created: list[Path]) -> list[Path]:
         for tmp, _ in staged:
             _unlink(tmp)
         _remove_folders(created)
-        failed = staged[len(done)][1]
+        order = list(removed) + [t for _, t in staged]
+        failed = order[len(done)]
         raise LbsyncError(f"cannot write: {exc.strerror or exc} (nothing was changed)", file=str(failed)) from None
     for _, aside in done:
         if aside:
             _unlink(aside)
+    for target in removed:    # a folder that held only removed files goes too
+        try:
+            target.parent.rmdir()
+        except OSError:
+            pass
     return [target for _, target in staged]
 
 
@@ -155,10 +229,12 @@ def _old_text(target: Path) -> tuple[bytes | None, str | None]:
     return read_bytes(target, "output"), None
 
 
-def diff_all(outdir: str | Path, files: dict[str, Output]) -> str:
-    """Unified diff of what is in outdir against what would be written (key material is never shown)."""
+def diff_all(outdir: str | Path, files: dict[str, Output], *, manifest: bool = False) -> str:
+    """Unified diff of what is in outdir against what would be written (key material is never shown); with
+    `manifest`, the files an earlier render wrote and this one would remove are listed too."""
     outdir = Path(outdir)
-    chunks = []
+    chunks = [f"--- {t}\n+++ /dev/null\n(removed: lbsync wrote it before and no longer produces it)\n"
+              for t in (stale(outdir, files) if manifest else [])]
     for rel, out in sorted(files.items()):
         target = outdir / rel
         old, note = _old_text(target)
