@@ -128,8 +128,12 @@ def run_checks(bundle: Bundle, *, names: list[str], names_hint: str = "pass --na
 
 
 def check_model_certificate(plan: Plan, *, password: PasswordSource | None = None, at: dt.datetime | None = None,
-                            ca_bundle: str | Path | None = None, compare: list[str] = ()) -> Report:
+                            ca_bundle: str | Path | None = None, compare: list[str] = (),
+                            with_key: bool = True) -> Report:
     """Check the model's certificate: section against its names (namespace hosts, Outlook Anywhere hostnames).
+
+    with_key=False: a PEM key is not read (no password asked) and the report has no key-match check; a PFX is read
+    whole (see certs.load.load_bundle).
 
     Trust: ca_bundle, else the model's tls.server_ca (the servers present this same certificate), else the
     system store. Raises LbsyncError when the certificate cannot be loaded.
@@ -138,14 +142,17 @@ def check_model_certificate(plan: Plan, *, password: PasswordSource | None = Non
     if model.certificate is None:
         raise LbsyncError("the model has no certificate: section", file=str(model.path))
     password = password or PasswordSource(model.certificate.password_env)
-    bundle = load_model_bundle(model, password)
+    bundle = load_model_bundle(model, password, with_key=with_key)
     trust = trust_for(model, ca_bundle)
     observed = []
     if compare:
         observed = collect(list(compare), [ns.host for ns in plan.namespaces], password)
-    return run_checks(bundle, names=names_from_plan(plan), trust=trust, at=at or parse_at(None),
-                      warn_days=model.certificate.warn_days, observed=observed,
-                      extended_protection=plan.exchange.extended_protection)
+    report = run_checks(bundle, names=names_from_plan(plan), trust=trust, at=at or parse_at(None),
+                        warn_days=model.certificate.warn_days, observed=observed,
+                        extended_protection=plan.exchange.extended_protection)
+    if not with_key and bundle.key is None:
+        report.checks = [c for c in report.checks if c.id != "key-match"]
+    return report
 
 
 def trust_for(model: Model | None, ca_bundle: str | Path | None) -> Trust:

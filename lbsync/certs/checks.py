@@ -233,6 +233,31 @@ def _clean(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _culprit(path: list, at: dt.datetime) -> str | None:
+    """The first certificate on the path (leaf first) with a fault a verifier rejects, named with the fault: outside
+    its validity, an issuer that is not a CA or may not sign certificates. None when none is seen here."""
+    for i, cert in enumerate(path):
+        name = f"'{subject(cert)}'"
+        if at < cert.not_valid_before_utc or at > cert.not_valid_after_utc:
+            return (f"{name} is valid only from {cert.not_valid_before_utc:%Y-%m-%d} to "
+                    f"{cert.not_valid_after_utc:%Y-%m-%d}")
+        if i == 0:
+            continue
+        try:
+            bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+        except x509.ExtensionNotFound:
+            bc = None
+        if bc is None or not bc.ca:
+            return f"{name} issues certificates but is not a CA (basicConstraints cA not set)"
+        try:
+            ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        except x509.ExtensionNotFound:
+            ku = None
+        if ku is not None and not ku.key_cert_sign:
+            return f"{name} issues certificates but its keyUsage lacks keyCertSign"
+    return None
+
+
 def check_chain(leaf: x509.Certificate, chain: list, trust: list | None, trust_label: str, hosts: list[str],
                 at: dt.datetime) -> CheckItem:
     if trust is None:
@@ -259,7 +284,9 @@ def check_chain(leaf: x509.Certificate, chain: list, trust: list | None, trust_l
             failures.setdefault(_clean(exc), []).append(host)
     if failures:
         text = "; ".join(f"{reason} (for {', '.join(h)})" for reason, h in failures.items())
-        return CheckItem("chain", "fail", f"does not verify: {text} ({trust_label})")
+        culprit = _culprit(path, at)
+        at_fault = f"; the certificate at fault: {culprit}" if culprit else ""
+        return CheckItem("chain", "fail", f"does not verify: {text}{at_fault} ({trust_label})")
     names = " -> ".join(f"'{subject(c)}'" for c in path[1:])
     note = f"; {len(extra)} chain certificate(s) not on the path" if extra else ""
     return CheckItem("chain", "warn" if extra else "ok",

@@ -51,6 +51,29 @@ def model_names(model: Model | None) -> dict[str, str]:
             "nginx/lbsync.key": f"nginx/{Path(t.nginx.key_path).name}"}
 
 
+EXPORT_DIR = "lbsync-certs"   # the folder README.txt's export command writes into
+
+
+def export_command(model: Model, fmt: str) -> str:
+    """The `lbsync cert export` line README.txt prints, runnable as printed (the model's absolute path, quoted for a
+    POSIX shell and for PowerShell; the files go to lbsync-certs/ under the current folder)."""
+    path = str(model.path)
+    if path.startswith("-"):
+        path = f"./{path}"   # never read as an option
+    if not path or any(ch in path for ch in "'\u2018\u2019\u201a\u201b") or not path.isprintable():
+        shown = "MODEL"   # no quoting carries it into both shells (PowerShell reads curly quotes as quotes)
+    elif all(ch.isalnum() or ch in "._-/:\\+@" for ch in path):
+        shown = path
+    else:
+        shown = f"'{path}'"
+    return f"lbsync cert export {shown} --format {fmt} -o {EXPORT_DIR}"
+
+
+def exported_path(model: Model, fmt_path: str) -> str:
+    """Where export_command writes a default file (e.g. 'haproxy/lbsync.pem'), with the model's names."""
+    return f"{EXPORT_DIR}/{model_names(model).get(fmt_path, fmt_path)}"
+
+
 def export_files(bundle: Bundle, fmt: str, names: dict[str, str] | None = None) -> tuple[dict[str, Output], list]:
     """The files for one format (relative paths) and the chain certificates left out.
 

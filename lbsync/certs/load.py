@@ -7,6 +7,8 @@ never appears in a message.
 
 from __future__ import annotations
 
+import base64
+import codecs
 import os
 import re
 import sys
@@ -143,8 +145,9 @@ def parse_key(data: bytes, what: str, password: PasswordSource):
         raise LbsyncError(f"damaged or unsupported private key: {_short(exc)}", file=what) from None
     except Exception as exc:  # UnsupportedAlgorithm
         raise LbsyncError(f"unsupported private key: {_short(exc)}", file=what) from None
+    secret = password.get(what)   # its own errors (no password, no terminal) pass through unwrapped
     try:
-        return serialization.load_pem_private_key(block, password.get(what))
+        return serialization.load_pem_private_key(block, secret)
     except ValueError:
         raise LbsyncError("wrong password for the encrypted private key (or the key is damaged)",
                           file=what) from None
@@ -166,9 +169,32 @@ def _dedupe(certs: list) -> list:
     return out
 
 
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+
+
+def pfx_bytes(data: bytes) -> bytes:
+    """A PFX as Export-ExchangeCertificate writes it: DER, or — without -BinaryEncoded — Base64 text (ASCII, or
+    UTF-16/UTF-8 with a BOM when a PowerShell redirection wrote it); anything else is returned as it is."""
+    if data[:1] == b"\x30":
+        return data
+    try:
+        if data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE):
+            text = data.decode("utf-16")
+        else:
+            text = data.removeprefix(codecs.BOM_UTF8).decode("ascii")
+    except UnicodeDecodeError:
+        return data
+    compact = "".join(text.split())
+    if len(compact) % 4 == 0 and _BASE64.fullmatch(compact):
+        decoded = base64.b64decode(compact)
+        if decoded[:1] == b"\x30":
+            return decoded
+    return data
+
+
 def load_pfx(path: str | Path, password: PasswordSource) -> Bundle:
     what = str(path)
-    data = read_file(path)
+    data = pfx_bytes(read_file(path))
     if data.lstrip().startswith(b"-----BEGIN"):
         raise LbsyncError("is a PEM file, not a PFX: give it with --cert (and --key)", file=what)
     try:
@@ -241,10 +267,17 @@ def legacy_provider_loaded() -> bool:
 
 
 def load_pem(cert: str | Path, key: str | Path | None, chain: str | Path | None,
-             password: PasswordSource) -> Bundle:
+             password: PasswordSource, *, with_key: bool = True) -> Bundle:
+    """with_key=False: the certificates only; the key is neither read nor decrypted (no password asked)."""
     what = str(cert)
     data = read_file(cert)
     certs = parse_certificates(data, what)
+    if not with_key:
+        leaf = pick_leaf(certs)
+        rest = [c for c in certs if c is not leaf] + (parse_certificates(read_file(chain), str(chain))
+                                                      if chain is not None else [])
+        sources = [what] + ([str(chain)] if chain is not None else [])
+        return Bundle(leaf, None, _dedupe(rest), " + ".join(sources), "pem", [("ok", "PEM (key not read)")])
     private = parse_key(data, what, password)            # a combined PEM (HAProxy) carries its key
     key_what = what
     if key is not None:
@@ -263,8 +296,11 @@ def load_pem(cert: str | Path, key: str | Path | None, chain: str | Path | None,
 
 
 def load_bundle(*, pfx: str | Path | None = None, cert: str | Path | None = None, key: str | Path | None = None,
-                chain: str | Path | None = None, password: PasswordSource | None = None) -> Bundle:
-    """Load leaf, key and chain from a PFX or from PEM cert [+ key] [+ chain] files."""
+                chain: str | Path | None = None, password: PasswordSource | None = None,
+                with_key: bool = True) -> Bundle:
+    """Load leaf, key and chain from a PFX or from PEM cert [+ key] [+ chain] files. with_key=False: PEM
+    certificates without reading the key; a PFX is read whole (its certificates are encrypted with the key's
+    password: Export-ExchangeCertificate and Export-PfxCertificate encrypt both)."""
     password = password or PasswordSource()
     if pfx is not None:
         if cert is not None or key is not None or chain is not None:
@@ -272,16 +308,16 @@ def load_bundle(*, pfx: str | Path | None = None, cert: str | Path | None = None
         return load_pfx(pfx, password)
     if cert is None:
         raise LbsyncError("no certificate given: a PFX, or a PEM certificate and key")
-    return load_pem(cert, key, chain, password)
+    return load_pem(cert, key, chain, password, with_key=with_key)
 
 
-def load_model_bundle(model: Model, password: PasswordSource | None = None) -> Bundle:
-    """The model's certificate: section, loaded."""
+def load_model_bundle(model: Model, password: PasswordSource | None = None, *, with_key: bool = True) -> Bundle:
+    """The model's certificate: section, loaded (with_key=False: see load_bundle)."""
     c = model.certificate
     if c is None:
         raise LbsyncError("the model has no certificate: section", file=str(model.path))
     password = password or PasswordSource(c.password_env)
-    return load_bundle(pfx=c.pfx, cert=c.cert, key=c.key, chain=c.chain, password=password)
+    return load_bundle(pfx=c.pfx, cert=c.cert, key=c.key, chain=c.chain, password=password, with_key=with_key)
 
 
 def leaf_of_file(path: str | Path, password: PasswordSource) -> object:
@@ -299,7 +335,7 @@ def leaf_of_file(path: str | Path, password: PasswordSource) -> object:
                 key = None
         return pick_leaf(certs, key)
     try:
-        inspect_pfx(data)
+        inspect_pfx(pfx_bytes(data))
     except DerError:
         return parse_certificates(data, what)[0]
     return load_pfx(path, password).leaf

@@ -2,7 +2,8 @@
 
 With Extended Protection on, bridging works only if the load balancer presents the same certificate as Exchange.
 When the model has a `certificate:`, render (load-balancer targets) and `f5 apply` run the certificate checks
-first and refuse with exit 2 if one fails.
+first and refuse with exit 2 if one fails. Render writes configurations that name the key file without carrying the
+key, so it does not read a PEM key (no password asked; `cert check`, `cert export` and `f5 apply` check the key).
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ def needs_precheck(plan: Plan) -> bool:
     return bool(plan.exchange.extended_protection and plan.model.certificate is not None)
 
 
-def precheck_or_refuse(plan: Plan) -> None:
+def precheck_or_refuse(plan: Plan, *, with_key: bool = True) -> None:
     if not needs_precheck(plan):
         return
-    report = check_model_certificate(plan)
+    report = check_model_certificate(plan, with_key=with_key)
     failed = [c for c in report.checks if c.status == "fail"]
     if failed:
         first = "; ".join(f"{c.id}: {c.message}" for c in failed)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import __version__
+from ..certs.export import export_command, exported_path
 from ..facts.lb import Persistence
 from ..facts.tls import GUIDELINE, SERVER_TLS_DEFAULT, profile
 from ..output import check as checks
@@ -82,6 +83,8 @@ def context(plan: Plan, options: RenderOptions) -> dict:
         "tls": tls, "guideline": GUIDELINE, "min_version": tls_version(tls.min_version),
         "server_tls_default": SERVER_TLS_DEFAULT,
         "cert_path": plan.model.targets.haproxy.cert_path, "server_ca_path": plan.lb_server_ca[LB_KIND],
+        "export_command": export_command(plan.model, "haproxy"),
+        "exported": [exported_path(plan.model, "haproxy/lbsync.pem")],
         "server_ca_local": plan.model.tls.server_ca,
         "listeners": plan.listeners,
         "redirects": plan.redirects,

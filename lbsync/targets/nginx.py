@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 from .. import __version__
+from ..certs.export import export_command, exported_path
 from ..errors import LbsyncError
 from ..facts.tls import GUIDELINE, profile
 from ..output import check as checks
@@ -89,6 +90,8 @@ def context(plan: Plan, options: RenderOptions) -> dict:
         "plan": plan, "version": __version__, "model_name": text.conf_comment(plan.model.path.name),
         "tls": profile(plan.tls_profile), "guideline": GUIDELINE,
         "target": plan.model.targets.nginx, "plus": plan.model.targets.nginx.plus,
+        "export_command": export_command(plan.model, "nginx"),
+        "exported": [exported_path(plan.model, "nginx/lbsync.crt"), exported_path(plan.model, "nginx/lbsync.key")],
         "server_ca_path": plan.lb_server_ca[LB_KIND], "server_ca_local": plan.model.tls.server_ca,
         "listeners": plan.listeners, "stream_listeners": [lst for lst in plan.listeners if lst.l4],
         "redirects": plan.redirects,

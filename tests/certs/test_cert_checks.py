@@ -286,3 +286,23 @@ def test_self_signed_certificate(ca):
     item = check_chain(cert, [], [cert], "t", ["mail.contoso.com"], NOW)
     assert item.status == "fail"
     assert "authorityKeyIdentifier (2.5.29.35): Certificate is missing required extension" in item.message
+
+
+def test_a_chain_failure_names_the_certificate_at_fault():
+    import datetime as dt
+
+    import pki as P
+
+    from lbsync.certs.checks import check_chain
+    now = dt.datetime.now(dt.timezone.utc)
+    root = P.make_ca("Test Root")
+    not_ca = P.make_leaf(root, [], cn="Not A CA Intermediate")
+    leaf = P.make_leaf(not_ca, ["mail.contoso.com"])
+    item = check_chain(leaf.cert, [not_ca.cert], [root.cert], "test store", ["mail.contoso.com"], now)
+    assert item.status == "fail"
+    assert "the certificate at fault: 'CN=Not A CA Intermediate,O=lbsync tests' issues certificates but is not a CA" \
+        in item.message
+    expired = P.make_ca("Expired Intermediate", issuer=root, not_before=P.NOW - dt.timedelta(days=800), days=365)
+    leaf = P.make_leaf(expired, ["mail.contoso.com"])
+    item = check_chain(leaf.cert, [expired.cert], [root.cert], "test store", ["mail.contoso.com"], now)
+    assert item.status == "fail" and "'CN=Expired Intermediate,O=lbsync tests' is valid only from" in item.message

@@ -217,3 +217,28 @@ def test_interactive_prompt_is_hidden_and_on_stderr(pki, tmp_path):
     assert bundle.leaf == pki.leaf.cert
     assert f"Password for {path}" in shown_err.decode() and shown_out == b""
     assert PW not in shown_out + shown_err
+
+
+@pytest.mark.parametrize("form", ["ascii-76", "ascii-one-line", "utf16-bom", "utf8-bom-crlf"])
+def test_a_base64_pfx_as_export_exchangecertificate_writes_it_loads(pki, tmp_path, form):
+    """Export-ExchangeCertificate without -BinaryEncoded writes the PFX as Base64 text."""
+    import base64
+    import codecs
+    der = pki.pfx(PW)
+    b64 = base64.b64encode(der).decode()
+    lines = [b64[i:i + 76] for i in range(0, len(b64), 76)]
+    data = {"ascii-76": "\n".join(lines).encode(), "ascii-one-line": b64.encode(),
+            "utf16-bom": codecs.BOM_UTF16_LE + "\r\n".join(lines).encode("utf-16-le"),
+            "utf8-bom-crlf": codecs.BOM_UTF8 + "\r\n".join(lines).encode() + b"\r\n"}[form]
+    path = tmp_path / "mail.pfx"
+    path.write_bytes(data)
+    bundle = load_bundle(pfx=path, password=pw())
+    assert bundle.leaf == pki.leaf.cert and bundle.key is not None
+    assert leaf_of_file(path, pw()) == pki.leaf.cert
+
+
+def test_text_that_is_not_base64_is_still_not_a_pfx(tmp_path):
+    path = tmp_path / "mail.pfx"
+    path.write_bytes(b"hello, this is not a certificate\n")
+    with pytest.raises(LbsyncError, match="not a PFX/PKCS#12 file"):
+        load_bundle(pfx=path, password=pw())

@@ -22,7 +22,8 @@ def test_check_passes_and_writes(profiles_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "check: haproxy -c: configuration valid" in proc.stderr
     # the certificate only exists on the load balancer: provided at its path for the check, nowhere else
-    assert "/etc/haproxy/certs/lbsync.pem is not on this machine: a placeholder was provided at that path" in proc.stderr
+    assert ("/etc/haproxy/certs/lbsync.pem is not on this machine: a placeholder was provided at that path"
+            in proc.stderr)
     assert (out / "haproxy" / "haproxy.cfg").is_file() and not Path("/etc/haproxy/certs/lbsync.pem").exists()
 
 

@@ -80,7 +80,8 @@ def test_one_backend_per_pool_with_every_server_and_its_health_check(made):
         if svc.mode == "offload":
             assert servers[0] == "server EX01 127.0.0.11:80 check"
         else:
-            assert servers[0] == (f"server EX01 127.0.0.11:443 check ssl verify required ca-file {plan.lb_server_ca['haproxy']} "
+            assert servers[0] == ("server EX01 127.0.0.11:443 check ssl verify required "
+                                  f"ca-file {plan.lb_server_ca['haproxy']} "
                                   f"sni str({svc.namespace}) check-ssl check-sni {svc.namespace}")
         assert f"timeout server {svc.timeout_s}s" in lines
 

@@ -108,7 +108,8 @@ def test_locations_longest_first_case_insensitive_and_proxied_right(made):
         assert ("proxy_request_buffering off;" in body) == svc.streaming
         if svc.mode == "bridge":
             assert f"proxy_pass https://{nginx.upstream_name(svc)};" in body
-            assert "proxy_ssl_verify on;" in body and f"proxy_ssl_trusted_certificate {plan.lb_server_ca['nginx']};" in body
+            assert "proxy_ssl_verify on;" in body
+            assert f"proxy_ssl_trusted_certificate {plan.lb_server_ca['nginx']};" in body
             assert "proxy_ssl_server_name on;" in body and f"proxy_ssl_name {svc.namespace};" in body
         else:
             assert f"proxy_pass http://{nginx.upstream_name(svc)};" in body and "proxy_ssl" not in body

@@ -224,7 +224,7 @@ def _service(o: F5Object, by_path: dict, pointer: Pointer) -> dict:
 
 
 def render(plan: Plan, options: RenderOptions) -> dict[str, Output]:
-    decl = declaration(plan, load_material(plan))
+    decl = declaration(plan, load_material(plan, need_key=False))
     return {CONFIG: Output(json.dumps(decl, indent=2) + "\n")}
 
 

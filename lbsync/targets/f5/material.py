@@ -14,7 +14,9 @@ from .files import Material
 
 
 def load_material(plan: Plan, *, need_key: bool = True) -> Material | None:
-    """Material for the model's certificate: section, or None when the model has none."""
+    """Material for the model's certificate: section, or None when the model has none. need_key=False (render:
+    the configuration names the files, it does not carry them): a PEM key is not read, so an encrypted one needs
+    no password; a PFX still does (its certificates are encrypted with it)."""
     model = plan.model
     server_ca = None
     if model.tls.server_ca is not None:
@@ -28,7 +30,7 @@ def load_material(plan: Plan, *, need_key: bool = True) -> Material | None:
             raise LbsyncError(f"tls.server_ca {model.tls.server_ca} holds no PEM certificate", **where)
     if model.certificate is None:
         return Material(server_ca=server_ca) if server_ca else None
-    bundle = load_model_bundle(model)
+    bundle = load_model_bundle(model, with_key=need_key)
     if need_key and bundle.key is None:
         line, col = model.marks.at(("certificate",), key=True)
         raise LbsyncError("the certificate has no private key; the F5 client-ssl profile needs one",

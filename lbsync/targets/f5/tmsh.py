@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from ... import __version__
+from ...certs.export import EXPORT_DIR, export_command
 from ...output import text
 from ...output.env import environment, render_template
 from ...output.writer import Output
@@ -83,7 +84,7 @@ def context(plan: Plan, desired: Desired) -> dict:
 
 
 def render(plan: Plan, options: RenderOptions) -> dict[str, Output]:
-    desired = build(plan, load_material(plan))
+    desired = build(plan, load_material(plan, need_key=False))
     env = environment(options.templates)
     return {CONFIG: Output(render_template(env, "f5/lbsync.tmsh.j2", **context(plan, desired)))}
 
@@ -91,4 +92,5 @@ def render(plan: Plan, options: RenderOptions) -> dict[str, Output]:
 def readme(plan: Plan, options: RenderOptions) -> str:
     env = environment(options.templates)
     return render_template(env, "f5/README-tmsh.txt.j2", plan=plan, partition=plan.model.targets.f5.partition,
-                           source_dir=SOURCE_DIR, config=CONFIG)
+                           source_dir=SOURCE_DIR, config=CONFIG, export_command=export_command(plan.model, "f5"),
+                           export_dir=EXPORT_DIR)
