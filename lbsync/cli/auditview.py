@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from .common import term
+from .common import new_console, term
 
 if TYPE_CHECKING:
     from ..audit.drift import Report
@@ -17,11 +17,7 @@ if TYPE_CHECKING:
 
 
 def _console(stderr: bool = False):
-    import shutil
-
-    from rich.console import Console
-    return Console(soft_wrap=False, width=max(shutil.get_terminal_size((160, 40)).columns, 120), stderr=stderr,
-                   highlight=False)
+    return new_console(120, stderr=stderr, highlight=False)
 
 
 def _show(value) -> str:

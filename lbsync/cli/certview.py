@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..output.text import printable
-from .common import term
+from .common import new_console, term
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -16,12 +16,10 @@ _STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
 
 
 def print_report(report: Report, console: Console | None = None) -> None:
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
     if console is None:
-        import shutil
-        console = Console(soft_wrap=False, width=max(shutil.get_terminal_size((160, 40)).columns, 100))
+        console = new_console(100)
     console.print(Text(f"{printable(report.subject)}  (sha256 {report.fingerprint_sha256}; Exchange thumbprint "
                        f"{report.thumbprint})"))
     table = Table(title=f"certificate check: {term(report.source)}", title_justify="left")

@@ -8,21 +8,65 @@ from pathlib import Path
 import click
 
 from ..errors import LbsyncError
-from .common import ALLOW_OPT, MODEL_ARG, load_plan, print_findings, refuse_on_errors
+from .common import ALLOW_OPT, MODEL_ARG, load_plan, print_findings, print_target_errors, refuse_on_errors, target_note
 
 
 @click.command()
 @MODEL_ARG
 @ALLOW_OPT
-def validate(model: str, allow: tuple[str, ...]) -> None:
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON document: every error and warning as an object (file, line, column, key, code, "
+                   "message); nothing on stderr. Exit codes as without it.")
+def validate(model: str, allow: tuple[str, ...], as_json: bool) -> None:
     """Check the model and the rules; print findings."""
+    if as_json:
+        _validate_json(model, allow)
+        return
     plan = load_plan(model, allow)
     print_findings(plan, levels=("warning",))
+    print_target_errors(plan, plan.declared_targets())
     refuse_on_errors(plan, plan.blocking())
-    n = len(plan.services)
+    click.echo(f"{model}: valid — {_summary_text(plan)}")
+
+
+def _summary_text(plan) -> str:
     mail = f", {len(plan.mail)} mail port(s)" if plan.mail else ""
-    click.echo(f"{model}: valid — {len(plan.model.namespaces)} namespace(s), {len(plan.model.servers)} server(s), "
-               f"{n} route(s){mail}")
+    return (f"{len(plan.model.namespaces)} namespace(s), {len(plan.model.servers)} server(s), "
+            f"{len(plan.services)} route(s){mail}")
+
+
+def _validate_json(model: str, allow: tuple[str, ...]) -> None:
+    """validate --json: the same verdict as the text form, as one document (format lbsync-validate, version 1)."""
+    from ..errors import ModelErrors
+    from ..model.loader import key_path
+    doc: dict = {"format": "lbsync-validate", "version": 1, "model": model}
+    try:
+        plan = load_plan(model, allow)
+    except LbsyncError as exc:
+        errors = exc.errors if isinstance(exc, ModelErrors) else [exc]
+        doc.update(valid=False, problems=[{"level": "error", "code": None, "message": e.message, "file": e.file,
+                                           "line": e.line, "column": e.col, "key": e.key, "target": None}
+                                          for e in errors], summary=None)
+        click.echo(json.dumps(doc, indent=2))
+        raise SystemExit(2) from None
+
+    def problem(f, level: str, note: str = "") -> dict:
+        line, col = plan.model.marks.at(f.where) if f.where else (None, None)
+        return {"level": level, "code": f.code, "message": note + f.message, "file": plan.model.marks.file,
+                "line": line, "column": col, "key": key_path(f.where) if f.where else None, "target": f.target}
+
+    blocking = plan.blocking()
+    problems = [problem(f, "error") for f in blocking]
+    problems += [problem(f, "warning") for f in plan.relevant() if f.level == "warning"]
+    if not plan.declared_targets():
+        problems += [problem(f, "warning", target_note(kind, f.code))
+                     for kind, found in plan.target_errors().items() for f in found]
+    doc.update(valid=not blocking, problems=problems,
+               summary={"namespaces": len(plan.model.namespaces), "servers": len(plan.model.servers),
+                        "routes": len(plan.services), "mail_ports": len(plan.mail)})
+    click.echo(json.dumps(doc, indent=2))
+    if blocking:
+        raise SystemExit(2)
 
 
 @click.command("plan")
@@ -37,6 +81,7 @@ def plan_cmd(model: str, allow: tuple[str, ...], as_json: bool) -> None:
     else:
         from .planview import print_plan
         print_plan(plan)
+    print_target_errors(plan, plan.declared_targets())
     if plan.blocking():
         refuse_on_errors(plan, plan.blocking())
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rich.console import Console
 from rich.table import Table
 
+from .common import new_console
+
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from ..plan.types import GroupPlan, Plan
 
 _LEVEL_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -15,8 +18,7 @@ _LEVEL_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 def print_plan(plan: Plan, console: Console | None = None) -> None:
     if console is None:
-        import shutil
-        console = Console(soft_wrap=False, width=max(shutil.get_terminal_size((160, 40)).columns, 120))
+        console = new_console(120)
     ex = plan.exchange
     console.print(f"[bold]Exchange {ex.release}[/bold]"
                   + f", Extended Protection {'on' if ex.extended_protection else 'off'}, "

@@ -143,6 +143,24 @@ OWA_INTEGRATED = Service("owa-integrated", "Outlook on the web, Windows-integrat
                          parent="owa")
 ROUTES: dict[str, Service] = {r.key: r for r in (MRSPROXY, OWA_INTEGRATED)}
 
+# The names administrators (and Microsoft's pages) use for a service -> its model key; only for "did you mean".
+# Compared lower-case with spaces, '-', '_' and '/' removed.
+SERVICE_ALIASES = {
+    "activesync": "eas", "microsoftserveractivesync": "eas", "exchangeactivesync": "eas",
+    "outlookanywhere": "rpc", "rpchttp": "rpc", "rpcoverhttp": "rpc", "oa": "rpc",
+    "mapihttp": "mapi", "mapioverhttp": "mapi",
+    "webservices": "ews", "exchangewebservices": "ews",
+    "outlookwebapp": "owa", "outlookwebaccess": "owa", "outlookontheweb": "owa",
+    "eac": "ecp", "controlpanel": "ecp", "exchangeadmincenter": "ecp",
+    "offlineaddressbook": "oab", "rest": "api", "restapi": "api", "autod": "autodiscover",
+}
+
+
+def service_alias(name: str) -> str | None:
+    """The model key an administrator most likely meant by `name` (activesync -> eas), or None."""
+    folded = "".join(ch for ch in name.lower() if ch not in " -_/")
+    return SERVICE_ALIASES.get(folded)
+
 
 def service(key: str) -> Service:
     """A model key's service, or a route the plan adds (mrsproxy, owa-integrated)."""

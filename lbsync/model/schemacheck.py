@@ -18,6 +18,7 @@ from typing import Any
 from jsonschema import Draft7Validator, FormatChecker, ValidationError, validators
 
 from ..errors import LbsyncError
+from ..facts.catalog import service_alias
 from ..facts.mail import MAIL_KEYS
 from .loader import Marks, key_path
 from .schema import SCHEMA
@@ -200,6 +201,9 @@ def _enum_hint(value: Any, choices: list, path: tuple) -> str:
     numbers = [c for c in choices if isinstance(c, int) and str(c) == value.strip()]
     if numbers:
         return f" (did you mean {numbers[0]}, a number without quotes?)"
+    alias = service_alias(value)
+    if alias in choices and alias != value:
+        return f" (did you mean '{alias}'?)"
     close = [str(c) for c in choices if str(c).lower() == value.lower()] or \
         difflib.get_close_matches(value, [str(c) for c in choices], n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
@@ -243,7 +247,9 @@ def _unknown_keys(e: ValidationError, marks: Marks, misspelt: set[tuple]) -> lis
         if key in props:
             continue
         free = [p for p in props if p not in e.instance]
-        close = [p for p in free if p.lower() == key.lower()] or difflib.get_close_matches(key, free, n=1, cutoff=0.6)
+        alias = service_alias(key) if isinstance(key, str) else None
+        close = ([alias] if alias in free else []) or [p for p in free if p.lower() == key.lower()] or \
+            difflib.get_close_matches(key, free, n=1, cutoff=0.6)
         if path + (key,) in KEY_HINTS:
             text = f"unknown key '{key}': {KEY_HINTS[path + (key,)]}"
         elif key in MAIL_KEYS and path[-1:] == ("services",) and "tls" in path:

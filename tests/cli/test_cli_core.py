@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 from support.cli import run_cli
@@ -293,6 +294,41 @@ def test_version_and_help():
         assert command in proc.stdout
 
 
+def test_help_lists_every_exit_code():
+    text = " ".join(lbsync("--help").stdout.split())
+    for code, meaning in (("0", "success"), ("1", "a check found problems"), ("2", "bad input or usage"),
+                          ("3", "an internal error")):
+        assert f"{code} {meaning}" in text
+
+
+@pytest.mark.parametrize("args", [("plan",), ("plan", "--json"), ("schema",), ("validate",)],
+                         ids=["plan", "plan-json", "schema", "validate"])
+def test_a_reader_that_went_away_is_not_an_error(tmp_path, args):
+    """stdout is a pipe nobody reads (its read end closed before lbsync writes): exit 0, stderr as without the
+    pipe (validate's warnings), no word about the pipe."""
+    import subprocess
+    import sys
+    command = [sys.executable, "-m", "lbsync", *args, *([] if args == ("schema",) else [PROFILES / "exchange-se.yaml"])]
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run(command, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60, cwd=tmp_path)
+    finally:
+        os.close(write_end)
+    normal = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert normal.returncode == 0 and normal.stdout
+    assert (proc.returncode, proc.stderr) == (0, normal.stderr)
+
+
+def test_plan_piped_into_head(tmp_path):
+    import subprocess
+    import sys
+    script = f"set -o pipefail; {sys.executable} -m lbsync plan {PROFILES / 'exchange-se.yaml'} | head -1"
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert proc.stdout.startswith("Exchange SE RTM") and proc.stdout.count("\n") == 1
+
+
 def test_schema_to_a_file_is_utf8_and_the_same_document(tmp_path):
     out = tmp_path / "lbsync.schema.json"
     proc = lbsync("schema", "-o", out)
@@ -315,3 +351,39 @@ def test_the_render_command_offers_exactly_the_registered_targets():
     from lbsync.cli.render import TARGET_NAMES
     from lbsync.targets import TARGETS
     assert TARGET_NAMES == list(TARGETS)
+
+
+_LINE = __import__("re").compile(r"^(?P<file>.+?)(?::(?P<line>\d+):(?P<col>\d+))?: (?P<level>error|warning): "
+                                 r"(?:\[(?P<code>[a-z0-9-]+)\] )?(?P<message>.*?)(?:, at (?P<key>\S+))?$")
+
+
+@pytest.mark.parametrize("model", [*sorted(PROFILES.glob("*.yaml")), ROOT / "tests/bad_models/bad_enum_service.yaml",
+                                   ROOT / "tests/bad_models/dup_server.yaml", "nginx-ntlm-without-targets"],
+                         ids=lambda p: getattr(p, "stem", p))
+def test_validate_json_holds_what_the_text_form_prints(tmp_path, model):
+    if model == "nginx-ntlm-without-targets":
+        data = model_dict(2016, "bridge")
+        data.pop("targets", None)
+        model = write_model(tmp_path, data)
+    text = lbsync("validate", model)
+    js = lbsync("validate", "--json", model)
+    assert js.returncode == text.returncode and js.stderr == ""
+    doc = json.loads(js.stdout)
+    assert doc["format"] == "lbsync-validate" and doc["valid"] == (text.returncode == 0)
+    lines = [_LINE.match(line) for line in text.stderr.splitlines()]
+    assert all(lines), text.stderr
+    want = sorted((m["level"], m["code"], m["file"], int(m["line"]) if m["line"] else None, m["message"])
+                  for m in lines)
+    got = sorted((p["level"], p["code"], p["file"], p["line"], p["message"]) for p in doc["problems"])
+    assert got == want
+    if doc["valid"]:
+        assert doc["summary"]["servers"] >= 1 and f"{doc['summary']['routes']} route(s)" in text.stdout
+
+
+def test_validate_json_names_the_missing_model_and_the_unknown_allow(tmp_path):
+    js = lbsync("validate", "--json", tmp_path / "nope.yaml")
+    doc = json.loads(js.stdout)
+    assert js.returncode == 2 and js.stderr == "" and doc["valid"] is False
+    assert doc["problems"][0]["file"] == str(tmp_path / "nope.yaml") and "not found" in doc["problems"][0]["message"]
+    js = lbsync("validate", "--json", "--allow", "nginx-ntlmm", PROFILES / "exchange-se.yaml")
+    assert js.returncode == 2 and "did you mean 'nginx-ntlm'" in json.loads(js.stdout)["problems"][0]["message"]

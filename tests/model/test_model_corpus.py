@@ -38,7 +38,7 @@ EXPECTED: dict[str, list[tuple[int, str, str | None]]] = {
     "unknown_key_server.yaml": [(6, "unknown key 'adress' (did you mean 'address'?)", "servers[0].adress")],
     "unknown_key_target.yaml": [(13, "unknown key 'password' (did you mean 'password_env'?)",
                                  "targets.f5.password")],
-    "unknown_service_tls.yaml": [(13, "unknown key 'activesync'; expected one of: owa, ecp", "tls.services.activesync")],
+    "unknown_service_tls.yaml": [(13, "unknown key 'activesync' (did you mean 'eas'?)", "tls.services.activesync")],
     # wrong types
     "wrong_type_servers.yaml": [(5, "expected a list, got mapping", "servers")],
     "wrong_type_port.yaml": [(9, "expected an integer, got string '443'", "namespaces[0].port")],
@@ -48,7 +48,8 @@ EXPECTED: dict[str, list[tuple[int, str, str | None]]] = {
     "bad_enum_exchange_version.yaml": [(3, "2010 is not one of: 2013, 2016, 2019, SE", "exchange.version")],
     "bad_enum_tls_mode.yaml": [(11, "'offlaod' is not one of: offload, bridge, passthrough (did you mean 'offload'?)",
                                 "tls.default")],
-    "bad_enum_service.yaml": [(11, "'activesync' is not one of: owa", "namespaces[0].services[1]")],
+    "bad_enum_service.yaml": [(11, "'activesync' is not one of: owa, ecp, ews, eas, oab, mapi, rpc, autodiscover, api, "
+                                   "smtp, imap, pop (did you mean 'eas'?)", "namespaces[0].services[1]")],
     "service_mrsproxy_key.yaml": [(9, "mrsproxy is not a service key: set exchange.mrsproxy: true",
                                    "namespaces[0].services[2]")],
     # numbers and ports
@@ -106,7 +107,8 @@ EXPECTED: dict[str, list[tuple[int, str, str | None]]] = {
     "group_service_not_on_version.yaml": [(18, "'mapi' does not exist on Exchange 2010 (group 'legacy2010')",
                                            "namespaces[1].services[1]")],
     "group_empty.yaml": [(5, "group 'legacy2010' has no server", "groups.legacy2010")],
-    "group_bad_version.yaml": [(6, "2003 is not one of: 2007, 2010, 2013, 2016, 2019, SE", "groups.legacy2003.version")],
+    "group_bad_version.yaml": [(6, "2003 is not one of: 2007, 2010, 2013, 2016, 2019, SE",
+                                "groups.legacy2003.version")],
     "group_main_reserved.yaml": [(5, "'main' is the implicit group of exchange.version (2013)", "groups.main")],
     "group_cu_on_legacy.yaml": [(7, "cu applies to Exchange 2013/2016/2019/SE groups, not to Exchange 2010",
                                  "groups.legacy2010.cu")],
@@ -209,3 +211,20 @@ def test_unreadable_path_is_a_folder(tmp_path):
     folder.mkdir()
     with pytest.raises(LbsyncError, match="is a folder, expected a file"):
         load_model(folder)
+
+
+def test_every_service_alias_names_a_service_and_is_suggested(tmp_path):
+    """An administrator's name for a service (Outlook Anywhere, ActiveSync, MAPI/HTTP) gets its model key suggested,
+    both as a list entry and as a tls.services key."""
+    from lbsync.facts import catalog
+    assert set(catalog.SERVICE_ALIASES.values()) <= set(catalog.SERVICES)
+    for spelled, key in (("ActiveSync", "eas"), ("Outlook Anywhere", "rpc"), ("MAPI/HTTP", "mapi"),
+                         ("Exchange-Web-Services", "ews"), ("EAC", "ecp")):
+        model = tmp_path / "lbsync.yaml"
+        model.write_text("version: 1\nexchange: {version: 2019}\nservers: [{name: EX01, address: 192.0.2.11}]\n"
+                         f"namespaces:\n  - {{host: mail.contoso.com, services: [owa, '{spelled}']}}\n"
+                         f"tls: {{default: bridge, services: {{'{spelled}': bridge}}}}\n")
+        proc = subprocess.run([sys.executable, "-m", "lbsync", "validate", str(model)], capture_output=True, text=True,
+                              timeout=60)
+        assert proc.returncode == 2
+        assert proc.stderr.count(f"(did you mean '{key}'?)") == 2, proc.stderr
