@@ -1,7 +1,9 @@
 """The one module that imports f5-sdk: it queues the object changes in one iControl REST transaction.
 
-f5-sdk 3.0.21 (unmaintained since 2019) imports distutils, which Python 3.12 removed: on 3.12+ this module reports
-that the imperative method is unavailable (use --method as3, which needs only requests).
+f5-sdk 3.0.21 (unmaintained since 2019) imports distutils, which Python 3.12 removed: lbsync therefore depends on
+setuptools on 3.12+, whose distutils shim serves that import (tests/cli/test_pythons.py installs lbsync on 3.11, 3.12
+and 3.13 and pushes to the emulator with both methods). Where f5-sdk still cannot be imported, require() says how to
+get it back, or to use --method as3 (requests only).
 """
 
 from __future__ import annotations
@@ -41,10 +43,11 @@ ACCESSORS = {
 def require() -> None:
     try:
         import f5.bigip  # noqa: F401 - f5-sdk is optional and slow to import: loaded only when the push runs
-    except Exception as exc:  # ImportError, or distutils missing on Python >= 3.12
+    except Exception as exc:  # ImportError, or distutils missing on Python >= 3.12 without setuptools
         raise LbsyncError(f"the imperative method needs f5-sdk, which cannot be imported on Python "
                           f"{sys.version_info.major}.{sys.version_info.minor} ({type(exc).__name__}: {exc}); "
-                          "use --method as3 (requests only) or Python 3.11") from None
+                          "reinstall lbsync with its dependencies (f5-sdk, and setuptools on Python 3.12+), "
+                          "or use --method as3 (requests only)") from None
 
 
 def _resource(root, kind: str):
