@@ -117,3 +117,28 @@ def strip_comment(line: str) -> str:
 
 def squash(line: str) -> str:
     return re.sub(r"\s+", " ", line).strip()
+
+
+def server_pools(plan: Plan) -> dict[str, list[str]]:
+    """Server name -> the pools (HTTP and mail) it is a member of, in the order the configuration lists them: what
+    draining that server on a load balancer touches."""
+    out: dict[str, list[str]] = {}
+    for pool, members in [(s.pool, s.members) for s in plan.pools] + [(m.pool, m.members) for m in plan.mail]:
+        for member in members:
+            names = out.setdefault(member.server, [])
+            if pool not in names:
+                names.append(pool)
+    return out
+
+
+def wrap_words(words: list[str], indent: str, width: int = 100) -> str:
+    """Words joined by spaces, broken with a shell line continuation (` \\` + newline + indent) before width."""
+    lines, line = [], ""
+    for word in words:
+        if line and len(indent) + len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    lines.append(line)
+    return f" \\\n{indent}".join(lines)

@@ -95,6 +95,7 @@ def context(plan: Plan, options: RenderOptions) -> dict:
         "pool_services": lambda svc: [s.service for s in plan.pool_services(svc.pool)],
         "bufsize": bufsize(plan), "maxrewrite": MAXREWRITE, "legacy_ciphers": LEGACY_CIPHERS,
         "sharing_reason": sharing_reason, "persistence_cookie": persistence_cookie, "server_cookie": server_cookie,
+        "drain": common.server_pools(plan),
     }
 
 

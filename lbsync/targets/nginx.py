@@ -105,6 +105,7 @@ def context(plan: Plan, options: RenderOptions) -> dict:
         "lb": common, "upstream_name": upstream_name,
         "header_buffers": header_buffers(plan), "server_protocols": server_protocols,
         "legacy_ciphers": "DEFAULT:@SECLEVEL=0", "persistence_cookie": persistence_cookie,
+        "drain": common.server_pools(plan),
     }
 
 

@@ -14,11 +14,12 @@ from collections.abc import Callable
 from ...output.env import environment, render_template
 from ...output.writer import Output
 from ...plan.types import Plan
+from .. import common
 from ..protocol import RenderOptions
 from .files import Material
 from .material import load_material
 from .names import BUILTIN
-from .want import Desired, F5Object, build
+from .want import Desired, F5Object, build, drain_members
 
 NAME = "f5-as3"
 LB_KIND = "f5"
@@ -231,4 +232,4 @@ def render(plan: Plan, options: RenderOptions) -> dict[str, Output]:
 def readme(plan: Plan, options: RenderOptions) -> str:
     tenant, app = tenant_app(plan.model.targets.f5.partition)
     return render_template(environment(options.templates), "f5/README-as3.txt.j2", config=CONFIG, tenant=tenant,
-                           app=app)
+                           app=app, drain=drain_members(plan, lambda n: f"/{tenant}/{app}/{n}", tenant), lb=common)
