@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import ssl
+import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,9 +57,29 @@ class Trust:
     label: str
 
 
+def windows_trust() -> Trust:
+    """Windows keeps its roots in the certificate store, not in a file: the machine's ROOT and CA stores, as the
+    ssl module reads them (an admin workstation's own trust, including an enterprise CA pushed by Group Policy)."""
+    certs = []
+    for store in ("ROOT", "CA"):
+        for der, encoding, _trust in ssl.enum_certificates(store):  # type: ignore[attr-defined]  # Windows only
+            if encoding == "x509_asn":
+                try:
+                    certs.append(x509.load_der_x509_certificate(der))
+                except ValueError:
+                    continue
+    return Trust(certs or None, "trust: the Windows certificate store (ROOT, CA)")
+
+
 def load_trust(path: str | Path | None, *, explicit: bool) -> Trust:
     """Trust anchors from a PEM bundle. An explicit --ca-bundle that cannot be read is bad input (exit 2);
-    a missing system store is a chain failure."""
+    a missing system store is a chain failure. The system store: SSL_CERT_FILE when set (OpenSSL's variable),
+    else the Windows certificate store on Windows, else SYSTEM_CA_BUNDLE."""
+    if path is None and not explicit:
+        if os.environ.get("SSL_CERT_FILE"):
+            path = os.environ["SSL_CERT_FILE"]
+        elif sys.platform == "win32":
+            return windows_trust()
     path = Path(path) if path else Path(SYSTEM_CA_BUNDLE)
     if not explicit and not path.exists():
         return Trust(None, f"the system store {path} does not exist")

@@ -306,3 +306,23 @@ def test_a_chain_failure_names_the_certificate_at_fault():
     leaf = P.make_leaf(expired, ["mail.contoso.com"])
     item = check_chain(leaf.cert, [expired.cert], [root.cert], "test store", ["mail.contoso.com"], now)
     assert item.status == "fail" and "'CN=Expired Intermediate,O=lbsync tests' is valid only from" in item.message
+
+
+def test_the_system_store_is_ssl_cert_file_then_windows_then_the_debian_bundle(monkeypatch, pki, pki_files):
+    """An admin workstation on Windows has no /etc/ssl/certs: its roots are in the certificate store."""
+    import ssl as ssl_module
+    import sys as sys_module
+
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from lbsync.certs import check as check_module
+    root_der = pki.root.cert.public_bytes(Encoding.DER)
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.setattr(sys_module, "platform", "win32")
+    stores = {"ROOT": [(root_der, "x509_asn", True)], "CA": [(b"junk", "x509_asn", True)]}
+    monkeypatch.setattr(ssl_module, "enum_certificates", lambda store: stores[store], raising=False)
+    trust = check_module.trust_for(None, None)
+    assert [c.public_bytes(Encoding.DER) for c in trust.certs] == [root_der] and "Windows" in trust.label
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki_files["ca"]))
+    trust = check_module.trust_for(None, None)
+    assert trust.label == f"trust: {pki_files['ca']}" and len(trust.certs) == 1
