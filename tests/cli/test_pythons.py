@@ -18,6 +18,8 @@ import pytest
 from f5emu.testing import PASSWORD, USER, write_model
 from support.paths import ROOT
 
+pytestmark = pytest.mark.lab  # installs lbsync into three fresh virtual environments (~50 s): not in the quick loop
+
 MINORS = (11, 12, 13)
 
 
