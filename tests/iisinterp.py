@@ -38,10 +38,20 @@ No PowerShell runs here. This module reads an emitted apply/undo script, finds t
   (`_exchange_accepts_outlook_anywhere`, on the stored settings with the call's merged in, same decompiled source):
   SSLOffloading $false (ErrorRpcHttpSSLOffloadingDisabled) or Basic (ErrorRpcHttpBasicAuthOverHttpDisallowed)
   while a side has a host name and does not require SSL.
+- HTTP.sys registry values (http.max_header_bytes; lbsync.facts.httpsys): `ExchangeState.http_sys` holds the DWORDs
+  set under HKLM\\SYSTEM\\CurrentControlSet\\Services\\HTTP\\Parameters (absent: not set, HTTP.sys's default).
+  Guards `Test-HttpSysChange -Name N -Value V` (true when the value is not V), `Test-HttpSysRecord` (reads apply's
+  record into `$script:HttpSysBefore`; true when there is one), `Test-HttpSysRestore -Name N` (the record holds a
+  number the registry does not have: it goes into `$script:HttpSysWant`), `Test-HttpSysRemove -Name N` (not set
+  before lbsync, set now). Commands `Set-ItemProperty -LiteralPath KEY -Name N -Value V -Type DWord` (V a literal
+  within HTTP.sys's range for N, or `$script:HttpSysWant.N`), `Remove-ItemProperty -LiteralPath KEY -Name N`; any
+  other key, value name, type or a value outside the range HTTP.sys takes (KB 820129) raises.
 - Bookkeeping helpers: `Assert-LastExitCode`, `Add-ChangedPool 'pool'`, `Set-LbsyncMarker 'n'`,
   `Remove-LbsyncMarker 'n'`, `Save-OutlookAnywhereRecord 'P1', 'P2'` (records each setting not yet recorded, as it
   is now, in ExchangeState.oa_record: the JSON file in the per-server state folder), `Remove-OutlookAnywhereRecord`;
-  both ask ShouldProcess themselves (nothing under -WhatIf).
+  both ask ShouldProcess themselves (nothing under -WhatIf); `Save-HttpSysRecord 'N1', 'N2'` and
+  `Remove-HttpSysRecord` the same for the HTTP.sys record (ExchangeState.http_sys_record), `Add-HttpSysRestart`
+  (ExchangeState.http_sys_restart: the script will print Microsoft's restart note).
 
 Anything else inside the region, a location that is not a site/application/virtual directory of the fixture, a
 section other than system.webServer/security/access, a missing /commit:APPHOST, a bad flag, or an IIS/Exchange
@@ -60,7 +70,7 @@ from pathlib import Path
 
 from lbsync.audit.apphost import ACCESS_SECTION, normalise
 from lbsync.audit.apphost import Document as _Document
-from lbsync.facts import sslflags
+from lbsync.facts import httpsys, sslflags
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "apphost"
 BEGIN = "# ==== lbsync:changes begin ===="
@@ -73,7 +83,8 @@ EWS_IDENTITY = "EWS (Default Web Site)"
 # Change commands that may only appear inside the changes region (checked on code, quoted strings removed).
 _MUTATING = re.compile(
     r"\b(set|clear)\s+config\b|\b(Set|Clear|Add|Remove)-WebConfiguration|\bSet-ItemProperty\b|"
-    r"\bSet-OutlookAnywhere\b|\bSet-\w*VirtualDirectory\b|\bEnable-OutlookAnywhere\b|\bRemove-Item\s+IIS:",
+    r"\bSet-OutlookAnywhere\b|\bSet-\w*VirtualDirectory\b|\bEnable-OutlookAnywhere\b|\bRemove-Item\s+IIS:|"
+    r"\b(Remove|New)-ItemProperty\b",
     re.IGNORECASE)
 
 
@@ -109,6 +120,15 @@ class ExchangeState:
     # apply's record in %ProgramData%\lbsync\SERVER (exchange.OA_RECORD): Set-OutlookAnywhere parameter -> its
     # value before lbsync changed anything; None: no file
     oa_record: dict[str, bool | str | None] | None = None
+    # HTTP.sys registry values that are set (name -> DWORD); a name not here is not set (HTTP.sys's default)
+    http_sys: dict[str, int] = field(default_factory=dict)
+    # apply's HTTP.sys record (exchange.HTTP_SYS_RECORD): name -> value before lbsync (None: not set); None: no file
+    http_sys_record: dict[str, int | None] | None = None
+    http_sys_restart: bool = False   # Add-HttpSysRestart ran: the script prints the restart note
+
+    def http_sys_effective(self, name: str) -> int:
+        """What HTTP.sys uses once it has started with these values: the value, else its default."""
+        return self.http_sys.get(name, httpsys.DEFAULT[name])
 
     def outlook_anywhere_settings(self) -> dict[str, bool | str | None]:
         """Every Outlook Anywhere setting the scripts touch, by Set-OutlookAnywhere parameter (what Get-OutlookAnywhere
@@ -363,6 +383,30 @@ def _read_guard(state: Run, text: str, where: str) -> bool:
             raise InterpreterError(f"{where}: Test-OutlookAnywhereRecord takes no argument")
         state.variables["OaBefore"] = dict(ex.oa_record or {})
         return bool(ex.oa_record)
+    if name == "Test-HttpSysChange":
+        a = _named(args, where, {"Name": "", "Value": ""})
+        _require(a, ("Name", "Value"), where)
+        value_name = _http_sys_name(a["Name"], where)
+        return ex.http_sys.get(value_name) != _http_sys_value(value_name, a["Value"], where)
+    if name == "Test-HttpSysRecord":
+        if args:
+            raise InterpreterError(f"{where}: Test-HttpSysRecord takes no argument")
+        state.variables["HttpSysBefore"] = dict(ex.http_sys_record or {})
+        state.variables["HttpSysWant"] = {}
+        return bool(ex.http_sys_record)
+    if name in ("Test-HttpSysRestore", "Test-HttpSysRemove"):
+        a = _named(args, where, {"Name": ""})
+        _require(a, ("Name",), where)
+        value_name = _http_sys_name(a["Name"], where)
+        before = _variable(state, "HttpSysBefore", where)
+        if value_name not in before:
+            return False
+        if name == "Test-HttpSysRemove":
+            return before[value_name] is None and value_name in ex.http_sys
+        if before[value_name] is None:
+            return False
+        _variable(state, "HttpSysWant", where)[value_name] = before[value_name]
+        return ex.http_sys.get(value_name) != before[value_name]
     if name == "Test-OutlookAnywhereRestore":
         a = _named(args, where, {"ExtendedProtection": ""})
         _require(a, ("ExtendedProtection",), where)
@@ -382,7 +426,7 @@ def _read_guard(state: Run, text: str, where: str) -> bool:
 
 
 # guards that only read (ShouldProcess is not asked: they are true under -WhatIf too)
-_READ_ONLY_GUARDS = ("Test-LbsyncMarker", "Test-OutlookAnywhereRecord")
+_READ_ONLY_GUARDS = ("Test-LbsyncMarker", "Test-OutlookAnywhereRecord", "Test-HttpSysRecord")
 
 
 def _guard(state: Run, text: str, where: str) -> bool:
@@ -487,6 +531,39 @@ def _command(state: Run, line: str, where: str, server: str | None, *, execute: 
 
         def action() -> None:
             state.exchange.mrsproxy_enabled = enabled
+    elif head in ("Set-ItemProperty", "Remove-ItemProperty"):
+        params = {"LiteralPath": "", "Name": ""} | ({"Value": "", "Type": ""} if head == "Set-ItemProperty" else {})
+        a = _named(tokens[1:], where, params)
+        _require(a, tuple(params), where)
+        if a["LiteralPath"].lower() != httpsys.KEY.lower():
+            raise InterpreterError(f"{where}: {head} may only change {httpsys.KEY!r}, not {a['LiteralPath']!r}")
+        value_name = _http_sys_name(a["Name"], where)
+        if head == "Remove-ItemProperty":
+            def action() -> None:
+                if value_name not in state.exchange.http_sys:   # Remove-ItemProperty of a missing value fails
+                    raise InterpreterError(f"{where}: {value_name} is not set: Remove-ItemProperty fails")
+                del state.exchange.http_sys[value_name]
+        else:
+            if a["Type"].lower() != "dword":
+                raise InterpreterError(f"{where}: HTTP.sys reads {value_name} as a DWORD (-Type DWord)")
+            value = _http_sys_argument(state, value_name, a["Value"], where)
+
+            def action() -> None:
+                state.exchange.http_sys[value_name] = value()
+    elif head == "Save-HttpSysRecord" and len(tokens) > 1:
+        names = [_http_sys_name(n.strip(), where) for n in "".join(tokens[1:]).split(",")]
+        if execute and not state.whatif:    # it asks ShouldProcess itself
+            ex = state.exchange
+            ex.http_sys_record = {**{n: ex.http_sys.get(n) for n in names}, **(ex.http_sys_record or {})}
+        return
+    elif head == "Remove-HttpSysRecord" and len(tokens) == 1:
+        if execute and not state.whatif:
+            state.exchange.http_sys_record = None
+        return
+    elif head == "Add-HttpSysRestart" and len(tokens) == 1:
+        if execute:
+            state.exchange.http_sys_restart = True
+        return
     elif head == "Assert-LastExitCode" and len(tokens) == 1:
         return
     elif head == "Add-ChangedPool" and len(tokens) == 2:
@@ -516,6 +593,41 @@ def _command(state: Run, line: str, where: str, server: str | None, *, execute: 
     if execute:
         action()
         state.executed.append(line)
+
+
+def _http_sys_name(name: str, where: str) -> str:
+    """A value name under the HTTP.sys Parameters key that lbsync sets (names are case-insensitive in the registry)."""
+    for known in httpsys.VALUES:
+        if known.lower() == name.lower():
+            return known
+    raise InterpreterError(f"{where}: {name!r} is not an HTTP.sys value lbsync sets ({', '.join(httpsys.VALUES)})")
+
+
+def _http_sys_value(name: str, value: str, where: str) -> int:
+    """A literal DWORD for an HTTP.sys value, within the range HTTP.sys takes (KB 820129)."""
+    if not re.fullmatch(r"[0-9]+", value):
+        raise InterpreterError(f"{where}: {name} must be a literal number, got {value!r}")
+    low, high = httpsys.RANGE[name]
+    if not low <= int(value) <= high:
+        raise InterpreterError(f"{where}: {name} {value} is outside HTTP.sys's range {low}-{high}")
+    return int(value)
+
+
+def _http_sys_argument(state: Run, name: str, value: str, where: str):
+    """A Set-ItemProperty -Value: a literal in range, or `$script:HttpSysWant.<name>` set by the guard above it."""
+    m = re.fullmatch(r"\$script:(\w+)\.(\w+)", value)
+    if not m:
+        v = _http_sys_value(name, value, where)
+        return lambda: v
+    if m.group(1) != "HttpSysWant" or m.group(2) != name:
+        raise InterpreterError(f"{where}: -Value may read only $script:HttpSysWant.{name}, not {value}")
+
+    def read() -> int:
+        want = _variable(state, "HttpSysWant", where)
+        if name not in want:
+            raise InterpreterError(f"{where}: $script:HttpSysWant holds no {name}")
+        return _http_sys_value(name, str(want[name]), where)
+    return read
 
 
 def _oa_setting(name: str, where: str, known: tuple[str, ...] = OA_SETTINGS) -> str:

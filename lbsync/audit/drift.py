@@ -15,6 +15,7 @@ from ..plan import expected
 from ..plan.types import ExchangePlan, Plan
 from .evidence import (
     EWS_MRSPROXY,
+    HTTP_SYS,
     OA_EXTERNAL_AUTH,
     OA_EXTERNAL_HOST,
     OA_EXTERNAL_SSL,
@@ -40,6 +41,8 @@ CODES: dict[str, str] = {
                          "(exchange.auth or Exchange's defaults); apply never changes them: a person must",
     "oab-require-ssl": "the OAB virtual directory's RequireSSL differs from the plan",
     "mrsproxy-state": "MRSProxy is off on EWS but the model routes /EWS/mrsproxy.svc to it",
+    "http-sys-limits": "an HTTP.sys request-head limit (MaxFieldLength, MaxRequestBytes) is not what "
+                       "http.max_header_bytes sets: the server refuses heads the load balancers pass",
     "site-root-modified": "the Default Web Site root no longer has Exchange's default sslFlags",
     "back-end-modified": "the Exchange Back End site no longer has Exchange's default sslFlags",
     "servers-differ": "a setting lbsync does not manage differs between the servers",
@@ -114,16 +117,19 @@ def expected_settings(ex: ExchangePlan) -> dict[str, object]:
         out[OAB_REQUIRE_SSL] = state["oab"]["RequireSSL"]
     if state["ews"] is not None:
         out[EWS_MRSPROXY] = state["ews"]["MRSProxyEnabled"]
+    for name, value in (state["http_sys"] or {}).items():
+        out[HTTP_SYS[name]] = value
     return out
 
 
 OA_SETTINGS = (OA_EXTERNAL_HOST, OA_INTERNAL_HOST, OA_EXTERNAL_AUTH, OA_INTERNAL_AUTH)
 SETTING_CODE = {OA_SSL_OFFLOADING: "outlook-anywhere-offloading", OA_EXTERNAL_SSL: "outlook-anywhere-client-ssl",
                 OA_INTERNAL_SSL: "outlook-anywhere-client-ssl", OAB_REQUIRE_SSL: "oab-require-ssl",
-                EWS_MRSPROXY: "mrsproxy-state", **{k: "outlook-anywhere-settings" for k in OA_SETTINGS}}
+                EWS_MRSPROXY: "mrsproxy-state", **{k: "outlook-anywhere-settings" for k in OA_SETTINGS},
+                **{k: "http-sys-limits" for k in HTTP_SYS.values()}}
 SETTING_KIND = {OA_SSL_OFFLOADING: "outlook_anywhere", OA_EXTERNAL_SSL: "outlook_anywhere",
                 OA_INTERNAL_SSL: "outlook_anywhere", OAB_REQUIRE_SSL: "oab", EWS_MRSPROXY: "ews",
-                **{k: "outlook_anywhere" for k in OA_SETTINGS}}
+                **{k: "outlook_anywhere" for k in OA_SETTINGS}, **{k: "http_sys" for k in HTTP_SYS.values()}}
 # Compared only when the evidence carries them (older verify JSON and Get-OutlookAnywhere output written as numbers
 # lack the authentication methods): missing is "not checked", not drift.
 OPTIONAL_SETTINGS = set(OA_SETTINGS)
@@ -133,6 +139,8 @@ HOW_TO_COLLECT = {
                         "verify JSON)",
     "oab": "only the verify JSON (verify-SERVER.ps1) carries it",
     "ews": "only the verify JSON (verify-SERVER.ps1) carries it",
+    "http_sys": "only the verify JSON (verify-SERVER.ps1 of a model with http.max_header_bytes above 16384) "
+                "carries it",
     "optional": "the evidence does not carry it (the verify JSON of this lbsync version does; Get-OutlookAnywhere "
                 "| ConvertTo-Json writes authentication methods as numbers, which are not compared)",
 }

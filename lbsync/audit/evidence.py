@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TypeGuard
 
 from ..errors import LbsyncError
-from ..facts import catalog, iis, sslflags, vdirauth
+from ..facts import catalog, httpsys, iis, sslflags, vdirauth
 from ..plan.lookup import slug
 from ..plan.types import ExchangePlan, Plan
 from ..reading import read_bytes
@@ -47,6 +47,8 @@ OA_EXTERNAL_AUTH = "Outlook Anywhere: ExternalClientAuthenticationMethod"
 OA_INTERNAL_AUTH = "Outlook Anywhere: InternalClientAuthenticationMethod"
 OAB_REQUIRE_SSL = "OAB: RequireSSL"
 EWS_MRSPROXY = "EWS: MRSProxyEnabled"
+# HTTP.sys registry values (facts.httpsys) as the verify JSON's http_sys carries them: the item per value name
+HTTP_SYS = {name: f"HTTP.sys: {name}" for name in httpsys.VALUES}
 
 VERIFY_NAME = re.compile(r"^verify-(.+)\.json$", re.IGNORECASE)
 APPHOST_NAMES = ("applicationhost.config", "getapplicationhostconfig.xml")
@@ -283,6 +285,11 @@ def read_verify(ev: ServerEvidence, doc: dict, file: str, servers: list[str]) ->
     ews = doc.get("ews")
     if isinstance(ews, dict) and "MRSProxyEnabled" in ews:
         ev.settings[EWS_MRSPROXY] = _bool(ews["MRSProxyEnabled"], file, "ews.MRSProxyEnabled")
+    limits = doc.get("http_sys")   # optional: only when http.max_header_bytes raises HTTP.sys's limits
+    if isinstance(limits, dict):
+        for name, item in HTTP_SYS.items():
+            if name in limits:
+                ev.settings[item] = _dword(limits[name], file, f"http_sys.{name}")
     auth = doc.get("vdir_auth")   # optional (verify scripts of lbsync before it had no vdir_auth)
     if isinstance(auth, dict):
         ev.vdir_auth = {}
@@ -292,6 +299,13 @@ def read_verify(ev: ServerEvidence, doc: dict, file: str, servers: list[str]) ->
                 raise LbsyncError(f"expected a list of authentication methods, got {json.dumps(methods)}",
                                   file=file, key=f"vdir_auth.{svc}.methods")
             ev.vdir_auth[str(svc).lower()] = vdirauth.normalise(methods)
+
+
+def _dword(value, file: str, key: str) -> int | None:
+    """A registry DWORD as the verify JSON writes it: a number, or null when the value is not set."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0xFFFFFFFF):
+        return value
+    raise LbsyncError(f"expected a registry DWORD (a number) or null, got {json.dumps(value)}", file=file, key=key)
 
 
 def _read_oa_fields(ev: ServerEvidence, obj: dict, file: str, prefix: str = "") -> None:

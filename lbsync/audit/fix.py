@@ -1,8 +1,8 @@
 """The remediation script: lbsync's own apply script, rendered from a copy of the plan restricted to what drifted.
 
 For each server with repairable drift, `plan.exchange` is narrowed with dataclasses.replace — that server only,
-only its drifted IIS locations, Outlook Anywhere / OAB / MRSProxy only where they drifted — and handed to the
-Exchange renderer, so the guards, the backup, -WhatIf and the app-pool recycling are exactly those of apply.
+only its drifted IIS locations, Outlook Anywhere / OAB / MRSProxy / HTTP.sys only where they drifted — and handed
+to the Exchange renderer, so the guards, the backup, -WhatIf and the app-pool recycling are exactly those of apply.
 Outlook Anywhere is repaired with apply's one Set-OutlookAnywhere (every parameter of the plan, guarded): Exchange
 takes a host name only together with that side's *ClientsRequireSsl and authentication method.
 What lbsync never changes (the site root, the back-end site, settings it does not manage) and what is missing
@@ -23,7 +23,7 @@ from ..plan.types import ExchangePlan, Plan
 from ..targets import exchange as exrender
 from ..targets.protocol import RenderOptions
 from .drift import SSL_CODES, Drift, Report
-from .evidence import EWS_MRSPROXY, OAB_REQUIRE_SSL, server_exchange
+from .evidence import EWS_MRSPROXY, HTTP_SYS, OAB_REQUIRE_SSL, server_exchange
 
 RPC_LOCATION = f"{catalog.SITE}/Rpc"
 
@@ -35,7 +35,7 @@ def repairable(plan: Plan, d: Drift) -> bool:
                                                      and ex.outlook_anywhere.ssl_offloading is not None)
     if d.location in _oa_items(ex):   # a setting apply's Set-OutlookAnywhere sets, so the fix can
         return d.code != "location-missing"
-    return d.location in (OAB_REQUIRE_SSL, EWS_MRSPROXY) and d.code != "location-missing"
+    return d.location in (OAB_REQUIRE_SSL, EWS_MRSPROXY, *HTTP_SYS.values()) and d.code != "location-missing"
 
 
 def _oa_items(ex: ExchangePlan) -> set[str]:
@@ -69,6 +69,8 @@ def restricted_plan(plan: Plan, server: str, drift: list[Drift]) -> Plan:
         outlook_anywhere=oa if fix_oa else dataclasses.replace(oa, ssl_offloading=None, apply={}),
         oab_require_ssl=ex.oab_require_ssl if OAB_REQUIRE_SSL in items else None,
         mrsproxy_enabled=ex.mrsproxy_enabled if EWS_MRSPROXY in items else False,
+        # either HTTP.sys value: apply's guarded lines for both (each a no-op where it already matches)
+        http_sys=ex.http_sys if items & set(HTTP_SYS.values()) else {},
     )
     return dataclasses.replace(plan, exchange=exchange, group_exchanges=[])
 

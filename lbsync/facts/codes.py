@@ -48,6 +48,9 @@ CODES: dict[str, Code] = {c.code: c for c in [
          "speak TLS)"),
     Code("oa-hostname-not-namespace", True, "the Outlook Anywhere hostname is not a namespace carrying rpc"),
     Code("ep-unknown-cu", True, "Exchange 2019 without cu: Extended Protection assumed off"),
+    Code("header-limit-raised", True,
+         "http.max_header_bytes is above HTTP.sys's default: apply sets MaxFieldLength/MaxRequestBytes on every "
+         "server, which take effect after a restart; the load balancers' buffers grow with it"),
     Code("f5-passthrough-shared", False,
          "F5: a passthrough namespace shares its VIP:port with other namespaces (no L4 SNI routing for F5)"),
     # coexistence (groups:)

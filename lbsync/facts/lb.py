@@ -82,11 +82,31 @@ TLS_VERSIONS = ("TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3")  # oldest first; the
 # authentication only, beside forms-based /owa) has a route of its own for this reason (catalog.OWA_INTEGRATED).
 CONNECTION_AUTH = ("Ntlm", "Negotiate")
 
-# Largest request header block the LB accepts: a Kerberos (Negotiate) Authorization header of a user in many
-# groups reaches ~64 KB — Microsoft KB 2020943 "HTTP 400 - Bad Request (Request Header too long)" (MaxTokenSize
-# 48000 by default since Windows Server 2012; base64 grows it by 4/3) — and IIS/http.sys accept it once
-# MaxFieldLength/MaxRequestBytes are raised as that KB says.
-MAX_HEADER_BYTES = 65536
+# Request heads (request line and headers). The servers' limit is HTTP.sys's MaxRequestBytes (facts.httpsys: 16384
+# by default; the model's http.max_header_bytes raises it on every server and on the load balancers together). A
+# load balancer adds headers before the request reaches HTTP.sys (X-Forwarded-For, X-Forwarded-Proto, a persistence
+# cookie), so it accepts from a client what is left after room for those: LB_ADDED_HEADER_BYTES, HAProxy's default
+# tune.maxrewrite. Sources (the load balancers' own manuals):
+#  [HA26] HAProxy 2.6 Configuration Manual (docs.haproxy.org/2.6/configuration.html): tune.bufsize "The default
+#         value is 16384 ... If an HTTP request is larger than (tune.bufsize - tune.maxrewrite), HAProxy will return
+#         HTTP 400 (Bad Request) error ... values larger than default size will increase memory usage ... At least
+#         the global maxconn parameter should be decreased by the same factor as this one is increased ...
+#         rounded up to the next multiple of ... 16 on 64-bit machines"; tune.maxrewrite "The reserved space is used
+#         for header rewriting or appending ... It is generally wise to set it to about 1024". Measured on 2.6.12
+#         (/work/research/headers.md section 6): the largest head that passes is bufsize - maxrewrite - (64 + 4 per
+#         header field) bytes (HTX bookkeeping), one more byte gets HAProxy's own "400 Bad request", never a reset.
+#  [NGX]  nginx.org, ngx_http_core_module, large_client_header_buffers (default "4 8k"): "A request line cannot
+#         exceed the size of one buffer, or the 414 (Request-URI Too Large) error is returned ... A request header
+#         field cannot exceed the size of one buffer as well, or the 400 (Bad Request) error is returned ...
+#         Buffers are allocated only on demand." Measured on 1.22.1: a line counts with its CRLF; the total is at
+#         most number x size (a line that does not fit a buffer's rest moves whole to the next one).
+#  [F5HP] F5 BIG-IP HTTP profile, enforcement max-header-size (AS3 HTTP_Profile maxHeaderSize, default 32768):
+#         "the maximum size in bytes the system allows for all HTTP request headers combined, including the request
+#         line" (F5's Ansible collection, bigip_device_info); a larger request is answered by a TCP reset (F5
+#         DevCentral "What is HTTP Part VI - HTTP Profile Enforcement Settings").
+LB_ADDED_HEADER_BYTES = 1024
+# One header line through NGINX: at most what HTTP.sys takes in one field (65534) with its CRLF.
+LB_MAX_LINE_BYTES = 65536
 
 # Balancing: one rule for every target. Long-lived (streaming) and passthrough pools spread by open connections
 # (a server that just came back would otherwise get a share of hour-long connections it never sheds); the

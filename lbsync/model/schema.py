@@ -7,7 +7,7 @@ cannot express (uniqueness by field, VIP conflicts, cross references) live in mo
 
 from __future__ import annotations
 
-from ..facts import catalog, mail
+from ..facts import catalog, httpsys, mail
 from ..facts.lb import Mode
 
 SERVICES = [str(s) for s in catalog.SERVICE_ORDER]      # HTTP services (layer 7, or passed through by SNI)
@@ -202,6 +202,20 @@ SCHEMA: dict = {
                 "verify_server": {"type": "boolean", "default": True,
                                   "description": "verify the servers' certificate when re-encrypting; false is "
                                                  "reported loudly"},
+            },
+        },
+        "http": {
+            "type": "object", "additionalProperties": False,
+            "description": "HTTP limits the load balancers and the Exchange servers share",
+            "properties": {
+                "max_header_bytes": {
+                    "type": "integer", "minimum": httpsys.DEFAULT_REQUEST_BYTES,
+                    "maximum": httpsys.RANGE[httpsys.MAX_REQUEST_BYTES][1],
+                    "default": httpsys.DEFAULT_REQUEST_BYTES,
+                    "description": "largest request line + headers the servers accept (HTTP.sys MaxRequestBytes; "
+                                   "above 16384 the Exchange scripts set MaxRequestBytes and MaxFieldLength on every "
+                                   "server, and the load balancers' buffers follow): raise it for Kerberos tokens of "
+                                   "users in many groups (4/3 x token size + 200, KB 2020943)"},
             },
         },
         "certificate": {

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..facts.catalog import SERVICE_ORDER
+from ..facts.httpsys import DEFAULT_REQUEST_BYTES
 from ..facts.lb import Mode
 from ..facts.mail import MAIL_KEYS
 from ..facts.versions import ExVersion
@@ -129,6 +130,13 @@ class Targets:
 
 
 @dataclass(frozen=True)
+class Http:
+    """http: the largest request head (request line + headers) the servers accept, HTTP.sys's MaxRequestBytes."""
+    max_header_bytes: int = DEFAULT_REQUEST_BYTES
+    given: bool = False    # the model states it
+
+
+@dataclass(frozen=True)
 class Mail:
     """mail: the ports published per protocol (facts.mail defaults) and how the servers see a client."""
     ports: dict[str, tuple[int, ...]] = field(default_factory=dict)   # smtp/imap/pop -> ports
@@ -150,6 +158,7 @@ class Model:
     marks: Marks = field(compare=False, repr=False, default=None)
     groups: dict[str, Group] = field(default_factory=dict)  # the other groups (groups:), not the main one
     mail: Mail = field(default_factory=Mail)
+    http: Http = field(default_factory=Http)
 
     @property
     def main_group(self) -> Group:

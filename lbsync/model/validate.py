@@ -199,7 +199,14 @@ def build_model(data: Any, marks: Marks, path: Path) -> t.Model:
     targets = _targets(data, base)
     return t.Model(path=path, exchange=exchange, servers=servers, namespaces=namespaces, tls=tls,
                    certificate=certificate, health=health, health_services=health_services, targets=targets,
-                   allow=tuple(data.get("allow", [])), marks=marks, groups=build_groups(data), mail=_mail(data))
+                   allow=tuple(data.get("allow", [])), marks=marks, groups=build_groups(data), mail=_mail(data),
+                   http=_http(data))
+
+
+def _http(data: dict) -> t.Http:
+    h = data.get("http", {})
+    return t.Http(max_header_bytes=h.get("max_header_bytes", t.Http.max_header_bytes),
+                  given="max_header_bytes" in h)
 
 
 def _mail(data: dict) -> t.Mail:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import posixpath
 
-from ..facts import catalog, lb, mail
+from ..facts import catalog, httpsys, lb, mail
 from ..facts.catalog import Svc
 from ..facts.coexistence import LEGACY_VDIR
 from ..facts.lb import Mode, Persistence
@@ -183,7 +183,8 @@ def _exchange_plan(model: Model, group: str = MAIN_GROUP) -> ExchangePlan:
         mrsproxy_enabled=model.exchange.mrsproxy and Svc.EWS in modes, modes=modes,
         undo_outlook_anywhere_ssl_offloading=undo_oa,
         auth={s: auth_of(model, s, group) for s in services if s != Svc.RPC},
-        fixed_locations=frozenset(fixed))
+        fixed_locations=frozenset(fixed),
+        http_sys=httpsys.settings(model.http.max_header_bytes))
 
 
 def _namespace_plans(model: Model) -> list[NamespacePlan]:
@@ -275,7 +276,8 @@ def build_plan(model: Model, allow: tuple[str, ...] | list[str] = ()) -> Plan:
     plan = Plan(model=model, namespaces=namespaces, exchange=_exchange_plan(model),
                 tls_profile=model.tls.profile,
                 lb_server_ca=lb_server_ca(model),
-                verify_server=model.tls.verify_server, max_body=lb.MAX_BODY, max_header_bytes=lb.MAX_HEADER_BYTES,
+                verify_server=model.tls.verify_server, max_body=lb.MAX_BODY,
+                max_header_bytes=model.http.max_header_bytes, lb_added_header_bytes=lb.LB_ADDED_HEADER_BYTES,
                 group_exchanges=[_exchange_plan(model, name) for name in model.groups if is_scripted(model, name)],
                 listeners=listeners(namespaces), redirects=redirect_listeners(namespaces), mail=_mail_routes(model))
     if model.groups:

@@ -23,7 +23,8 @@ def vdir_auth(ex: ExchangePlan) -> dict[str, list[str]]:
 def exchange_state(ex: ExchangePlan) -> dict:
     """What verify compares with: effective sslFlags of every managed location (Rpc included, as the Service
     Host writes it), the site roots lbsync never touches, the Exchange settings lbsync manages, and what each
-    managed virtual directory accepts (vdir_auth: compared, never changed). `null` means not managed."""
+    managed virtual directory accepts (vdir_auth: compared, never changed), the HTTP.sys registry values
+    http.max_header_bytes sets (http_sys). `null` means not managed."""
     return {
         "locations": dict(ex.locations),
         "site_root": catalog.SITE_ROOT_FLAGS,
@@ -33,6 +34,7 @@ def exchange_state(ex: ExchangePlan) -> dict:
         "oab": None if ex.oab_require_ssl is None else {"RequireSSL": ex.oab_require_ssl},
         "ews": {"MRSProxyEnabled": True} if ex.mrsproxy_enabled else None,
         "vdir_auth": vdir_auth(ex),
+        "http_sys": dict(ex.http_sys) or None,
     }
 
 

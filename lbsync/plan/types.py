@@ -9,7 +9,8 @@ import re
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from ..facts.lb import TLS_VERSIONS, Balance, Mode, Persistence
+from ..facts.httpsys import DEFAULT_REQUEST_BYTES
+from ..facts.lb import LB_ADDED_HEADER_BYTES, TLS_VERSIONS, Balance, Mode, Persistence
 from ..facts.tls import SERVER_TLS_DEFAULT
 from ..facts.versions import json_value, release
 from ..model.types import Model, Server
@@ -309,6 +310,9 @@ class ExchangePlan:
     auth: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # locations that keep their own value in every mode (owa/Calendar: None), set back only where they differ
     fixed_locations: frozenset[str] = frozenset()
+    # HTTP.sys registry values (facts.httpsys) apply sets, undo sets back and verify compares on every server: name
+    # -> DWORD, in the order apply writes them; empty while http.max_header_bytes is within Windows' default
+    http_sys: dict[str, int] = field(default_factory=dict)
 
     @property
     def release(self) -> str:
@@ -364,12 +368,23 @@ class Plan:
     verify_server: bool
     max_body: str
     findings: list[Finding] = field(default_factory=list)
-    max_header_bytes: int = 0            # largest request header block the LB accepts (facts.lb.MAX_HEADER_BYTES)
+    # Request heads (request line + headers), from http.max_header_bytes: the servers accept max_header_bytes
+    # (HTTP.sys MaxRequestBytes; ExchangePlan.http_sys when above Windows' default); every load balancer accepts
+    # from a client what leaves room for the headers it adds (lb_added_header_bytes, facts.lb):
+    # lb_header_bytes. HAProxy: tune.bufsize - tune.maxrewrite; F5: max-header-size; NGINX: one line per buffer.
+    max_header_bytes: int = DEFAULT_REQUEST_BYTES
+    lb_added_header_bytes: int = LB_ADDED_HEADER_BYTES
     group_exchanges: list[ExchangePlan] = field(default_factory=list)  # other 2013+ groups: scripted too
     coexistence: list[GroupPlan] = field(default_factory=list)  # one per group of groups: (none: no groups)
     listeners: list[Listener] = field(default_factory=list)      # the TLS listeners, one per VIP:port
     redirects: dict[str | None, list[NamespacePlan]] = field(default_factory=dict)  # port-80 listeners per VIP
     mail: list[MailRoute] = field(default_factory=list)          # SMTP/IMAP/POP ports, layer 4
+
+    @property
+    def lb_header_bytes(self) -> int:
+        """The largest request head (request line + headers) a client may send through a load balancer: what the
+        servers accept, less the room for the headers the load balancer adds."""
+        return self.max_header_bytes - self.lb_added_header_bytes
 
     @property
     def listen_addresses(self) -> list[str]:

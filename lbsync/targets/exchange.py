@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from .. import __version__
 from ..errors import LbsyncError
-from ..facts import catalog, vdirauth
+from ..facts import catalog, httpsys, vdirauth
 from ..facts.catalog import Svc
 from ..facts.lb import Mode
 from ..facts.versions import SE
@@ -31,6 +31,8 @@ FLAVOURS = ("appcmd", "webadministration")
 MRSPROXY_MARKER = "mrsproxy-enabled-by-lbsync"
 # in the per-server state folder: the Outlook Anywhere settings apply manages, as they were before lbsync (for undo)
 OA_RECORD = "outlook-anywhere-before-lbsync.json"
+# beside it: the HTTP.sys registry values apply sets (facts.httpsys), as they were before lbsync (for undo)
+HTTP_SYS_RECORD = "http-sys-before-lbsync.json"
 BACK_END_HTTPS_PORT = 444   # how verify finds the back-end site without naming it
 
 
@@ -159,6 +161,11 @@ def _context(plan: Plan, options: RenderOptions, server) -> dict:
         "expected_json": json.dumps(expected.exchange_state(ex), indent=4),
         "back_end_port": BACK_END_HTTPS_PORT,
         "site": catalog.SITE,
+        # HTTP.sys registry values apply sets, undo sets back and verify compares (empty: not managed)
+        "http_sys": [{"name": k, "value": v, "text": f"{k} {v}"} for k, v in ex.http_sys.items()],
+        "http_sys_key": httpsys.KEY, "http_sys_key_display": httpsys.KEY_DISPLAY,
+        "http_sys_record": HTTP_SYS_RECORD, "http_sys_note": httpsys.RESTART_NOTE,
+        "max_header_bytes": plan.max_header_bytes, "lb_header_bytes": plan.lb_header_bytes,
     }
 
 
@@ -206,6 +213,9 @@ def readme(plan: Plan, options: RenderOptions) -> str:
                            labels=[_server_label(s.name) for s in ex.servers], plan=plan,
                            offload=[s for s, m in ex.modes.items() if m == Mode.OFFLOAD],
                            **{k: v for k, v in ctx.items() if k not in ("server",)})
+    if ex.http_sys:
+        text += "\n" + render_template(env, "exchange/httpsys.txt.j2", **{k: v for k, v in ctx.items()
+                                                                        if k not in ("server",)})
     if plan.coexistence:
         scripted = {v.exchange.group: v.exchange for v in _group_views(plan)[1:]}
         text += "\n" + render_template(env, "exchange/README-groups.txt.j2", groups=plan.coexistence,

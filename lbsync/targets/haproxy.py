@@ -34,15 +34,20 @@ def abns_name(listener: Listener) -> str:
     return f"abns@lbsync_{listener.key}"
 
 
-# Room HAProxy keeps in a buffer for headers it adds (X-Forwarded-*, a persistence cookie); the rest of
-# tune.bufsize holds the request's headers, which must reach Plan.max_header_bytes (Kerberos tokens).
-MAXREWRITE = 4096
+# HAProxy answers 400 to a request head larger than tune.bufsize - tune.maxrewrite (facts.lb [HA26]); maxrewrite is
+# the room for the headers it adds (X-Forwarded-*, a persistence cookie): Plan.lb_added_header_bytes.
 # OpenSSL 3 refuses TLS 1.0/1.1 at its default security level: toward servers that need them (Exchange 2007/2010)
 LEGACY_CIPHERS = "DEFAULT:@SECLEVEL=0"
 
 
 def bufsize(plan: Plan) -> int:
-    return plan.max_header_bytes + MAXREWRITE
+    """tune.bufsize: a client's request head (Plan.lb_header_bytes) plus the room for what HAProxy adds, which is
+    what the servers accept (Plan.max_header_bytes); a multiple of 16, as HAProxy rounds it on 64-bit machines."""
+    return (plan.lb_header_bytes + plan.lb_added_header_bytes) // 16 * 16
+
+
+def maxrewrite(plan: Plan) -> int:
+    return plan.lb_added_header_bytes
 
 
 def sharing_reason(svc: ServicePlan) -> str:
@@ -93,7 +98,7 @@ def context(plan: Plan, options: RenderOptions) -> dict:
         "pools": plan.pools, "mail": plan.mail, "verify_server": plan.verify_server,
         "lb": common, "abns_name": abns_name, "hq": hq, "backend_name": backend_name,
         "pool_services": lambda svc: [s.service for s in plan.pool_services(svc.pool)],
-        "bufsize": bufsize(plan), "maxrewrite": MAXREWRITE, "legacy_ciphers": LEGACY_CIPHERS,
+        "bufsize": bufsize(plan), "maxrewrite": maxrewrite(plan), "legacy_ciphers": LEGACY_CIPHERS,
         "sharing_reason": sharing_reason, "persistence_cookie": persistence_cookie, "server_cookie": server_cookie,
         "drain": common.server_pools(plan),
     }

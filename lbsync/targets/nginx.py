@@ -17,6 +17,7 @@ from pathlib import Path
 from .. import __version__
 from ..certs.export import export_command, exported_path
 from ..errors import LbsyncError
+from ..facts.lb import LB_MAX_LINE_BYTES
 from ..facts.tls import GUIDELINE, profile
 from ..output import check as checks
 from ..output import text
@@ -46,9 +47,18 @@ def server_protocols(svc: ServicePlan) -> str:
     return " ".join(nginx_tls(v) for v in svc.server_tls_versions)
 
 
+def header_buffer_size(plan: Plan) -> int:
+    """One large_client_header_buffers buffer: the longest request or header line (CRLF included) a client may
+    send, Plan.lb_header_bytes up to what HTTP.sys takes in one field (facts.lb [NGX], LB_MAX_LINE_BYTES)."""
+    return min(plan.lb_header_bytes, LB_MAX_LINE_BYTES)
+
+
 def header_buffers(plan: Plan) -> str:
-    """large_client_header_buffers: one header line (a Kerberos Authorization) must fit one buffer."""
-    return f"4 {max(plan.max_header_bytes // 1024, 8)}k"
+    """large_client_header_buffers NUMBER SIZE: a line (a Kerberos Authorization header) fits one buffer, and NUMBER
+    buffers hold Plan.lb_header_bytes (nginx allocates them only for requests that do not fit 1k)."""
+    size = header_buffer_size(plan)
+    number = -(-plan.lb_header_bytes // size)
+    return f"{number} {size // 1024}k" if size % 1024 == 0 else f"{number} {size}"
 
 
 def persistence_cookie(svc: ServicePlan) -> str:
@@ -103,7 +113,8 @@ def context(plan: Plan, options: RenderOptions) -> dict:
         "mail_greetings": {k: v for k, v in MAIL_GREETINGS.items() if any(m.service == k for m in plan.mail)},
         "tcp_upstreams": [svc for ns in plan.namespaces if ns.passthrough for svc in ns.pools],
         "lb": common, "upstream_name": upstream_name,
-        "header_buffers": header_buffers(plan), "server_protocols": server_protocols,
+        "header_buffers": header_buffers(plan), "header_buffer_size": header_buffer_size(plan),
+        "server_protocols": server_protocols,
         "legacy_ciphers": "DEFAULT:@SECLEVEL=0", "persistence_cookie": persistence_cookie,
         "drain": common.server_pools(plan),
     }

@@ -51,6 +51,24 @@ ATTRS = {
     "sys/file/ssl-cert": {"fingerprint", "sourcePath"},
     "sys/file/ssl-key": {"sourcePath", "keyType"},
 }
+# The http profile's `enforcement` object as a BIG-IP reports it (every field, defaults filled in) and the ranges it
+# takes. Sources: F5's Ansible collection, bigip_profile_http (max_header_count "between 16 and 4096 ... When set to
+# default, the value is 64"; max_header_size "between 0 and 4294967295 ... the value is 32768 bytes";
+# oversize_client_headers / excess_client_headers "reject" or "pass-through"), AS3's HTTP_Profile (tests/f5emu/
+# as3-schema-3.56.0.json: maxHeaderCount, maxHeaderSize, the *ClientHeaders/*ServerHeaders actions). A field outside
+# these is refused as unknown attributes are; a value out of range with a 400 (the device's wording is not known).
+HTTP_ENFORCEMENT = {
+    "maxHeaderCount": (64, (16, 4096)), "maxHeaderSize": (32768, (0, 4294967295)),
+    "maxRequests": (0, (0, 4294967295)),
+    "oversizeClientHeaders": ("reject", ("reject", "pass-through")),
+    "oversizeServerHeaders": ("reject", ("reject", "pass-through")),
+    "excessClientHeaders": ("reject", ("reject", "pass-through")),
+    "excessServerHeaders": ("reject", ("reject", "pass-through")),
+    "pipeline": ("allow", ("allow", "reject", "pass-through")),
+    "truncatedRedirects": ("disabled", ("enabled", "disabled")),
+    "unknownMethod": ("allow", ("allow", "reject", "pass-through")),
+}
+
 BUILTINS = {
     "ltm/monitor/http": ["http"], "ltm/monitor/https": ["https"], "ltm/monitor/smtp": ["smtp"],
     "ltm/monitor/tcp": ["tcp"], "ltm/profile/http": ["http"],
@@ -162,6 +180,8 @@ class Store:
             copy.deepcopy(old)
         new.update({k: copy.deepcopy(v) for k, v in body.items()
                     if k not in ("name", "partition", "fullPath", "kind", "selfLink", "generation")})
+        if collection == "ltm/profile/http" and not replace and "enforcement" in body:
+            new["enforcement"] = self._enforcement(body["enforcement"], old.get("enforcement", {}))
         self._normalise(collection, new)
         self._check_refs(collection, new)
         self.generation += 1
@@ -178,7 +198,33 @@ class Store:
         return self.objects[collection].pop(full)
 
     @staticmethod
-    def _normalise(collection: str, obj: dict) -> None:
+    def _enforcement(given: object, base: dict) -> dict:
+        """An http profile's enforcement object: `base` (the defaults, or what the profile has: a PATCH changes
+        only the fields it sends) with `given` checked and laid over it."""
+        if not isinstance(given, dict):
+            raise DeviceError(400, "Found invalid JSON body in the request: enforcement must be an object.")
+        out = dict(base)
+        for key, value in given.items():
+            if key not in HTTP_ENFORCEMENT:
+                raise DeviceError(400, "Found unexpected json pair at configuration item /ltm/profile/http/"
+                                       f"enforcement. The json pair \"{key}\" is not supported.")
+            choices = HTTP_ENFORCEMENT[key][1]
+            if isinstance(choices[0], int):
+                ok = isinstance(value, int) and not isinstance(value, bool) and choices[0] <= value <= choices[1]
+            else:
+                ok = value in choices
+            if not ok:
+                raise DeviceError(400, f"invalid value {value!r} for enforcement {key} (the BIG-IP takes "
+                                       f"{choices[0]}-{choices[1]})" if isinstance(choices[0], int) else
+                                  f"invalid value {value!r} for enforcement {key} (one of {', '.join(choices)})")
+            out[key] = value
+        return out
+
+    @classmethod
+    def _normalise(cls, collection: str, obj: dict) -> None:
+        if collection == "ltm/profile/http":
+            obj["enforcement"] = cls._enforcement(obj.get("enforcement", {}),
+                                                  {k: v[0] for k, v in HTTP_ENFORCEMENT.items()})
         if collection == "ltm/virtual" and "profiles" in obj:
             obj["profiles"] = [p if isinstance(p, dict) else {"name": p, "context": "all"} for p in obj["profiles"]]
         if collection == "ltm/pool" and "members" in obj:

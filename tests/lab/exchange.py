@@ -19,6 +19,11 @@ certificate). What each one does, per request:
   (default 2 MiB) the server answers 200 while the body is still coming, then drains it.
 - `RPC_OUT_DATA`: answers 200 with a 1 GB Content-Length and streams `X-Lab-Stream-Bytes` (default 256 KiB) at
   once, then holds the connection until the client goes away.
+- HTTP.sys's request-head limits (lbsync.facts.httpsys), from `Server.http_sys` (the registry values the generated
+  apply script sets, run through tests/iisinterp.py; Windows' defaults otherwise): a header line longer than
+  MaxFieldLength -> `400 Bad Request (Header Field Too Long)`, a request line + headers larger than
+  MaxRequestBytes -> `400 Bad Request (Request Header Too Long)`, then the connection is closed, as HTTP.sys does.
+  Counted as sent: each line with its CRLF, and the empty line (Microsoft does not document the exact accounting).
 - anything else: 200 with a JSON body saying which server and scheme served it, the SNI, Host, method, path,
   X-Forwarded-For / -Proto, the connection id and the IIS location and flags it fell under.
 
@@ -37,7 +42,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from lbsync.facts import catalog, sslflags
+from lbsync.facts import catalog, httpsys, sslflags
 
 from .iis import SITE
 
@@ -202,6 +207,32 @@ class Handler(BaseHTTPRequestHandler):
             "location": loc, "ssl_flags": flags.get(loc), "user": self.ntlm_user,
         }
 
+    def parse_request(self) -> bool:
+        """Python's parsing, then HTTP.sys's limits (Server.http_sys) on the request head as sent."""
+        if not super().parse_request():
+            return False
+        limits = self.server.owner.http_sys
+        lines = [f"{k}: {v}\r\n" for k, v in self.headers.items()]
+        head = len(self.raw_requestline) + sum(len(x) for x in lines) + 2
+        if any(len(x) - 2 > limits[httpsys.MAX_FIELD_LENGTH] for x in lines):
+            reason = "Header Field Too Long"
+        elif head > limits[httpsys.MAX_REQUEST_BYTES]:
+            reason = "Request Header Too Long"
+        else:
+            return True
+        self.server.owner.count("http_sys_400")
+        body = f"<h2>Bad Request - {reason}</h2><hr><p>HTTP Error 400. (lab HTTP.sys: {head} bytes)</p>".encode()
+        self.send_response(400, f"Bad Request ({reason})")
+        self.send_header("Content-Type", "text/html; charset=us-ascii")
+        self.send_header("X-Lab-Server", self.server.owner.name)
+        self.send_header("X-Lab-HttpSys", reason)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+        self.close_connection = True
+        return False
+
     # -- dispatch
     def handle_one_request(self):
         try:
@@ -340,6 +371,8 @@ class Server:
         self.address = address
         self.flags = dict(flags)
         self.failing: set[str] = set()
+        # HTTP.sys's limits in effect (value name -> bytes): Windows' defaults until set_http_sys
+        self.http_sys: dict[str, int] = dict(httpsys.DEFAULT)
         self._tls = tls
         self._lock = threading.Lock()
         self._live: set[socket.socket] = set()

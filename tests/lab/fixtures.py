@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from lbsync.facts import httpsys
 from lbsync.output.check import free_port
 
 from .exchange import Lab
@@ -36,7 +37,7 @@ def start_lb(lab, pki_files, tmp_path_factory, target: str, scenario: str, *, ii
              allow: tuple[str, ...] = (), ready: bool = True, **model_kw):
     """Render + start `target` for `scenario`; the servers get the IIS state `applied` (apply-SERVER.ps1 run on
     the fixture) or `default` (the untouched fixture). The caller stops it (lb.stop)."""
-    from .iis import default_state
+    from .iis import applied_http_sys, default_state
     port = free_port()
     work = tmp_path_factory.mktemp(f"{target}-{scenario}")
     model = write_model(work, model_text(lab, pki_files, scenario=scenario, port=port, target=target, **model_kw))
@@ -45,8 +46,10 @@ def start_lb(lab, pki_files, tmp_path_factory, target: str, scenario: str, *, ii
     for server in lab.servers:
         if iis == "applied":
             flags, source = applied_state(lb.plan, server.name)
+            server.http_sys = applied_http_sys(lb.plan, server.name)
         else:
             flags = default_state(lb.plan.exchange.version)
+            server.http_sys = dict(httpsys.DEFAULT)
         lab.set_flags(server.name, flags)
         server.failing.clear()
     lb.start(ready=ready)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.util
 
 from lbsync.audit.apphost import effective_flags
-from lbsync.facts import catalog
+from lbsync.facts import catalog, httpsys
 
 SITE = catalog.SITE
 
@@ -42,13 +42,22 @@ def applied_state(plan, server: str) -> tuple[dict[str, str], str]:
 
 def interpreted_state(plan, server: str) -> dict[str, str]:
     """Run the generated apply-SERVER.ps1 on the fixture; the effective flags afterwards."""
-    from iisinterp import load_fixture, run_script
+    return effective_flags(_applied(plan, server).apphost, all_locations())
+
+
+def _applied(plan, server: str):
+    from iisinterp import load_fixture, run
 
     from lbsync.targets import RenderOptions, exchange
     files = exchange.render(plan, RenderOptions())
-    script = files[f"exchange/apply-{server}.ps1"].content
-    text = run_script(load_fixture(plan.exchange.version), script, server=server)
-    return effective_flags(text, all_locations())
+    return run(load_fixture(plan.exchange.version), files[f"exchange/apply-{server}.ps1"].content, server=server)
+
+
+def applied_http_sys(plan, server: str) -> dict[str, int]:
+    """HTTP.sys's limits on a server once the generated apply-SERVER.ps1 ran (the interpreter's registry values)
+    and HTTP.sys restarted: value name -> bytes (Windows' defaults where the script sets nothing)."""
+    ex = _applied(plan, server).exchange
+    return {name: ex.http_sys_effective(name) for name in httpsys.VALUES}
 
 
 def planned_state(plan) -> dict[str, str]:

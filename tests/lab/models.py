@@ -19,7 +19,8 @@ SCENARIOS = ("offload", "bridge", "passthrough")
 def model_text(lab, pki_files, *, scenario: str, port: int, target: str, version: int = 2013,
                interval: str = "500ms", fall: int = 2, rise: int = 2, mrsproxy: bool = True,
                basic_auth: bool | None = None, verify_server: bool = True, plus: bool = False,
-               vip: str = "127.0.0.1", server_ca=None, extra_services: tuple[str, ...] = ()) -> str:
+               vip: str = "127.0.0.1", server_ca=None, extra_services: tuple[str, ...] = (),
+               max_header_bytes: int | None = None) -> str:
     """offload / bridge: mail.contoso.com (owa..rpc) + autodiscover.contoso.com, every service in that mode,
     MRSProxy on. passthrough: rpc passed through on outlook.contoso.com, same VIP:port, the rest bridged."""
     basic = (target == "nginx" and not plus) if basic_auth is None else basic_auth
@@ -62,6 +63,7 @@ def model_text(lab, pki_files, *, scenario: str, port: int, target: str, version
         + f"  profile: intermediate\n  server_ca: {server_ca or pki_files['ca']}\n"
         + ("" if verify_server else "  verify_server: false\n")
         + f"health:\n  interval: {interval}\n  timeout: 1s\n  fall: {fall}\n  rise: {rise}\n"
+        + (f"http:\n  max_header_bytes: {max_header_bytes}\n" if max_header_bytes is not None else "")
         + "targets:\n" + targets
         # NGINX open source with Basic everywhere still carries /owa/Integrated (Windows authentication only):
         # the finding nginx-ntlm names it; the lab accepts it (test_lab_nginx shows what breaks)

@@ -57,6 +57,12 @@ EXPECTED: dict[str, list[tuple[int, str, str | None]]] = {
     "port_zero.yaml": [(7, "0 is below the minimum 1", "servers[0].https_port")],
     "namespace_port_80.yaml": [(9, "port 80 is the HTTP-to-HTTPS redirect listener", "namespaces[0].port")],
     "bad_cu.yaml": [(4, "-1 is below the minimum 0", "exchange.cu")],
+    # http.max_header_bytes: an integer within HTTP.sys's range, never below its default
+    "header_limit_below.yaml": [(12, "12000 is below the minimum 16384", "http.max_header_bytes")],
+    "header_limit_above.yaml": [(12, "16777217 is above the maximum 16777216", "http.max_header_bytes")],
+    "header_limit_string.yaml": [(12, "expected an integer, got string '64k'", "http.max_header_bytes")],
+    "header_limit_float.yaml": [(12, "expected an integer, got number 65536.0", "http.max_header_bytes")],
+    "header_limit_bool.yaml": [(12, "expected an integer, got boolean True", "http.max_header_bytes")],
     # addresses and names
     "invalid_vip.yaml": [(9, "'203.0.113.300' is not a valid IP address", "namespaces[0].vip")],
     "invalid_host.yaml": [(8, "'mail_contoso.com' is not a valid DNS host name", "namespaces[0].host")],

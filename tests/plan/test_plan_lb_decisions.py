@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from support.plans import PROFILE_GROUPS, codes, model_dict, plan_of, route, with_group  # noqa: F401
 
-from lbsync.facts import lb
+from lbsync.facts import httpsys, lb
 
 
 def test_server_connections_are_shared_only_where_no_authentication_is_bound_to_them():
@@ -98,5 +98,15 @@ def test_balance_one_rule_for_every_target():
 
 
 def test_header_size_decision():
+    """http.max_header_bytes: the servers' limit (HTTP.sys's default unless the model raises it); the load balancers
+    accept that less the room for the headers they add."""
     plan = plan_of(model_dict())
-    assert plan.max_header_bytes == lb.MAX_HEADER_BYTES == 65536
+    assert plan.max_header_bytes == httpsys.DEFAULT_REQUEST_BYTES == 16384
+    assert plan.lb_added_header_bytes == lb.LB_ADDED_HEADER_BYTES == 1024
+    assert plan.lb_header_bytes == 15360
+    assert plan.exchange.http_sys == {}
+    data = model_dict()
+    data["http"] = {"max_header_bytes": 70656}
+    raised = plan_of(data)
+    assert (raised.max_header_bytes, raised.lb_header_bytes) == (70656, 69632)
+    assert raised.exchange.http_sys == {"MaxFieldLength": 65534, "MaxRequestBytes": 70656}

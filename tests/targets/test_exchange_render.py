@@ -36,6 +36,14 @@ def files_of(plan, flavour="appcmd") -> dict[str, str]:
     return {rel: out.content for rel, out in exrender.render(plan, RenderOptions(flavour=flavour)).items()}
 
 
+def raised_model(tmp_path: Path, limit: int = 70656) -> Path:
+    """The 2013 profile with http.max_header_bytes raised above HTTP.sys's default."""
+    path = tmp_path / "raised.yaml"
+    path.write_text(PROFILE_2013.read_text(encoding="utf-8") + f"http:\n  max_header_bytes: {limit}\n",
+                    encoding="utf-8")
+    return path
+
+
 def lbsync(*args: str, cwd: Path | None = None):
     return run_cli(*args, cwd=cwd)
 
@@ -211,7 +219,7 @@ def test_the_documented_example_matches_the_documented_schema():
     assert example["lbsync_verify"] == 1
 
 
-def test_verify_writes_the_documented_keys_in_the_documented_order(files2013):
+def test_verify_writes_the_documented_keys_in_the_documented_order(files2013, tmp_path):
     example, schema = doc_blocks()
     text = files2013["appcmd"]["exchange/verify-EX01.ps1"]
     block = text[text.index("$evidence = [ordered]@{"):text.index("$json = $evidence")]
@@ -221,8 +229,13 @@ def test_verify_writes_the_documented_keys_in_the_documented_order(files2013):
     assert [k for k in keys if k in schema["required"]] == schema["required"]
     assert [k for k in keys if k not in schema["required"]] == ["vdir_auth"]
     assert "ConvertTo-Json -Depth 8" in text and "UTF8Encoding($false)" in text
+    # a model that raises http.max_header_bytes adds http_sys after vdir_auth: the table lists every key
+    raised = files_of(plan_of(raised_model(tmp_path)))["exchange/verify-EX01.ps1"]
+    block = raised[raised.index("$evidence = [ordered]@{"):raised.index("$json = $evidence")]
+    raised_keys = re.findall(r"^\s{8}(\w+) = ", block, re.M)
+    assert raised_keys == keys[:keys.index("vdir_auth") + 1] + ["http_sys"] + keys[keys.index("vdir_auth") + 1:]
     table = DOC.read_text(encoding="utf-8").split("## Top-level keys")[1].split("###")[0]
-    assert re.findall(r"^\| `(\w+)` \|", table, re.M) == keys
+    assert re.findall(r"^\| `(\w+)` \|", table, re.M) == raised_keys
 
 
 @pytest.mark.parametrize("profile", [PROFILE_2013, PROFILE_2016])

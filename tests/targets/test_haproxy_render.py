@@ -235,13 +235,16 @@ def test_http_request_rules_come_before_every_use_backend(made):
             assert not any(ln.startswith("http-request") for ln in body[first_use:]), (name, head)
 
 
-def test_a_kerberos_sized_header_block_fits_the_buffers(made):
+def test_the_buffers_hold_what_the_servers_accept(made):
+    """tune.bufsize - tune.maxrewrite is the largest request head HAProxy passes: the plan's client limit; with the
+    model's default (HTTP.sys's 16384) they are HAProxy's own defaults (16384 / 1024)."""
     for name, (_, plan, text) in made.items():
         lines = directives(text)
         size = int(next(ln.split()[1] for ln in lines if ln.startswith("tune.bufsize ")))
         rewrite = int(next(ln.split()[1] for ln in lines if ln.startswith("tune.maxrewrite ")))
-        assert plan.max_header_bytes == 65536
-        assert size - rewrite >= plan.max_header_bytes and rewrite >= 1024, name
+        assert size - rewrite == plan.lb_header_bytes and rewrite == plan.lb_added_header_bytes, name
+        if not plan.model.http.given:
+            assert (size, rewrite) == (16384, 1024), name
 
 
 def test_pools_that_may_carry_connection_bound_auth_never_share_server_connections(made):

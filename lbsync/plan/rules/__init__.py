@@ -19,7 +19,7 @@ Rule = Callable[[Model, Plan], list[Finding]]
 RULES: tuple[Rule, ...] = (
     core.offload_support, core.extended_protection, core.mrsproxy, core.mapi, core.api,
     lb.passthrough_mixed, lb.passthrough_l4, lb.f5_passthrough_shared, lb.server_trust, lb.client_tls,
-    core.outlook_anywhere_hostname, lb.nginx_ntlm, lb.mail, groups.coexistence_rules,
+    core.outlook_anywhere_hostname, core.header_limit, lb.nginx_ntlm, lb.mail, groups.coexistence_rules,
 )
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ...facts.catalog import Svc
+from ...facts import httpsys
+from ...facts.catalog import SCRIPTED_VERSIONS, Svc
 from ...facts.lb import Mode
 from ...model.types import Model
 from ..types import Finding, Plan
@@ -116,3 +117,19 @@ def outlook_anywhere_hostname(model: Model, plan: Plan) -> list[Finding]:
                         f"outlook_anywhere.external_hostname {oa.external_hostname} is not a namespace carrying rpc "
                         f"({', '.join(sorted(rpc_hosts))})", ("exchange", "outlook_anywhere", "external_hostname"))]
     return []
+
+
+def header_limit(model: Model, plan: Plan) -> list[Finding]:
+    """http.max_header_bytes above HTTP.sys's default: what it asks of the servers and of the load balancers."""
+    if not plan.exchange.http_sys:
+        return []
+    values = ", ".join(f"{k} {v}" for k, v in plan.exchange.http_sys.items())
+    legacy = sorted(g.name for g in model.groups.values() if g.version not in SCRIPTED_VERSIONS)
+    by_hand = (f"; groups {', '.join(legacy)} (no lbsync scripts): set the same values by hand "
+               f"under {httpsys.KEY_DISPLAY}") if legacy else ""
+    return [Finding("info", "header-limit-raised",
+                    f"request heads up to {plan.max_header_bytes} bytes: apply sets {values} "
+                    f"under {httpsys.KEY_DISPLAY} on every server; {httpsys.RESTART_NOTE}{by_hand}; the load "
+                    f"balancers accept {plan.lb_header_bytes} bytes from a client and use buffers of that size "
+                    "for every connection (HAProxy: lower maxconn by the same factor)",
+                    ("http", "max_header_bytes"))]

@@ -21,7 +21,7 @@ How the Plan's decisions become F5 objects:
   profile on the virtual (cookie insert as the default, source address as the fallback when both are needed)
   with the iRule choosing per route (`persist cookie insert`, `persist source_addr TIMEOUT`, `persist none` for
   the routes that need none); the server-ssl profile refuses the TLS versions below the lowest
-  ServicePlan.server_tls_min of its namespace; the http profile accepts headers up to Plan.max_header_bytes.
+  ServicePlan.server_tls_min of its namespace; the http profile accepts request heads up to Plan.lb_header_bytes.
 """
 
 from __future__ import annotations
@@ -219,7 +219,7 @@ class _Builder:
         self.shared["clientssl"] = self.path(f"{PREFIX}clientssl")
         self.add("ltm/profile/http", f"{PREFIX}http",
                  {"defaultsFrom": BUILTIN["ltm/profile/http"], "insertXforwardedFor": "enabled",
-                  "enforcement": {"maxHeaderSize": self.plan.max_header_bytes}},
+                  "enforcement": {"maxHeaderSize": self.plan.lb_header_bytes}},
                  [BUILTIN["ltm/profile/http"]])
         self.shared["http"] = self.path(f"{PREFIX}http")
         if any(s.ntlm_affinity for ns in l7 for s in ns.services):

@@ -395,7 +395,7 @@ def test_coexistence_pushes_persistence_and_server_tls_then_writes_nothing(
         assert s["ltm/persistence/cookie"]["/Exchange/lbsync_203.0.113.10_443_cookie"]["cookieName"] == "lbsync_server"
         assert s["ltm/persistence/source-addr"]["/Exchange/lbsync_203.0.113.10_443_source_addr"]["timeout"] == 3900
         assert "no-tlsv1" not in s["ltm/profile/server-ssl"]["/Exchange/lbsync_legacy.contoso.com_serverssl"]["options"]
-        assert s["ltm/profile/http"]["/Exchange/lbsync_http"]["enforcement"] == {"maxHeaderSize": 65536}
+        assert s["ltm/profile/http"]["/Exchange/lbsync_http"]["enforcement"]["maxHeaderSize"] == 15360
         assert s["ltm/pool"]["/Exchange/lbsync_owa_legacy.contoso.com"]["loadBalancingMode"] == "round-robin"
         assert "persist cookie insert lbsync_server 0" in \
             s["ltm/rule"]["/Exchange/lbsync_203.0.113.10_443_route"]["apiAnonymous"]

@@ -281,3 +281,24 @@ def test_persistence_profiles_are_referenced_checked_and_read_back_as_a_big_ip_d
     two = vs("v3", ["/Common/tcp", "/Common/http"], persist=[{"name": "/Exchange/lbsync_c", "tmDefault": "yes"},
                                                              {"name": "/Exchange/lbsync_s", "tmDefault": "yes"}])
     assert two.status_code == 400
+
+
+def test_the_http_profile_takes_enforcement_as_a_big_ip_does(s):
+    """An http profile's enforcement: every field reported with its default, maxHeaderSize 0-4294967295 and
+    maxHeaderCount 16-4096 (F5's bigip_profile_http), a PATCH changes only the fields it sends, and a field or a value
+    the device does not take is refused."""
+    body = {"name": "lbsync_h", "partition": "Exchange", "defaultsFrom": "/Common/http",
+            "enforcement": {"maxHeaderSize": 69632}}
+    assert s.call("POST", "/mgmt/tm/ltm/profile/http", json=body).status_code == 200
+    got = s.call("GET", "/mgmt/tm/ltm/profile/http/~Exchange~lbsync_h").json()["enforcement"]
+    assert got["maxHeaderSize"] == 69632 and got["maxHeaderCount"] == 64 and got["oversizeClientHeaders"] == "reject"
+    r = s.call("PATCH", "/mgmt/tm/ltm/profile/http/~Exchange~lbsync_h", json={"enforcement": {"maxHeaderCount": 128}})
+    assert r.status_code == 200
+    got = s.call("GET", "/mgmt/tm/ltm/profile/http/~Exchange~lbsync_h").json()["enforcement"]
+    assert (got["maxHeaderSize"], got["maxHeaderCount"]) == (69632, 128)
+    for bad in ({"maxHeaderSize": 4294967296}, {"maxHeaderSize": "64k"}, {"maxHeaderSize": True},
+                {"maxHeaderCount": 8}, {"maxHeaderBytes": 1024}, {"oversizeClientHeaders": "drop"}):
+        r = s.call("PATCH", "/mgmt/tm/ltm/profile/http/~Exchange~lbsync_h", json={"enforcement": bad})
+        assert r.status_code == 400, bad
+    got = s.call("GET", "/mgmt/tm/ltm/profile/http/~Exchange~lbsync_h").json()["enforcement"]
+    assert (got["maxHeaderSize"], got["maxHeaderCount"]) == (69632, 128)

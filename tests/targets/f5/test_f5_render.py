@@ -269,7 +269,7 @@ def test_as3_carries_persistence_server_tls_and_header_size(tmp_path, pki_files,
     assert (legacy["tls1_0Enabled"], legacy["tls1_1Enabled"], legacy["tls1_2Enabled"]) == (True, True, True)
     assert (mail["tls1_0Enabled"], mail["tls1_1Enabled"], mail["tls1_2Enabled"]) == (False, False, True)
     assert legacy["tls1_3Enabled"] is False and mail["tls1_3Enabled"] is False
-    assert app["lbsync_http"]["maxHeaderSize"] == plan.max_header_bytes
+    assert app["lbsync_http"]["maxHeaderSize"] == plan.lb_header_bytes == 15360
     assert app["lbsync_owa_legacy.contoso.com"]["loadBalancingMode"] == "round-robin"
     assert app["lbsync_eas_legacy.contoso.com"]["loadBalancingMode"] == "least-connections-member"
     plain = declaration(build_plan(load_model(str(golden_model(tmp_path)))))["declaration"]["Exchange"]["lbsync"]
