@@ -9,9 +9,10 @@ from support.paths import ROOT
 
 PACKAGE = ROOT / "lbsync"
 # lowest first; a module may import from its own stage or a lower one
-STAGES = ["errors", "resources", "reading", "facts", "model", "plan", "output", "certs", "targets", "audit", "cli", "__main__"]
+STAGES = ["errors", "resources", "reading", "facts", "model", "plan", "output", "certs", "targets", "audit", "report",
+          "cli", "__main__"]
 RANK = {"errors": 0, "resources": 0, "reading": 0, "facts": 1, "model": 2, "plan": 3, "output": 4, "certs": 5, "targets": 6,
-        "audit": 7, "cli": 8, "__main__": 9, "__init__": 9}
+        "audit": 7, "report": 8, "cli": 9, "__main__": 10, "__init__": 10}
 
 
 def _modules():

@@ -1,6 +1,6 @@
 """The `lbsync` command group: maps lbsync's errors to exit codes and one-line messages, never a traceback.
 
-Commands live in one module per group (model, render, cert, f5, audit); each imports only click and cli.common
+Commands live in one module per group (model, render, cert, f5, audit, report); each imports only click and cli.common
 at module level, so `lbsync --help` loads no library module.
 """
 
@@ -13,7 +13,7 @@ import click
 
 from .. import __version__
 from ..errors import CheckFailed, LbsyncError
-from . import audit, cert, f5, model, render
+from . import audit, cert, f5, model, render, report
 from .common import err
 
 
@@ -89,5 +89,5 @@ def main() -> None:
 
 
 for _command in (model.validate, model.plan_cmd, render.render, model.schema, model.init, cert.cert, f5.f5,
-                 audit.audit, audit.probe):
+                 audit.audit, audit.probe, report.report):
     main.add_command(_command)

@@ -39,7 +39,8 @@ def render(model: str, allow: tuple[str, ...], target: str | None, outdir: str, 
            flavour: str, diff: bool, exit_code: bool, check: bool) -> None:
     """Render the Exchange scripts and load-balancer configurations."""
     from ..certs.precheck import precheck_or_refuse
-    from ..output.writer import diff_all, stale, write_all
+    from ..output.writer import Output, diff_all, stale, write_all
+    from ..report import build_report, for_render
     from ..targets import TARGETS, RenderOptions, check_files, default_targets, expand, finding_targets, render_targets
     if exit_code and not diff:
         raise LbsyncError("--exit-code goes with --diff (render --diff --exit-code)")
@@ -67,6 +68,7 @@ def render(model: str, allow: tuple[str, ...], target: str | None, outdir: str, 
     if finding_targets(targets):
         precheck_or_refuse(plan, with_key=False)   # render names the key file, it does not carry the key
     files = render_targets(plan, targets, RenderOptions(templates=templates, flavour=flavour))
+    files["report.html"] = Output(build_report(for_render(plan), templates=templates))   # the plan as a page
     if diff:
         text = diff_all(outdir, files, manifest=True)
         click.echo(text if text else "no differences", nl=not text)

@@ -54,3 +54,13 @@ def env_name(name: str, key: str) -> str:
 def conf_comment(text: str) -> str:
     """Text after `#` in haproxy.cfg, an NGINX configuration, a tmsh file or an iRule: one line."""
     return printable(text)
+
+
+_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}
+
+
+def html(text: str) -> str:
+    """Text in HTML or SVG content or in a quoted attribute value (report.html): `& < > " '` as character
+    references, so a value can open no element, attribute or entity; non-printable characters shown as escapes
+    (printable), so a bidi control or an escape sequence cannot disguise it either."""
+    return "".join(_HTML.get(ch, ch) for ch in printable(text))

@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from ..facts import sslflags
+from ..facts.catalog import Svc
 from ..facts.httpsys import DEFAULT_REQUEST_BYTES
 from ..facts.lb import LB_ADDED_HEADER_BYTES, TLS_VERSIONS, Balance, Mode, Persistence
 from ..facts.tls import SERVER_TLS_DEFAULT
@@ -114,6 +116,21 @@ class ServicePlan:
     def passthrough(self) -> bool:
         """Passed through at layer 4: the client's TLS reaches the servers untouched."""
         return self.mode == Mode.PASSTHROUGH
+
+    @property
+    def mrsproxy(self) -> bool:
+        """The MRSProxy route (/EWS/mrsproxy.svc, mailbox moves) the plan adds beside EWS: a route and pool of its
+        own, re-encrypted whatever mode EWS has."""
+        return self.service == Svc.MRSPROXY
+
+    @property
+    def certificate_presented_by(self) -> tuple[str, ...]:
+        """Who presents a TLS certificate on this route: the load balancer to the clients where their TLS ends
+        (offload, bridge), the servers to the load balancer when it re-encrypts (bridge), the servers to the
+        clients when their TLS passes through."""
+        if self.passthrough:
+            return ("servers",)
+        return ("load balancer", "servers") if self.reencrypt else ("load balancer",)
 
     @property
     def server_tls_legacy(self) -> bool:
@@ -318,6 +335,13 @@ class ExchangePlan:
     def release(self) -> str:
         """How people name the release: SE RTM, 2019 CU15, 2016 (facts.versions.release)."""
         return release(self.version, self.cu)
+
+    @property
+    def changed_locations(self) -> frozenset[str]:
+        """The managed locations whose expected effective sslFlags differ from Exchange's default: what apply
+        changes on a server as Exchange installed it (and undo sets back)."""
+        return frozenset(path for path, flags in self.locations.items()
+                         if sslflags.parse(flags) != sslflags.parse(self.defaults[path]))
 
 
 @dataclass(frozen=True)

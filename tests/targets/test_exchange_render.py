@@ -66,7 +66,7 @@ def test_cli_renders_three_scripts_per_server_and_the_readme(tmp_path):
     assert r.returncode == 0, r.stderr
     written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert written == [".lbsync-manifest.json", "README.txt"] + sorted(
-        f"exchange/{k}-{s}.ps1" for k in ("apply", "undo", "verify") for s in ("EX01", "EX02"))
+        f"exchange/{k}-{s}.ps1" for k in ("apply", "undo", "verify") for s in ("EX01", "EX02")) + ["report.html"]
     raw = (out / "exchange" / "apply-EX01.ps1").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
     assert raw[3:].isascii()          # Windows PowerShell 5.1 reads it the same whatever the code page
