@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import jinja2
@@ -18,11 +17,10 @@ from markupsafe import Markup
 
 from .. import __version__
 from ..audit.drift import expected_settings
-from ..errors import LbsyncError
+from ..output import env
 from ..output.env import render_template
 from ..output.text import html
 from ..plan.types import ExchangePlan, Plan
-from ..resources import templates_dir
 from . import diagram
 from .gather import ReportInputs
 
@@ -39,20 +37,8 @@ def _finalize(value: object) -> Markup:
 
 
 def environment(user_dir: str | Path | None = None) -> jinja2.Environment:
-    if user_dir:
-        p = Path(user_dir)
-        if not p.is_dir():
-            raise LbsyncError("--templates: not a directory", file=str(p))
-        return _environment(str(p.resolve()))
-    return _environment(None)
-
-
-@lru_cache(maxsize=8)
-def _environment(user_dir: str | None) -> jinja2.Environment:
-    search = ([user_dir] if user_dir else []) + [str(templates_dir())]
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(search), undefined=jinja2.StrictUndefined,
-                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-                              autoescape=True, finalize=_finalize)
+    """The page's environment: the shipped templates (overridable with --templates), every value escaped."""
+    return env.environment(user_dir, finalize=_finalize)
 
 
 @dataclass
