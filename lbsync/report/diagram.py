@@ -150,13 +150,11 @@ def _row_tops(heights: list[float], gaps: list[float]) -> list[float]:
     return tops
 
 
-def layout(key: str, caption: str, headings: list[str], columns: list[list[Cell]], gaps: list[float],
-           groups: list[Group]) -> Figure:
-    """Place the cells (columns left to right; rows top to bottom with `gaps` before each) and the server groups
-    at the right, joined by lines; see the module docstring."""
+def _row_heights(columns: list[list[Cell]], gaps: list[float]) -> list[float]:
+    """Row heights grown until every cell's lines fit the rows it spans."""
     nrows = len(gaps)
     heights = [_lines_height(2)] * nrows
-    for _ in range(nrows + 1):          # grow rows until every cell's lines fit the rows it spans
+    for _ in range(nrows + 1):
         tops = _row_tops(heights, gaps)
         grown = False
         for col in columns:
@@ -168,10 +166,12 @@ def layout(key: str, caption: str, headings: list[str], columns: list[list[Cell]
                     grown = True
         if not grown:
             break
-    tops = _row_tops(heights, gaps)
-    bottom = tops[-1] + heights[-1] if nrows else MARGIN + HEAD
+    return heights
 
-    # columns: widths from their lines and headings; gaps from the labels on the lines crossing them
+
+def _column_xs(columns: list[list[Cell]], headings: list[str]) -> tuple[list[float], list[float]]:
+    """Column widths from their lines and headings; the gap before a column as wide as the labels on the lines
+    crossing it. (xs, widths)"""
     widths = [max([_lines_width(c.lines) for c in col] + [text_width(h) + 2 for h in headings[i:i + 1]])
               for i, col in enumerate(columns)]
     into = [max([text_width(c.into[1]) + 24 for c in col if c.into[1]] + [COL_GAP]) for col in columns]
@@ -181,23 +181,13 @@ def layout(key: str, caption: str, headings: list[str], columns: list[list[Cell]
             x += into[i] + 12
         xs.append(x)
         x += w
-    fig = Figure(key, caption, 0, 0)
-    placed: list[list[Box]] = []
-    for i, col in enumerate(columns):
-        boxes = []
-        for c in col:
-            y0 = tops[c.first]
-            y1 = tops[c.last] + heights[c.last]
-            box = Box(c.kind, c.name, xs[i], y0, widths[i], y1 - y0,
-                      _labels(c.lines, xs[i] + PAD_X, (y0 + y1) / 2), c.cls, c.mode, c.title)
-            boxes.append(box)
-        placed.append(boxes)
-        fig.boxes += boxes
-    for i, name in enumerate(headings[:len(columns)]):
-        fig.headings.append(Label(xs[i], MARGIN + 16, name, "heading"))
+    return xs, widths
 
-    # lines between neighbouring columns: an elbow from each box to each box of the next column it shares a row
-    # with; a label sits on the last stretch, above the line (the gap is as wide as the labels: `into`)
+
+def _join_columns(fig: Figure, columns: list[list[Cell]], placed: list[list[Box]], xs: list[float],
+                  widths: list[float]) -> None:
+    """Lines between neighbouring columns: an elbow from each box to each box of the next column it shares a row
+    with; a label sits on the last stretch, above the line (the gap is as wide as the labels)."""
     for i in range(1, len(columns)):
         left = xs[i - 1] + widths[i - 1]
         labelled = any(c.into[1] for c in columns[i])
@@ -211,14 +201,17 @@ def layout(key: str, caption: str, headings: list[str], columns: list[list[Cell]
                 label = Label(mid + 8, by - 6, text, "edge-label") if text else None
                 fig.edges.append(Edge(((a.x + a.w, ay), (mid, ay), (mid, by), (b.x, by)), cls or "inner", label))
 
-    # the server groups: a vertical line per group gathers the lines of the pools that send to it
+
+def _place_groups(fig: Figure, columns: list[list[Cell]], placed: list[list[Box]], xs: list[float],
+                  widths: list[float], headings: list[str], groups: list[Group]) -> float:
+    """The server groups at the right: a vertical line (trunk) per group gathers the lines of the pools that send
+    to it; each group sits as near the middle of its pools as the group above allows. Returns the bottom edge."""
     pools = [(b, c) for b, c in zip(placed[-1], columns[-1]) if c.groups] if columns else []
     right = xs[-1] + widths[-1] if columns else MARGIN - COL_GAP
     label_w = max([text_width(c.edge[1]) for _, c in pools if c.edge[1]] + [0])
     trunk0 = right + max(COL_GAP, label_w + 28)
-    order = [g.name for g in groups]
-    trunk_x = {name: trunk0 + k * TRUNK_STEP for k, name in enumerate(order)}
-    gx = trunk0 + max(len(order) - 1, 0) * TRUNK_STEP + COL_GAP if columns else MARGIN
+    trunk_x = {g.name: trunk0 + k * TRUNK_STEP for k, g in enumerate(groups)}
+    gx = trunk0 + max(len(groups) - 1, 0) * TRUNK_STEP + COL_GAP if columns else MARGIN
     gw = max([_lines_width(g.heading) for g in groups]
              + [_lines_width(lines) + 2 * PAD_X for g in groups for _, lines, _ in g.servers]
              + [text_width(headings[-1]) + 2 if len(headings) > len(columns) else 0])
@@ -243,20 +236,44 @@ def layout(key: str, caption: str, headings: list[str], columns: list[list[Cell]
             sy += sh + 6
         prev_bottom = y + h + 16
         gy = y + h / 2
-        tx = trunk_x[g.name]
         if feeding:
+            tx = trunk_x[g.name]
             lo, hi = min(feeding + [gy]), max(feeding + [gy])
             fig.edges.append(Edge(((tx, lo), (tx, hi)), "trunk", arrow=False))
             fig.edges.append(Edge(((tx, gy), (gx, gy)), "trunk"))
     for b, c in pools:
         cy = b.y + b.h / 2
-        first = True
-        for name in c.groups:
-            label = Label(right + 10, cy - 6, c.edge[1], "edge-label") if first and c.edge[1] else None
+        for k, name in enumerate(c.groups):
+            label = Label(right + 10, cy - 6, c.edge[1], "edge-label") if k == 0 and c.edge[1] else None
             fig.edges.append(Edge(((right, cy), (trunk_x[name], cy)), c.edge[0], label, arrow=False))
-            first = False
     fig.width = gx + gw + MARGIN
-    fig.height = max(bottom, prev_bottom - 16) + MARGIN
+    return prev_bottom - 16
+
+
+def layout(key: str, caption: str, headings: list[str], columns: list[list[Cell]], gaps: list[float],
+           groups: list[Group]) -> Figure:
+    """Place the cells (columns left to right; rows top to bottom with `gaps` before each) and the server groups
+    at the right, joined by lines; see the module docstring."""
+    heights = _row_heights(columns, gaps)
+    tops = _row_tops(heights, gaps)
+    bottom = tops[-1] + heights[-1] if gaps else MARGIN + HEAD
+    xs, widths = _column_xs(columns, headings)
+    fig = Figure(key, caption, 0, 0)
+    placed: list[list[Box]] = []
+    for i, col in enumerate(columns):
+        boxes = []
+        for c in col:
+            y0 = tops[c.first]
+            y1 = tops[c.last] + heights[c.last]
+            boxes.append(Box(c.kind, c.name, xs[i], y0, widths[i], y1 - y0,
+                             _labels(c.lines, xs[i] + PAD_X, (y0 + y1) / 2), c.cls, c.mode, c.title))
+        placed.append(boxes)
+        fig.boxes += boxes
+    for i, name in enumerate(headings[:len(columns)]):
+        fig.headings.append(Label(xs[i], MARGIN + 16, name, "heading"))
+    _join_columns(fig, columns, placed, xs, widths)
+    groups_bottom = _place_groups(fig, columns, placed, xs, widths, headings, groups)
+    fig.height = max(bottom, groups_bottom) + MARGIN
     return fig
 
 
