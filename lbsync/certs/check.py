@@ -57,18 +57,30 @@ class Trust:
     label: str
 
 
+SERVER_AUTH = "1.3.6.1.5.5.7.3.1"
+
+
 def windows_trust() -> Trust:
-    """Windows keeps its roots in the certificate store, not in a file: the machine's ROOT and CA stores, as the
-    ssl module reads them (an admin workstation's own trust, including an enterprise CA pushed by Group Policy)."""
+    """Windows keeps its roots in the certificate store, not in a file: the trust anchors are the ROOT store's
+    certificates trusted for every purpose or for server authentication (an enterprise CA pushed by Group Policy
+    included), less any the Disallowed store holds. The CA store (intermediates Windows has cached) is not a trust
+    anchor. Windows fetches a public root into ROOT only when it first needs it: a root not there yet gives an
+    untrusted-root failure, which --ca-bundle (or tls.server_ca) answers."""
+    def entries(store: str) -> list:
+        try:
+            return ssl.enum_certificates(store)  # type: ignore[attr-defined]  # Windows only
+        except (OSError, AttributeError):
+            return []
+    disallowed = {der for der, encoding, _ in entries("Disallowed") if encoding == "x509_asn"}
     certs = []
-    for store in ("ROOT", "CA"):
-        for der, encoding, _trust in ssl.enum_certificates(store):  # type: ignore[attr-defined]  # Windows only
-            if encoding == "x509_asn":
-                try:
-                    certs.append(x509.load_der_x509_certificate(der))
-                except ValueError:
-                    continue
-    return Trust(certs or None, "trust: the Windows certificate store (ROOT, CA)")
+    for der, encoding, trust in entries("ROOT"):
+        if encoding != "x509_asn" or der in disallowed or not (trust is True or SERVER_AUTH in trust):
+            continue
+        try:
+            certs.append(x509.load_der_x509_certificate(der))
+        except ValueError:
+            continue
+    return Trust(certs or None, "trust: the Windows certificate store (ROOT)")
 
 
 def load_trust(path: str | Path | None, *, explicit: bool) -> Trust:

@@ -39,7 +39,9 @@ def _prepare(model: str, allow: tuple[str, ...], *, apply: bool):
     return plan, load_material(plan)
 
 
-def _print_changes(changes, device: str, as_json: bool, extra: dict | None = None) -> None:
+def _print_changes(changes, device: str, as_json: bool, extra: dict | None = None, *, err: bool = False) -> None:
+    """The changes as a table (stderr with err: the question of `apply --json` at a terminal) or one JSON
+    document."""
     from ..targets.f5.diff import summary
     counts = summary(changes)
     if as_json:
@@ -48,11 +50,11 @@ def _print_changes(changes, device: str, as_json: bool, extra: dict | None = Non
         click.echo(_json.dumps(doc, indent=2, default=str))
         return
     for c in changes:
-        click.echo(f"{c.action:9} {c.kind:24} {printable(c.path)}")
+        click.echo(f"{c.action:9} {c.kind:24} {printable(c.path)}", err=err)
         for attr, (have, want) in c.diff.items():
-            click.echo(f"{'':10}{attr}: {_short(have)} -> {_short(want)}")
+            click.echo(f"{'':10}{attr}: {_short(have)} -> {_short(want)}", err=err)
     click.echo(f"{device}: {counts['create']} to create, {counts['modify']} to modify, {counts['delete']} to "
-               f"delete, {counts['unchanged']} unchanged")
+               f"delete, {counts['unchanged']} unchanged", err=err)
 
 
 def _short(value) -> str:
@@ -91,6 +93,10 @@ def _read_saved(path: str) -> dict:
         raise LbsyncError("not a saved plan (lbsync f5 plan -o FILE writes one)", file=path) from None
     if not isinstance(doc, dict) or doc.get("format") != PLAN_FORMAT or doc.get("version") != 1:
         raise LbsyncError("not a saved plan of this lbsync (format lbsync-f5-plan, version 1)", file=path)
+    from ..targets.f5.pushers import PUSHERS
+    if doc.get("method") not in PUSHERS:
+        raise LbsyncError(f"the saved plan names an unknown method {printable(str(doc.get('method')))!s} "
+                          f"(known: {', '.join(PUSHERS)})", file=path)
     for key in ("method", "device", "partition", "desired_checksum", "device_checksum"):
         if not isinstance(doc.get(key), str):
             raise LbsyncError(f"a saved plan without {key}", file=path, key=key)
@@ -189,9 +195,10 @@ def apply_cmd(model: str, allow: tuple[str, ...], method: str | None, saved: str
         if not preview.pending:
             result = None
         else:
-            if not as_json:
-                _print_changes(preview.changes, conn.settings.base, False)
-            if not doc and not yes and not click.confirm(
+            asking = not doc and not yes
+            if not as_json or asking:   # what the question is about; with --json on stderr, stdout stays JSON
+                _print_changes(preview.changes, conn.settings.base, False, err=as_json)
+            if asking and not click.confirm(
                     f"Apply these {len(preview.pending)} change(s) to {conn.settings.base}?", default=False,
                     err=True):
                 raise CheckFailed("f5: not applied (not confirmed)")

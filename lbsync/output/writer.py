@@ -125,9 +125,10 @@ def stale(outdir: str | Path, files: dict[str, Output]) -> list[Path]:
         target = outdir / rel
         try:
             inside = target.parent.resolve().is_relative_to(root)
-        except OSError:
-            inside = False
-        if inside and (target.is_symlink() or target.is_file()):
+            there = inside and (target.is_symlink() or target.is_file())
+        except (OSError, ValueError):   # a name the file system refuses (too long, NUL): not a file lbsync wrote
+            there = False
+        if there:
             out.append(target)
     return out
 
@@ -169,22 +170,30 @@ def write_all(outdir: str | Path, files: dict[str, Output], *, manifest: bool = 
     return [t for t in written if t.name != MANIFEST]
 
 
+def _move_aside(target: Path) -> str:
+    """Rename target onto a fresh name of our own beside it (created empty first, so no other file is taken);
+    the empty placeholder is removed again when the rename fails."""
+    fd, aside = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent)
+    os.close(fd)
+    try:
+        os.replace(target, aside)
+    except OSError:
+        _unlink(aside)
+        raise
+    return aside
+
+
 def _swap_in(staged: list[tuple[str, Path]], created: list[Path], removed: list[Path] = ()) -> list[Path]:
     """Replace each target by its staged file (a `removed` one by nothing); on a failure put every earlier target
     back as it was."""
     done: list[tuple[Path, str | None]] = []      # (target, where its previous version was moved, or None)
     try:
         for target in removed:
-            fd, aside = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent)
-            os.close(fd)
-            os.replace(target, aside)
-            done.append((target, aside))
+            done.append((target, _move_aside(target)))
         for tmp, target in staged:
             aside = None
             if target.exists() or target.is_symlink():
-                fd, aside = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent)
-                os.close(fd)                   # a name of our own; the previous version is renamed onto it
-                os.replace(target, aside)
+                aside = _move_aside(target)
             try:
                 os.replace(tmp, target)
             except OSError:

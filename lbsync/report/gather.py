@@ -50,6 +50,7 @@ class ReportInputs:
     lb_note: str = ""
     probe: ProbeReport | None = None
     probe_note: str = ""
+    model_file: str | None = None     # how the page names the model (None: as given on the command line)
 
 
 def model_digest(plan: Plan) -> str:
@@ -105,4 +106,5 @@ def for_render(plan: Plan) -> ReportInputs:
                                             "check')"),
         evidence_note=f"{RENDER_NOTE} Exchange evidence (--apphost, --outlook-anywhere, --evidence)",
         lb_note=f"{RENDER_NOTE} deployed configurations (--haproxy, --nginx)",
-        probe_note=f"{RENDER_NOTE} the live probe (--probe)")
+        probe_note=f"{RENDER_NOTE} the live probe (--probe)",
+        model_file=plan.model.path.name)   # however the path was spelt, the same model gives the same page

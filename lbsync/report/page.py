@@ -75,10 +75,10 @@ def _value(v: object) -> str:
     return str(v)
 
 
-def _where(plan: Plan, where: tuple) -> str:
+def _where(plan: Plan, where: tuple, file: str) -> str:
     """FILE:LINE:COL of a model key (FILE alone when the key has no position)."""
     line, col = plan.model.marks.at(where) if where else (None, None)
-    return f"{plan.model.marks.file}:{line}:{col}" if line else plan.model.marks.file
+    return f"{file}:{line}:{col}" if line else file
 
 
 def _evidence_cell(inputs: ReportInputs, server: str, item: str, kind: str) -> Cell:
@@ -218,11 +218,12 @@ def context(inputs: ReportInputs) -> dict:
     plan = inputs.plan
     generated = inputs.generated.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC") \
         if inputs.generated else None
-    findings = [{"level": f.level, "state": LEVEL_CLASS[f.level], "code": f.code, "where": _where(plan, f.where),
+    file = inputs.model_file or plan.model.marks.file
+    findings = [{"level": f.level, "state": LEVEL_CLASS[f.level], "code": f.code, "where": _where(plan, f.where, file),
                  "message": f.message, "target": f.target or "", "allowed": f.allowed} for f in plan.relevant()]
     cert = inputs.certificate
     return {
-        "version": __version__, "file": plan.model.marks.file, "sha256": inputs.model_sha256,
+        "version": __version__, "file": file, "sha256": inputs.model_sha256,
         "generated": generated, "command": inputs.command,
         "releases": ", ".join(dict.fromkeys(f"Exchange {ex.release}" for ex in plan.exchanges)),
         "legacy": plan.coexistence, "tls_profile": plan.tls_profile,

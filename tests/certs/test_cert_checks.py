@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
-from pki import NOW, make_ca, make_leaf, new_key, resign, shared_key
+from pki import NOW, make_ca, make_leaf, make_pki, new_key, resign, shared_key
 
 from lbsync.certs.check import Trust, run_checks
 from lbsync.certs.checks import (
@@ -319,10 +319,20 @@ def test_the_system_store_is_ssl_cert_file_then_windows_then_the_debian_bundle(m
     root_der = pki.root.cert.public_bytes(Encoding.DER)
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     monkeypatch.setattr(sys_module, "platform", "win32")
-    stores = {"ROOT": [(root_der, "x509_asn", True)], "CA": [(b"junk", "x509_asn", True)]}
+    inter_der = pki.intermediate.cert.public_bytes(Encoding.DER)
+    other = make_pki()
+    other_der, banned_der = (other.root.cert.public_bytes(Encoding.DER),
+                             other.intermediate.cert.public_bytes(Encoding.DER))
+    stores = {"ROOT": [(root_der, "x509_asn", True), (b"junk", "x509_asn", True),
+                       (other_der, "x509_asn", {"1.3.6.1.5.5.7.3.3"}),          # code signing only: not an anchor
+                       (banned_der, "x509_asn", True)],                         # ... and this one is Disallowed
+              "CA": [(inter_der, "x509_asn", True)],                              # cached intermediate: not an anchor
+              "Disallowed": [(banned_der, "x509_asn", True)]}
     monkeypatch.setattr(ssl_module, "enum_certificates", lambda store: stores[store], raising=False)
     trust = check_module.trust_for(None, None)
     assert [c.public_bytes(Encoding.DER) for c in trust.certs] == [root_der] and "Windows" in trust.label
+    stores["ROOT"][0] = (root_der, "x509_asn", {"1.3.6.1.5.5.7.3.1"})             # server authentication: kept
+    assert len(check_module.trust_for(None, None).certs) == 1
     monkeypatch.setenv("SSL_CERT_FILE", str(pki_files["ca"]))
     trust = check_module.trust_for(None, None)
     assert trust.label == f"trust: {pki_files['ca']}" and len(trust.certs) == 1

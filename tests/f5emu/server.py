@@ -367,7 +367,10 @@ def _handler(emu: Emulator):
             name, part = item["name"], partition
             if name.startswith("/"):
                 part, name = name.strip("/").split("/", 1)
-            return {**{k: v for k, v in item.items() if k != "name"}, "name": name, "partition": part,
+            # as a BIG-IP lists a pool member: with its session and state (a drain sets session user-disabled; the
+            # monitor sets state), which lbsync neither sets nor compares
+            runtime = {"session": "monitor-enabled", "state": "unchecked"} if sub == "members" else {}
+            return {**runtime, **{k: v for k, v in item.items() if k != "name"}, "name": name, "partition": part,
                     "fullPath": f"/{part}/{name}", "kind": "tm:" + coll.replace("/", ":") + f":{sub}:{sub}state"}
 
         def _config(self, method, rest, query, raw, txid):

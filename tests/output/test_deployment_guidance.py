@@ -18,7 +18,8 @@ from lbsync.plan.cutover import cutover
 from lbsync.targets import RenderOptions, render_targets
 from lbsync.targets import nginx as nginx_target
 from lbsync.targets.f5 import as3 as as3_target
-from lbsync.targets.f5.want import build, drain_members
+from lbsync.targets.f5 import tmsh as tmsh_target
+from lbsync.targets.f5.want import build, drain_nodes
 
 
 def readme(plan, targets=("exchange", "haproxy")) -> str:
@@ -41,6 +42,8 @@ def test_offload_puts_the_servers_first_and_the_load_balancer_last():
     text = section(readme(plan), "Cut-over")
     assert text.index("1. The servers first") < text.index("2. Then the load balancer, once verify-SERVER.ps1")
     assert "Going back: the same rule the other way round — the load balancer first" in text
+    assert "do not deploy this folder's load-balancer\n     files to drain a server" in text
+    assert "must not come back after undo" in text
 
 
 def test_bridge_puts_the_load_balancer_first():
@@ -80,17 +83,21 @@ def nginx_plan(tmp_path):
     return build_plan(load_model_text(yaml.safe_dump(data, sort_keys=False), str(tmp_path / "lbsync.yaml")))
 
 
+def nginx_command(text: str, which: str, conf) -> str:
+    line = next(ln for ln in text.splitlines() if ln.strip().startswith(f"EX01 {which}:"))
+    return f"F={conf}\n" + line.split(":", 1)[1].strip()
+
+
 def test_nginx_drain_marks_only_that_server_down_and_back_restores_the_file(tmp_path):
     plan = nginx_plan(tmp_path)
     text = nginx_target.readme(plan, RenderOptions())
-    out_line = next(ln for ln in text.splitlines() if ln.strip().startswith("EX01 out:"))
-    back_line = next(ln for ln in text.splitlines() if ln.strip().startswith("EX01 back:"))
+    assert 'F="/etc/nginx/lbsync.conf"' in text and "not this folder's" in text
     files = nginx_target.render(plan, RenderOptions())
-    conf = tmp_path / "nginx" / "lbsync.conf"
+    conf = tmp_path / "installed" / "lbsync.conf"      # the copy NGINX reads
     conf.parent.mkdir()
     conf.write_text(files["nginx/lbsync.conf"].content)
     original = conf.read_text()
-    subprocess.run(["bash", "-c", out_line.split(":", 1)[1].strip()], cwd=tmp_path, check=True)
+    subprocess.run(["bash", "-c", nginx_command(text, "out", conf)], check=True)
     changed = conf.read_text()
     before, after = original.splitlines(), changed.splitlines()
     diff = [(a, b) for a, b in zip(before, after) if a != b]
@@ -98,43 +105,42 @@ def test_nginx_drain_marks_only_that_server_down_and_back_restores_the_file(tmp_
     assert all(a.endswith("# EX01") and b == a.replace(";  # EX01", " down;  # EX01") for a, b in diff)
     assert len(diff) == sum(1 for ln in before if ln.endswith("# EX01"))
     assert not any("down" in b for a, b in zip(before, after) if b.endswith("# EX011"))
+    subprocess.run(["bash", "-c", nginx_command(text, "out", conf)], check=True)   # twice: still one `down`
+    assert conf.read_text() == changed
     if shutil.which("nginx"):
         from lbsync.output.writer import Output
         (tmp_path / "check").mkdir()
         verdict = nginx_target.check(plan, {"nginx/lbsync.conf": Output(changed)}, tmp_path / "check")
         assert "valid" in verdict
-    subprocess.run(["bash", "-c", back_line.split(":", 1)[1].strip()], cwd=tmp_path, check=True)
+    subprocess.run(["bash", "-c", nginx_command(text, "back", conf)], check=True)
+    assert conf.read_text() == original
+    subprocess.run(["bash", "-c", nginx_command(text, "back", conf)], check=True)   # back when not out: nothing
     assert conf.read_text() == original
 
 
-# ---- F5: the members the drain commands name are the ones lbsync creates ---------------------------------------
+# ---- F5: the node of each server, as the configuration names it ----------------------------------------------
 
-def test_f5_drain_names_every_pool_member_of_that_server_as_the_configuration_does():
+def test_f5_drain_disables_the_node_every_pool_member_of_that_server_uses():
     plan = plan_of(model_dict(2019, "offload"))
     desired = build(plan)
-    pools = {o.path: {m["name"] for m in o.attrs["members"]} for o in desired.objects if o.kind == "ltm/pool"}
     part = plan.model.targets.f5.partition
+    text = tmsh_target.readme(plan, RenderOptions())
+    members = [m for o in desired.objects if o.kind == "ltm/pool" for m in o.attrs["members"]]
     for server in plan.exchange.servers:
-        entries = drain_members(plan)[server.name]
-        named = {}
-        for entry in entries:
-            pool, member = entry.split("=")
-            assert member.startswith(f"/{part}/")
-            named[pool] = member.removeprefix(f"/{part}/")
-        having = {p for p, members in pools.items() if any(m.startswith(server.address) for m in members)}
-        assert set(named) == having
-        assert all(named[p] in pools[p] for p in named)
+        node = drain_nodes(plan, part)[server.name]
+        assert node == f"/{part}/{server.address}"
+        assert any(m["address"] == server.address for m in members)    # the node the members are created on
+        for verb in ("user-disabled", "user-enabled"):
+            assert f"tmsh modify ltm node {node} session {verb}" in text
 
 
-def test_f5_as3_drain_names_the_pools_the_declaration_holds():
-    plan = plan_of(model_dict(2019, "bridge"))
-    tenant, app = as3_target.tenant_app(plan.model.targets.f5.partition)
-    text = as3_target.readme(plan, RenderOptions())
+def test_f5_as3_drain_names_the_shared_nodes_in_common():
+    data = model_dict(2019, "bridge")
+    data["targets"] = {"f5": {"host": "bigip.example.net", "partition": "Exchange"}}
+    plan = plan_of(data)
     doc = json.loads(as3_target.render(plan, RenderOptions())[as3_target.CONFIG].content)
     decl = doc.get("declaration", doc)
-    pools = {f"/{tenant}/{app}/{name}": obj for name, obj in decl[tenant][app].items()
-             if isinstance(obj, dict) and obj.get("class") == "Pool"}
-    entries = drain_members(plan, lambda n: f"/{tenant}/{app}/{n}", tenant)["EX01"]
-    assert {e.split("=")[0] for e in entries} == {p for p, o in pools.items()
-                                                 if any("192.0.2.11" in m["serverAddresses"] for m in o["members"])}
-    assert all(e in text for e in entries)
+    pools = [o for o in decl["Exchange"]["lbsync"].values() if isinstance(o, dict) and o.get("class") == "Pool"]
+    assert pools and all(m["shareNodes"] is True for p in pools for m in p["members"])   # nodes in /Common
+    text = as3_target.readme(plan, RenderOptions())
+    assert "tmsh modify ltm node /Common/192.0.2.11 session user-disabled" in text

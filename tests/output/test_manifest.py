@@ -79,3 +79,51 @@ def test_a_manifest_naming_files_outside_the_folder_is_refused_and_nothing_is_to
 def test_exit_code_needs_diff(tmp_path):
     ran = run_cli("render", _model(tmp_path), "-o", tmp_path / "out", "--exit-code")
     assert ran.returncode == 2 and "--exit-code goes with --diff" in ran.stderr
+
+
+def test_a_manifest_name_the_file_system_refuses_is_not_a_crash(tmp_path):
+    out = tmp_path / "out"
+    assert run_cli("render", _model(tmp_path), "-o", out).returncode == 0
+    doc = json.loads((out / MANIFEST).read_text())
+    doc["files"].append("exchange/" + "x" * 300 + ".ps1")          # ENAMETOOLONG
+    (out / MANIFEST).write_text(json.dumps(doc))
+    ran = run_cli("render", _model(tmp_path), "-o", out)
+    assert ran.returncode == 0 and "internal error" not in ran.stderr, ran.stderr
+
+
+def test_a_failed_move_aside_leaves_no_placeholder(tmp_path, monkeypatch):
+    """The previous version cannot be moved aside: nothing changes and no empty .NAME.*.old file stays."""
+    from lbsync.output import writer
+    out = tmp_path / "out"
+    assert run_cli("render", _model(tmp_path), "-o", out).returncode == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    real = os.replace
+
+    def failing(src, dst, *a, **kw):
+        if str(dst).endswith(".old"):
+            raise PermissionError(13, "Permission denied")
+        return real(src, dst, *a, **kw)
+    monkeypatch.setattr(writer.os, "replace", failing)
+    model = _model(tmp_path, servers=("EX01", "EX03"))
+    from lbsync.errors import LbsyncError
+    from lbsync.model import load_model
+    from lbsync.plan import build_plan
+    from lbsync.targets import RenderOptions, render_targets
+    files = render_targets(build_plan(load_model(str(model))), ["exchange"], RenderOptions())
+    try:
+        writer.write_all(out, files, manifest=True)
+        raise AssertionError("the write should have failed")
+    except LbsyncError as exc:
+        assert "nothing was changed" in str(exc)
+    after = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before and not list(out.rglob("*.old"))
+
+
+def test_the_same_model_by_another_path_is_no_difference(tmp_path, monkeypatch):
+    """report.html and README.txt name the model by its file name: `render --diff --exit-code` after a render is
+    quiet whether the model is given relative or absolute."""
+    model = _model(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("render", "lbsync.yaml", "-o", "out").returncode == 0
+    ran = run_cli("render", str(model.resolve()), "-o", "out", "--diff", "--exit-code")
+    assert ran.returncode == 0 and ran.stdout.strip() == "no differences", ran.stdout[:2000]

@@ -19,7 +19,7 @@ from ..protocol import RenderOptions
 from .files import Material
 from .material import load_material
 from .names import BUILTIN
-from .want import Desired, F5Object, build, drain_members
+from .want import Desired, F5Object, build, drain_nodes
 
 NAME = "f5-as3"
 LB_KIND = "f5"
@@ -232,4 +232,4 @@ def render(plan: Plan, options: RenderOptions) -> dict[str, Output]:
 def readme(plan: Plan, options: RenderOptions) -> str:
     tenant, app = tenant_app(plan.model.targets.f5.partition)
     return render_template(environment(options.templates), "f5/README-as3.txt.j2", config=CONFIG, tenant=tenant,
-                           app=app, drain=drain_members(plan, lambda n: f"/{tenant}/{app}/{n}", tenant), lb=common)
+                           app=app, drain=drain_nodes(plan, "Common"), lb=common)

@@ -46,6 +46,12 @@ def diff_declaration(current: dict | None, wanted: dict, tenant: str, app: str) 
             out.append(Change("modify" if diff else "unchanged", kind, path, body, have[name], diff))
     out += [Change("delete", f"as3/{b['class']}", f"/{tenant}/{app}/{n}", None, b)
             for n, b in have.items() if n not in want]
+    # a declaration replaces the whole tenant: another application in it goes away, and the plan must say so
+    # (each counts in the delete share and the checksum like any other delete)
+    others = (current or {}).get(tenant) or {}
+    out += [Change("delete", "as3/Application", f"/{tenant}/{name}", None, body)
+            for name, body in others.items()
+            if name != app and isinstance(body, dict) and body.get("class") == "Application"]
     return out
 
 

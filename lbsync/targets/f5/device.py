@@ -22,14 +22,26 @@ Progress = Callable[[str], None]
 
 def checksum(changes: list[Change]) -> str:
     """SHA-256 of a plan (as octoDNS checks a saved plan): every object lbsync owns or wants with what would happen
-    to it and the values it would be given. A device that changed in anything the plan depends on (an object of
-    lbsync's appeared, went away, or came into or out of line with the model) gives another checksum; what lbsync
-    neither sets nor compares (member state, counters) does not."""
-    items = [[c.action, c.kind, c.path, sorted(c.diff) if c.action == "modify" else None,
-              c.want if c.action in ("create", "modify") else None] for c in changes]
+    to it, the values it has where they differ (all of them for a delete) and the values it would be given. A
+    device that changed in anything the plan depends on (an object of lbsync's appeared, went away, came into or
+    out of line with the model, or changed a value the plan overwrites or deletes) gives another checksum; what
+    lbsync neither sets nor compares (member session and state, counters) does not."""
+    items = [[c.action, c.kind, c.path,
+              {k: [_stable(k, h), _stable(k, w)] for k, (h, w) in c.diff.items()} if c.action == "modify" else None,
+              c.want if c.action in ("create", "modify") else None,
+              {k: _stable(k, v) for k, v in (c.have or {}).items()} if c.action == "delete" else None]
+             for c in changes]
     text = json.dumps(sorted(items, key=lambda i: (i[1], i[2])), sort_keys=True, separators=(",", ":"),
                       default=str)
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _stable(attr: str, value: object) -> object:
+    """A value as the checksum sees it: pool members by name only (their session, state and monitor status change
+    with health checks and drains, which a plan neither sets nor depends on)."""
+    if attr == "members" and isinstance(value, list):
+        return sorted(str(m.get("name")) if isinstance(m, dict) else str(m) for m in value)
+    return value
 
 
 class DeviceChanged(DeviceError):

@@ -18,7 +18,7 @@ from .. import common
 from ..protocol import RenderOptions
 from .material import load_material
 from .names import SOURCE_DIR
-from .want import Desired, F5Object, build, drain_members
+from .want import Desired, F5Object, build, drain_nodes
 
 NAME = "f5-tmsh"
 LB_KIND = "f5"
@@ -94,4 +94,4 @@ def readme(plan: Plan, options: RenderOptions) -> str:
     env = environment(options.templates)
     return render_template(env, "f5/README-tmsh.txt.j2", plan=plan, partition=plan.model.targets.f5.partition,
                            source_dir=SOURCE_DIR, config=CONFIG, export_command=export_command(plan.model, "f5"),
-                           export_dir=EXPORT_DIR, drain=drain_members(plan), lb=common)
+                           export_dir=EXPORT_DIR, drain=drain_nodes(plan, plan.model.targets.f5.partition), lb=common)

@@ -375,18 +375,13 @@ def build(plan: Plan, material: Material | None = None, *, partition: str | None
     return Desired(part, order(b.objects), [f for f in files.values() if fpath(f.name) in used])
 
 
-def drain_members(plan: Plan, path: Callable[[str], str] | None = None,
-                  partition: str | None = None) -> dict[str, list[str]]:
-    """Server name -> `POOL=MEMBER` for every pool it is a member of (HTTP and mail), named as build() names them
-    (`path`: as build's), the member by its full path (its node lives in the pool's partition, tmsh resolves a
-    bare name in the current one): what disabling that server on the BIG-IP touches."""
-    part = partition or plan.model.targets.f5.partition
-    path = path or (lambda name: f"/{part}/{name}")
-    out: dict[str, list[str]] = {}
-    routes = [(s.pool, s.members) for s in plan.pools] + [(m.pool, m.members) for m in plan.mail]
-    for pool, members in routes:
-        for m in members:
-            entry = f"{path(PREFIX + pool)}=/{part}/{_member(m.address, m.port)['name']}"
-            if entry not in out.setdefault(m.server, []):
-                out[m.server].append(entry)
+def drain_nodes(plan: Plan, partition: str) -> dict[str, str]:
+    """Server name -> the BIG-IP node its pool members use, by full path: `partition` is where the nodes live
+    (the model's partition for tmsh and the push, which name members by address; /Common for AS3, whose members
+    share nodes). Disabling the node drains the server from every pool at once, whatever its ports (offload :80,
+    bridge :443, mail), so the same command works on the configuration that runs before a cut-over and after."""
+    out: dict[str, str] = {}
+    members = [m for s in plan.pools for m in s.members] + [m for r in plan.mail for m in r.members]
+    for m in members:
+        out.setdefault(m.server, f"/{partition}/{m.address}")
     return out

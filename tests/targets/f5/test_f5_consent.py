@@ -92,6 +92,39 @@ def test_a_device_changed_between_plan_and_apply_is_refused_and_nothing_is_writt
     assert code == 0, err
 
 
+def test_a_value_the_plan_overwrites_changed_on_the_device_is_refused(emu, model, tmp_path):
+    """The plan showed `interval: 30 -> 5`; someone set 45 since: applying the plan would overwrite a change nobody
+    reviewed."""
+    assert run(["f5", "apply", "--yes", str(model)])[0] == 0
+    monitors = emu.store.objects["ltm/monitor/https"]
+    monitor = next(p for p in monitors if p.startswith(f"/Exchange/{PREFIX}"))
+    monitors[monitor]["interval"] = 30
+    saved = tmp_path / "plan.json"
+    assert run(["f5", "plan", "-o", str(saved), str(model)])[0] == 0
+    (change,) = json.loads(saved.read_text())["changes"]
+    assert change["diff"]["interval"]["have"] in (30, "30")
+    monitors[monitor]["interval"] = 45
+    writes = emu.writes
+    code, out, err = run(["f5", "apply", "--plan", str(saved), str(model)])
+    assert code == 1 and "the device changed since the plan was made" in err and emu.writes == writes
+    assert monitors[monitor]["interval"] == 45
+
+
+def test_a_drained_member_does_not_change_the_checksum(emu, model, tmp_path):
+    """Member session and state are not the plan's: draining a server between plan and apply is not a change."""
+    assert run(["f5", "apply", "--yes", str(model)])[0] == 0
+    model.write_text(model.read_text().replace("192.0.2.12", "192.0.2.13"))
+    saved = tmp_path / "plan.json"
+    assert run(["f5", "plan", "-o", str(saved), str(model)])[0] == 0
+    pools = emu.store.objects["ltm/pool"]
+    for obj in pools.values():
+        for m in obj.get("members", []):
+            if m["name"].startswith("192.0.2.11"):
+                m["session"], m["state"] = "user-disabled", "up"
+    code, out, err = run(["f5", "apply", "--plan", str(saved), "--force", str(model)])
+    assert code == 0, err
+
+
 def test_a_saved_plan_refuses_a_changed_model(emu, model, tmp_path):
     saved = tmp_path / "plan.json"
     assert run(["f5", "plan", "-o", str(saved), str(model)])[0] == 0
@@ -144,3 +177,32 @@ def test_modifying_more_than_30_percent_needs_force(emu, model):
     assert code == 2 and "refusing to modify" in err and "re-run with --force" in err and emu.writes == writes
     code, out, err = run(["f5", "apply", "--yes", "--force", str(model)])
     assert code == 0, err
+
+
+def test_as3_plan_shows_that_another_application_in_the_tenant_goes_away(emu, model):
+    """AS3 replaces the whole tenant: an application lbsync did not declare is deleted by the post, so the plan the
+    admin consents to lists it (and it counts in the checksum)."""
+    assert run(["f5", "apply", "--yes", "--method", "as3", str(model)])[0] == 0
+    code, before, err = run(["f5", "plan", "--json", "--method", "as3", str(model)])
+    emu.as3_tenants["Exchange"]["OtherApp"] = {"class": "Application", "pool_x": {"class": "Pool"}}
+    code, out, err = run(["f5", "plan", "--json", "--exit-code", "--method", "as3", str(model)])
+    doc = json.loads(out)
+    deletes = [c for c in doc["changes"] if c["action"] == "delete"]
+    assert code == 1 and [(c["kind"], c["path"]) for c in deletes] == [("as3/Application", "/Exchange/OtherApp")]
+
+
+def test_a_saved_plan_with_an_unknown_method_is_one_line(emu, model, tmp_path):
+    saved = tmp_path / "plan.json"
+    assert run(["f5", "plan", "-o", str(saved), str(model)])[0] == 0
+    doc = json.loads(saved.read_text())
+    doc["method"] = "foo"
+    saved.write_text(json.dumps(doc))
+    code, out, err = run(["f5", "apply", "--plan", str(saved), str(model)])
+    assert code == 2 and err.strip().startswith(f"{saved}: error: the saved plan names an unknown method foo")
+    assert emu.writes == 0
+
+
+def test_apply_json_at_a_terminal_shows_the_question_on_stderr(emu, model, terminal):
+    ran = run_cli("f5", "apply", "--json", model, input="n\n")
+    assert ran.returncode == 1 and "to create" in ran.stderr and "Apply these" in ran.stderr
+    assert ran.stdout == "" and emu.writes == 0
