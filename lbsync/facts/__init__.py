@@ -6,5 +6,6 @@ lb           per version and protocol: TLS modes, persistence, TLS floor toward 
 sslflags     IIS sslFlags values: parse and format
 tls          client-side TLS profiles (Mozilla), the default trust store and floor toward the servers
 vdirauth     how the Exchange cmdlets report what a virtual directory accepts
+httpsys      HTTP.sys request-head limits (MaxFieldLength, MaxRequestBytes): registry, defaults, ranges, restart
 codes        every finding code lbsync reports (the vocabulary of the model's allow: and of the rules)
 """

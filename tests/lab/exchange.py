@@ -10,6 +10,9 @@ certificate). What each one does, per request:
   stopped application pool does.
 - plain HTTP to a location whose effective sslFlags require SSL -> `403` with `403.4 SSL required` (IIS's
   substatus), from the IIS state given to the server (see iis.py).
+- Windows authentication only where IIS has it on the location (lbsync.facts.iis: /owa/Integrated, EWS, OAB,
+  mapi, Rpc, Autodiscover, API; not forms-based /owa, /ecp or Basic ActiveSync): elsewhere `X-Lab-Require-Auth` or
+  an NTLM/Negotiate Authorization gets 401 `WWW-Authenticate: Basic` and binds nothing to the connection.
 - connection-bound NTLM: `X-Lab-Require-Auth: 1` without Authorization -> 401 `WWW-Authenticate: NTLM` (+
   Negotiate); `Authorization: NTLM <type 1>` -> 401 with a challenge bound to THIS server connection;
   `Authorization: NTLM <type 3>` -> 200 only if it answers a challenge issued on the same connection, else 401.
@@ -42,7 +45,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from lbsync.facts import catalog, httpsys, sslflags
+from lbsync.facts import catalog, httpsys, iis, sslflags
 
 from .iis import SITE
 
@@ -116,6 +119,13 @@ def location_of(path: str, flags: dict[str, str]) -> str:
     return best
 
 
+def windows_auth(location: str) -> bool:
+    """Whether IIS has Windows authentication on this front-end location (facts.iis, as real servers have it); a
+    location the table does not name has the site root's."""
+    found = iis.BY_FULL.get(location.lower()) or iis.site_root(iis.SITE)
+    return found.auth[2]
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 1024
@@ -144,6 +154,7 @@ class Handler(BaseHTTPRequestHandler):
         self.ntlm_challenge: bytes | None = None
         self.ntlm_user: str | None = None
         self.sni = None
+        self.tls_resumed = None
         self._raw = self.request
         self.server.owner.track(self._raw, True)
         try:
@@ -151,6 +162,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.request.settimeout(10)
                 self.request = self.server.tls.wrap_socket(self.request, server_side=True)
                 self.sni = getattr(self.request, "lab_sni", None)
+                self.tls_resumed = self.request.session_reused
             super().setup()
         except BaseException:
             self.server.owner.track(self._raw, False)
@@ -204,7 +216,7 @@ class Handler(BaseHTTPRequestHandler):
             "x_forwarded_for": self.headers.get("X-Forwarded-For"),
             "x_forwarded_proto": self.headers.get("X-Forwarded-Proto"),
             "conn": self.conn_id, "peer": self.client_address[0] if self.client_address else None,
-            "location": loc, "ssl_flags": flags.get(loc), "user": self.ntlm_user,
+            "location": loc, "ssl_flags": flags.get(loc), "user": self.ntlm_user, "tls_resumed": self.tls_resumed,
         }
 
     def parse_request(self) -> bool:
@@ -257,6 +269,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(503, b"503 Service Unavailable (lab: health failed)",
                                   [("Content-Type", "text/plain")])
             return self._send(200, b"200 OK", [("Content-Type", "text/html")])
+        owner.count("requests")    # every request but the health checks
         loc = location_of(path, flags)
         if self.server.scheme == "http" and sslflags.requires_ssl(flags.get(loc, sslflags.NONE)):
             self._drain_body()
@@ -268,6 +281,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.rpc_out_data(path, flags)
         auth = self.headers.get("Authorization")
         if auth or self.headers.get("X-Lab-Require-Auth"):
+            if not windows_auth(loc):
+                self._drain_body()
+                return self._send(401, b"401 lab: no Windows authentication on " + loc.encode(),
+                                  [("WWW-Authenticate", 'Basic realm="lab"'), ("Content-Type", "text/plain")])
             if not self.ntlm(auth, path, flags):
                 return
         self._drain_body()

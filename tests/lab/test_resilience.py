@@ -6,15 +6,14 @@
    - nothing is ever answered with an HTTP error (no 502/503/504): a refused connect is retried and redispatched
      to the other server (`retries 3` + `option redispatch`), and the health checks take the dead server out
      within interval x fall;
-   - a GET in flight on a server connection when the server dies before any response byte is re-sent to the other
-     server (`retry-on conn-failure empty-response` with `http-request disable-l7-retry unless METH_GET`: only
-     idempotent GET/HEAD are ever re-sent, never an EWS POST the dead server may have executed). Without those two
-     lines HAProxy closed the client's kept-alive connection without a response instead (measured: about 13 such
-     failures in 32 crashes);
-   - what can remain: the server dies after its response headers were forwarded, so the response is cut
-     (IncompleteRead, logged by HAProxy as SD) — no load balancer can take back headers it has already sent. One
-     retry on a new connection always succeeds, and after the server comes back traffic returns to it.
-   The same test shows NTLM and the streamed RPC_IN_DATA still work with L7 retries on.
+   - a GET in flight on a server connection when the server dies is NOT re-sent by HAProxy (`retry-on
+     conn-failure` only: any other retry-on event copies every request's buffer, a cost measured in bench/ — #15):
+     HAProxy closes the client's kept-alive connection without a response, or the response is cut after its
+     headers (IncompleteRead, logged as SD); only within a crash window, and the client's one retry of the
+     idempotent GET on a new connection always succeeds (HTTP clients re-send such a request themselves). With
+     L7 retries (`retry-on conn-failure empty-response`, until #15) the first kind did not reach the clients.
+   - after the server comes back traffic returns to it.
+   The same test shows NTLM and the streamed RPC_IN_DATA work.
 2. The lab's connection-bound NTLM handshake with 200 clients at once through HAProxy: every client holds its
    challenge at the same time (200 private server connections), then all complete.
 
@@ -23,7 +22,6 @@ Every wait is a bounded poll; the load threads stop after a bounded time or requ
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 
@@ -157,11 +155,6 @@ def kill_cycles(r: Running, lab, load: Load) -> list[dict]:  # noqa: F811
     return cycles
 
 
-def cut_responses(r: Running) -> int:
-    """HAProxy log lines of responses the server cut after their headers (termination state SD)."""
-    return len(re.findall(r"owa_mail\.contoso\.com/EX0\d .* 200 \d+ - - SD", r.lb.log_text()))
-
-
 def run_scenario(r: Running, lab) -> tuple[Load, list[dict]]:  # noqa: F811
     load = Load(r).start()
     try:
@@ -184,8 +177,7 @@ def test_server_killed_mid_load_loses_no_request_and_traffic_returns(lab, pki_fi
     r = start_haproxy(lab, pki_files, tmp_path_factory, "resilience-generated")
     try:
         text = r.lb.config.read_text()
-        assert "retry-on conn-failure empty-response" in text
-        assert "http-request disable-l7-retry unless METH_GET" in text
+        assert "    retry-on conn-failure\n" in text and "option redispatch" in text
         load, cycles = run_scenario(r, lab)
         records = load.records
         failures = [x for x in records if x[1] in ("exc", "status")]
@@ -193,10 +185,10 @@ def test_server_killed_mid_load_loses_no_request_and_traffic_returns(lab, pki_fi
         assert len(ok) > 100 * KILLS, len(ok)  # the load really ran through every cycle
         # no HTTP error status ever reaches a client: refused connects are retried and redispatched
         assert [x for x in records if x[1] == "status"] == []
-        # no client connection is closed without a response: the GET was re-sent to the other server; what can
-        # remain is a response cut after its headers (HAProxy logged it as cut by the server, SD)
-        assert [x for x in failures if x[2] != "IncompleteRead"] == [], failures
-        assert len(failures) <= cut_responses(r)
+        # what reaches a client: a connection closed without a response, or a response cut after its headers —
+        # only while a server crashes
+        assert {x[2] for x in failures} <= {"IncompleteRead", "RemoteDisconnected", "ConnectionResetError",
+                                            "BadStatusLine"}, failures
         assert all(in_window(t, cycles) for t, _, _ in failures), (failures, cycles)
         # one retry of the idempotent GET on a new connection always succeeds
         assert [x for x in records if x[1] == "retry-failed"] == []
@@ -210,7 +202,7 @@ def test_server_killed_mid_load_loses_no_request_and_traffic_returns(lab, pki_fi
         # traffic returned to EX01 after the last restart, and both servers share the load again
         after = [d for t, o, d in records if o == "ok" and t >= cycles[-1]["up"]]
         assert "EX01" in after
-        # L7 retries leave NTLM and the streamed Outlook Anywhere body working
+        # NTLM and the streamed Outlook Anywhere body work
         first, second, third = client.ntlm_handshake(r.port, HOST, "/EWS/Exchange.asmx", r.ca)
         assert (first.status, second.status, third.status) == (401, 401, 200)
         status, info, sent = client.rpc_in_data(r.port, HOST, r.ca, send_bytes=4 << 20)

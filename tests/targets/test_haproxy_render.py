@@ -94,10 +94,24 @@ def test_mrsproxy_is_bridged_and_routed_before_ews(made):
     assert not any(" ssl " in ln for ln in secs["backend ews_mail.contoso.com"])
     front = secs[next(k for k in secs if k.startswith("frontend https_"))]
     uses = [ln for ln in front if ln.startswith("use_backend")]
-    assert uses.index("use_backend mrsproxy_mail.contoso.com if ns0 ns0_mrsproxy") < \
-        uses.index("use_backend ews_mail.contoso.com if ns0 ns0_ews")
-    assert "acl ns0_mrsproxy path_beg -i /ews/mrsproxy.svc/" in front
-    assert "acl ns0_ews path -i /ews" in front
+    assert uses.index("use_backend mrsproxy_mail.contoso.com if ns0_mrsproxy ns0") < \
+        uses.index("use_backend ews_mail.contoso.com if ns0_ews ns0")
+    # one test per prefix, on a segment boundary: the path with "/" added begins with the prefix and "/"
+    assert "acl ns0_mrsproxy path,concat(/) -m beg -i /ews/mrsproxy.svc/" in front
+    assert "acl ns0_ews path,concat(/) -m beg -i /ews/" in front
+    assert not [ln for ln in front if ln.startswith("acl ") and (" path -i " in ln or " path_beg " in ln)]
+
+
+def test_what_costs_every_request_is_only_what_is_needed(made):
+    """#15, measured in bench/: no L7 retries (HAProxy copies every request's buffer for them), a log line only
+    for what the servers cannot see (failures, retries, 5xx), the path tested before the host."""
+    for name, (_, plan, text) in made.items():
+        lines = directives(text)
+        assert "retry-on conn-failure" in lines and "option redispatch" in lines, name
+        assert not [ln for ln in lines if "l7-retry" in ln or ln.startswith("retry-on ") and ln != "retry-on conn-failure"]
+        assert "option dontlog-normal" in lines and "option httplog" in lines, name
+        uses = [ln for ln in lines if ln.startswith("use_backend ") and "req.ssl_sni" not in ln]   # L7 routes
+        assert uses and all(re.fullmatch(r"use_backend \S+ if ns\d+_\S+ ns\d+", ln) for ln in uses), name
 
 
 def test_ntlm_safe_and_streaming_settings(made):
