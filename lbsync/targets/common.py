@@ -122,13 +122,12 @@ def squash(line: str) -> str:
 def server_pools(plan: Plan) -> dict[str, list[str]]:
     """Server name -> the pools (HTTP and mail) it is a member of, in the order the configuration lists them: what
     draining that server on a load balancer touches."""
-    out: dict[str, list[str]] = {}
+    out: dict[str, dict[str, None]] = {}    # server -> its pools as an ordered set (a list test per member was
+    #                                            quadratic: 0.3 s for 64 servers x 550 pools, bench/generation.py)
     for pool, members in [(s.pool, s.members) for s in plan.pools] + [(m.pool, m.members) for m in plan.mail]:
         for member in members:
-            names = out.setdefault(member.server, [])
-            if pool not in names:
-                names.append(pool)
-    return out
+            out.setdefault(member.server, {})[pool] = None
+    return {server: list(pools) for server, pools in out.items()}
 
 
 def wrap_words(words: list[str], indent: str, width: int = 100) -> str:
