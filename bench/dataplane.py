@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Data plane: requests/s and p50/p99 latency through lbsync's GENERATED HAProxy / NGINX configuration, against the
-same binary with a MINIMAL one-listener / one-pool configuration on the same certificate and the same backends
-(the ceiling of this machine).
+"""Data plane: requests/s and p50/p99 latency through lbsync's GENERATED HAProxy / NGINX configuration, per route
+kind, against the same binary with a MINIMAL one-listener / one-pool configuration on the same certificate and the
+same backends (the ceiling of this machine), and — for the routes whose authentication IIS binds to the connection
+(NTLM/Negotiate) — against an NTLM-SAFE hand-written reference (the minimal one with server connections kept to one
+client), which is the most such a route can have.
 
-    python bench/dataplane.py                          # HAProxy and NGINX, offload + bridge, both workloads
-    python bench/dataplane.py --lb haproxy --modes offload --duration 3 --reps 3     # a quick look
-    python bench/dataplane.py --variants haproxy-no-httplog,nginx-session-cache     # knock settings out
+    python bench/dataplane.py                          # HAProxy and NGINX x offload, bridge x every route kind
+    python bench/dataplane.py --lb haproxy --modes offload --routes owa --duration 3 --reps 3     # a quick look
+    python bench/dataplane.py --variants haproxy-no-httplog,raised-header-limit     # knock settings out
 
 What runs (all on 127.0.0.0/8, every process stopped at the end, also on Ctrl-C):
 - backends: ONE real NGINX (1 worker) listening on every simulated Exchange server address 127.0.0.11, .12, ...:
@@ -13,23 +15,27 @@ What runs (all on 127.0.0.0/8, every process stopped at the end, also on Ctrl-C)
   200 with a small static body (health URLs included), so the backends are never the bottleneck (their own figure,
   measured directly, is printed).
 - generated: `lbsync` renders the model (Exchange 2013, mail.contoso.com with every service + autodiscover.contoso.com
-  on 127.0.0.1:PORT, two servers, health every 5 s) exactly as `lbsync render` does, and the real binary runs it.
-  mode "offload": every route on HTTP backends (MRSProxy stays bridged, as always) — the main figure;
-  mode "bridge": every route re-encrypted to the HTTPS backends, verifying their certificate.
-  NGINX open source cannot carry NTLM at layer 7, so its model puts the NTLM vdirs on Basic auth (the way out
-  the nginx-ntlm rule names); the generated configuration is otherwise what every NGINX user gets.
+  on 127.0.0.1:PORT, two servers, Exchange's default authentication, health every 5 s, the default
+  http.max_header_bytes) exactly as `lbsync render` does, and the real binary runs it.
+  mode "offload": every route on HTTP backends (MRSProxy stays bridged, as always); mode "bridge": every route
+  re-encrypted to the HTTPS backends, verifying their certificate. NGINX open source cannot carry NTLM at layer 7
+  (finding nginx-ntlm, allowed here): its NTLM routes are measured as generated — no upstream keep-alive.
+- routes (--routes, the route kind from the plan's authentication): owa and ecp (forms), eas (Basic), ews (NTLM:
+  Negotiate and NTLM). wrk GETs /<vdir>/bench.htm with Host mail.contoso.com.
 - minimal: the same binary, one TLS listener with the same certificate, one pool of the same servers, no
   health checks, no routing, no logging, the binary's default TLS settings (session tickets on) except that
   NGINX is given `ssl_protocols TLSv1.2 TLSv1.3` so that both sides negotiate TLS 1.3 (NGINX 1.22's default
-  leaves TLS 1.3 out); NGINX upstream keep-alive on (as the generated one has it), HAProxy keeps server
-  connections alive by default. For "bridge", the pool re-encrypts
-  (HAProxy `ssl verify none`, NGINX `proxy_pass https://` without verification): the least work possible.
-- wrk (`--latency`, bench/wrk_report.lua) GETs /owa/bench.htm with Host mail.contoso.com.
-  workload "keepalive": persistent HTTPS connections. workload "close": `Connection: close` on every request,
+  leaves TLS 1.3 out); NGINX upstream keep-alive on, HAProxy keeps server connections alive by default. For
+  "bridge", the pool re-encrypts (HAProxy `ssl verify none`, NGINX `proxy_pass https://` without verification).
+- ntlm-safe reference (NTLM routes): the minimal configuration with the one change NTLM needs — HAProxy
+  `http-reuse never` (a server connection stays with its client), NGINX open source without upstream `keepalive`
+  (the only safe choice it has: a new server connection per request).
+- workload "keepalive": persistent HTTPS connections. workload "close": `Connection: close` on every request,
   so every request pays a new TCP connection and a TLS handshake (resumed when the server allows it).
-- runs are interleaved generated / minimal / generated / minimal ... (A/B/A/B), `--reps` pairs per workload after
-  one warm-up run each; the figure is the MEDIAN of the per-pair ratios generated/minimal (requests/s), with
-  the medians of requests/s and p50/p99 latency of each side. Target: ratio >= 0.95.
+- runs are interleaved generated / minimal [/ reference] (A/B/A/B), `--reps` rounds per route and workload after
+  one warm-up run each; the figure is the MEDIAN of the per-round ratios (requests/s), with the medians of
+  requests/s and p50/p99 latency of each side. Target: generated/minimal >= 0.95 on the forms and Basic routes;
+  generated/reference >= 0.95 on the NTLM routes.
 
 The machine is shared and small: wrk, the load balancer and the backends share its CPUs. Run it on a quiet
 machine (see `uptime`); the ratio is robust to a steady background, the absolute figures are not.
@@ -57,10 +63,14 @@ from common import Children, emit, free_port, loadavg, machine, median, note, rn
 
 LUA = Path(__file__).resolve().parent / "wrk_report.lua"
 HOST = "mail.contoso.com"
-PATH = "/owa/bench.htm"
 BODY = "lbsync bench backend: 200 OK, a small static body for every path\n"
 SERVICES = ["owa", "ecp", "ews", "eas", "oab", "mapi", "rpc"]
-BASIC = {"ews": ["Basic"], "oab": ["Basic"], "mapi": ["Basic"], "autodiscover": ["Basic"]}
+# route -> the path wrk asks for (a vdir of each kind of authentication Exchange has by default)
+ROUTES = {"owa": "/owa/bench.htm", "ecp": "/ecp/bench.htm", "eas": "/Microsoft-Server-ActiveSync/bench.htm",
+          "ews": "/EWS/bench.htm", "owa-integrated": "/owa/Integrated/bench.htm", "mapi": "/mapi/bench.htm",
+          "oab": "/OAB/bench.htm", "autodiscover": "/Autodiscover/bench.htm"}
+DEFAULT_ROUTES = "owa,ecp,eas,ews"
+RAISED_HEADER_LIMIT = 70656   # a 48,000-byte Kerberos token's request (variant raised-header-limit)
 
 
 # -- variants: the generated configuration with one setting changed (to find what costs) -----------------------------
@@ -76,6 +86,17 @@ def _haproxy_no_log(text: str) -> str:
     return re.sub(r"^\s*option (httplog|tcplog|dontlognull)\n", "", text, flags=re.M)
 
 
+def _no_routing(text: str) -> str:
+    text = re.sub(r"^\s*(use_backend|acl|http-request redirect location) .*\n", "", text, flags=re.M)
+    return re.sub(r"^(\s*)default_backend no_route_\S+$", rf"\1default_backend owa_{HOST}", text, count=1, flags=re.M)
+
+
+def _l7_retry(text: str) -> str:
+    text = text.replace("retry-on conn-failure\n", "retry-on conn-failure empty-response\n")
+    return re.sub(r"^(\s*)option forwardfor\n",
+                  r"\1option forwardfor\n\1http-request disable-l7-retry unless METH_GET\n", text, flags=re.M)
+
+
 def _nginx_session_cache(text: str) -> str:
     return "ssl_session_cache shared:lbsync_tls:10m;\nssl_session_timeout 1d;\n" + text
 
@@ -88,12 +109,15 @@ VARIANTS = {
                             _drop(r"^\s*ssl-default-bind-(ciphers|ciphersuites|options).*\n")),
     "haproxy-tickets": ("haproxy", "TLS session tickets on (no-tls-tickets removed)",
                         lambda t: t.replace(" no-tls-tickets", "")),
-    "haproxy-default-bufsize": ("haproxy", "HAProxy's default buffers (tune.bufsize / tune.maxrewrite removed)",
-                                _drop(r"^\s*tune\.(bufsize|maxrewrite) .*\n")),
     "haproxy-reuse-safe": ("haproxy", "server connections shared between clients (http-reuse never removed: the "
                            "defaults' http-reuse safe applies)", _drop(r"^\s*http-reuse never\n")),
-    "haproxy-no-log-default-bufsize": ("haproxy", "both: no per-request log line and HAProxy's default buffers",
-                                       lambda t: _drop(r"^\s*tune\.(bufsize|maxrewrite) .*\n")(_haproxy_no_log(t))),
+    "haproxy-log-every-request": ("haproxy", "a log line for every request (option dontlog-normal removed)",
+                                  _drop(r"^\s*option dontlog-normal\n")),
+    "haproxy-l7-retry": ("haproxy", "L7 retries of GET/HEAD as before #15 (retry-on conn-failure empty-response, "
+                         "http-request disable-l7-retry unless METH_GET)",
+                         lambda t: _l7_retry(t)),
+    "haproxy-no-routing": ("haproxy", "no routing: every request to the OWA pool (use_backend rules, path and host "
+                           "ACLs and the / redirect removed; measure it on --routes owa)", lambda t: _no_routing(t)),
     "haproxy-no-headers": ("haproxy", "no X-Forwarded-For / -Proto, no h1-case-adjust",
                            _drop(r"^\s*(option forwardfor|http-request set-header X-Forwarded-Proto https|"
                                  r"option h1-case-adjust-bogus-client)\n")),
@@ -104,6 +128,15 @@ VARIANTS = {
                       lambda t: t.replace("ssl_session_tickets off;", "ssl_session_tickets on;")),
     "nginx-default-tls": ("nginx", "the binary's default TLS settings (ssl_protocols/ciphers/prefer/tickets removed)",
                           _drop(r"^\s*ssl_(protocols|ciphers|prefer_server_ciphers|session_tickets) .*\n")),
+    "nginx-server-tls12": ("nginx", "NGINX's default TLS versions toward the servers (proxy_ssl_protocols removed: "
+                           "TLS 1.0-1.2 in 1.22, no TLS 1.3 key share in every handshake)",
+                           _drop(r"^\s*proxy_ssl_protocols .*\n")),
+}
+# variants of the MODEL (rendered for either load balancer): model key changes
+MODEL_VARIANTS = {
+    "raised-header-limit": (f"http.max_header_bytes {RAISED_HEADER_LIMIT} (Kerberos tokens of users in many groups: "
+                            "HAProxy tune.bufsize 70656, NGINX large_client_header_buffers 2 64k)",
+                            {"http": {"max_header_bytes": RAISED_HEADER_LIMIT}}),
 }
 
 
@@ -147,18 +180,19 @@ def backend_conf(folder: Path, servers: list[Server], files: dict) -> Path:
     return conf
 
 
-def model_doc(mode: str, target: str, servers: list[Server], port: int, files: dict) -> dict:
-    basic = target == "nginx"
-    oa_auth = "Basic" if basic else "Ntlm"
+def model_doc(mode: str, target: str, servers: list[Server], port: int, files: dict,
+              extra: dict | None = None) -> dict:
+    """The benchmark's model: Exchange's default authentication on every virtual directory (NGINX open source:
+    nginx-ntlm allowed, its NTLM routes measured as generated), the default header limit unless `extra` says."""
     exchange = {"version": 2013, "cu": 23, "mrsproxy": True,
-                "outlook_anywhere": {"external_hostname": HOST, "external_auth": oa_auth, "internal_auth": oa_auth}}
-    if basic:
-        exchange["auth"] = dict(BASIC)
+                "outlook_anywhere": {"external_hostname": HOST}}
+    # the load balancer runs here: the servers' CA is this machine's file (server_ca_path), as in the lab
     if target == "haproxy":
-        targets = {"haproxy": {"cert_path": str(files["combined"])}}
+        targets = {"haproxy": {"cert_path": str(files["combined"]), "server_ca_path": str(files["ca"])}}
     else:
-        targets = {"nginx": {"plus": False, "cert_path": str(files["fullchain"]), "key_path": str(files["key"])}}
-    return {
+        targets = {"nginx": {"plus": False, "cert_path": str(files["fullchain"]), "key_path": str(files["key"]),
+                             "server_ca_path": str(files["ca"])}}
+    doc = {
         "version": 1, "exchange": exchange,
         "servers": [{"name": s.name, "address": s.address, "http_port": s.http_port, "https_port": s.https_port}
                     for s in servers],
@@ -168,43 +202,59 @@ def model_doc(mode: str, target: str, servers: list[Server], port: int, files: d
         "tls": {"default": mode, "profile": "intermediate", "server_ca": str(files["ca"])},
         "health": {"interval": "5s", "fall": 3, "rise": 2},
         "targets": targets,
+        **({"allow": ["nginx-ntlm"]} if target == "nginx" else {}),
     }
+    return doc | (extra or {})
 
 
-def generated(lb: str, mode: str, servers, port: int, files: dict, work: Path) -> tuple[str, dict]:
-    """The configuration `lbsync render` writes for this model (HAProxy: haproxy.cfg; NGINX: lbsync.conf)."""
+def generated(lb: str, mode: str, servers, port: int, files: dict, work: Path,
+              extra: dict | None = None) -> tuple[str, dict]:
+    """The configuration `lbsync render` writes for this model (HAProxy: haproxy.cfg; NGINX: lbsync.conf), and the
+    route facts: service -> {kind, shares server connections, path prefixes}."""
     from lbsync.model import load_model
     from lbsync.plan import build_plan
     from lbsync.targets import RenderOptions
     work.mkdir(parents=True, exist_ok=True)
     model = work / "lbsync.yaml"
-    model.write_text(yaml.safe_dump(model_doc(mode, lb, servers, port, files), sort_keys=False))
+    model.write_text(yaml.safe_dump(model_doc(mode, lb, servers, port, files, extra), sort_keys=False))
     plan = build_plan(load_model(model))
     blocking = plan.blocking({lb})
     if blocking:
         raise SystemExit(f"the benchmark model is refused: {[f.code for f in blocking]}")
-    extra = {"redirect_port": free_port()}
+    routes = {s.service: {"kind": route_kind(s.auth), "share_server_connections": s.share_server_connections,
+                          "mode": str(s.mode)} for s in plan.services if s.namespace == HOST}
+    facts = {"routes": routes, "route_count": len(plan.services), "max_header_bytes": plan.max_header_bytes}
+    extra_opts = {"redirect_port": free_port()}
     if lb == "haproxy":
         from lbsync.targets import haproxy
-        extra["stats_socket"] = str(work / "admin.sock")
-        out = haproxy.render(plan, RenderOptions(extra=extra))
-        return out[haproxy.CONFIG].content, {"routes": len(plan.services)}
+        extra_opts["stats_socket"] = str(work / "admin.sock")
+        out = haproxy.render(plan, RenderOptions(extra=extra_opts))
+        return out[haproxy.CONFIG].content, facts
     from lbsync.targets import nginx
-    extra["socket_dir"] = str(work)
-    out = nginx.render(plan, RenderOptions(extra=extra))
-    return out[nginx.HTTP_CONF].content, {"routes": len(plan.services)}
+    extra_opts["socket_dir"] = str(work)
+    out = nginx.render(plan, RenderOptions(extra=extra_opts))
+    return out[nginx.HTTP_CONF].content, facts
 
 
-def minimal(lb: str, mode: str, servers, port: int, files: dict) -> str:
+def route_kind(auth) -> str:
+    """forms, basic or ntlm: how a route's clients authenticate (the plan's authentication of its vdir)."""
+    if {"Ntlm", "Negotiate"} & set(auth):
+        return "ntlm"
+    return "forms" if "Forms" in auth else "basic"
+
+
+def minimal(lb: str, mode: str, servers, port: int, files: dict, *, ntlm_safe: bool = False) -> str:
+    """The minimal configuration; ntlm_safe: the NTLM-safe reference (a server connection stays with its client:
+    HAProxy http-reuse never; NGINX open source: no upstream keepalive)."""
     tls = mode == "bridge"
     if lb == "haproxy":
         members = "".join(f"    server {s.name} {s.address}:{s.https_port if tls else s.http_port}"
                           f"{' ssl verify none' if tls else ''}\n" for s in servers)
         return ("defaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\n"
                 f"frontend fe\n    bind 127.0.0.1:{port} ssl crt {files['combined']}\n    default_backend be\n\n"
-                "backend be\n" + members)
+                "backend be\n" + ("    http-reuse never\n" if ntlm_safe else "") + members)
     members = "".join(f"    server {s.address}:{s.https_port if tls else s.http_port};\n" for s in servers)
-    return ("upstream be {\n" + members + "    keepalive 32;\n}\n"
+    return ("upstream be {\n" + members + ("" if ntlm_safe else "    keepalive 32;\n") + "}\n"
             f"server {{\n    listen 127.0.0.1:{port} ssl;\n    server_name _;\n"
             f"    ssl_certificate {files['fullchain']};\n    ssl_certificate_key {files['key']};\n"
             # NGINX 1.22's default is TLSv1 TLSv1.1 TLSv1.2 (TLS 1.3 joined the default in 1.23.4): without this
@@ -238,28 +288,42 @@ class Lb:
         self.proc = children.start(argv, self.log)
         wait_port("127.0.0.1", port, 15, self.proc)
 
-    def probe(self, ca: Path, timeout: float = 10) -> None:
-        """A GET through it answers 200 with the backends' body (retried while it warms up)."""
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) of every process of this load balancer so far: its process group (the
+        master and NGINX's workers; HAProxy's threads are in its one process)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == self.proc.pid:        # pgrp (the child runs in a session of its own)
+                total += int(fields[11]) + int(fields[12])
+        return total / tick
+
+    def probe(self, ca: Path, path: str, timeout: float = 10) -> None:
+        """A GET of `path` through it answers 200 with the backends' body (retried while it warms up)."""
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:
             try:
-                status, body = https_get(self.port, ca)
+                status, body = https_get(self.port, ca, path)
                 if status == 200 and body == BODY.encode():
                     return
                 last = f"{status} {body[:120]!r}"
             except OSError as exc:
                 last = repr(exc)
             time.sleep(0.1)
-        raise RuntimeError(f"{self.lb} {self.label}: {PATH} does not answer 200 with the backend body: {last}\n"
+        raise RuntimeError(f"{self.lb} {self.label}: {path} does not answer 200 with the backend body: {last}\n"
                            + self.log.read_text(errors="replace")[-2000:])
 
 
-def https_get(port: int, ca: Path) -> tuple[int, bytes]:
+def https_get(port: int, ca: Path, path: str) -> tuple[int, bytes]:
     ctx = ssl.create_default_context(cafile=str(ca))
     with socket.create_connection(("127.0.0.1", port), 5) as raw:
         with ctx.wrap_socket(raw, server_hostname=HOST) as s:
-            s.sendall(f"GET {PATH} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode())
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode())
             data = b""
             while chunk := s.recv(65536):
                 data += chunk
@@ -267,7 +331,7 @@ def https_get(port: int, ca: Path) -> tuple[int, bytes]:
     return int(head.split()[1]), body
 
 
-def resumes(port: int, ca: Path) -> bool:
+def resumes(port: int, ca: Path, path: str) -> bool:
     """Does a second TLS connection resume the first one's session (what wrk offers on every reconnect)?"""
     ctx = ssl.create_default_context(cafile=str(ca))
     session = None
@@ -275,7 +339,7 @@ def resumes(port: int, ca: Path) -> bool:
     for _ in range(2):
         with socket.create_connection(("127.0.0.1", port), 5) as raw:
             with ctx.wrap_socket(raw, server_hostname=HOST, session=session) as s:
-                s.sendall(f"GET {PATH} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode())
+                s.sendall(f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode())
                 while s.recv(65536):
                     pass
                 reused = s.session_reused
@@ -310,8 +374,8 @@ class Sni:
             return False
         return out.returncode == 0 and out.stdout.startswith("127.0.0.1")
 
-    def url(self, port: int) -> str:
-        return f"https://{HOST if self.mode == 'namespace' else '127.0.0.1'}:{port}{PATH}"
+    def url(self, port: int, path: str) -> str:
+        return f"https://{HOST if self.mode == 'namespace' else '127.0.0.1'}:{port}{path}"
 
     def argv(self, argv: list[str]) -> list[str]:
         return self._wrap(argv) if self.mode == "namespace" else argv
@@ -340,68 +404,87 @@ def wrk(url: str, workload: str, duration: float, threads: int, conns: int, host
 
 # -- the benchmark ---------------------------------------------------------------------------------------------------
 
-def run_pair_series(lbs: dict[str, Lb], order: list[str], workload: str, args) -> dict[str, list[dict]]:
+def run_rounds(lbs: dict[str, Lb], order: list[str], path: str, workload: str, args, what: str) -> dict[str, list]:
+    """`--reps` interleaved rounds (each config once per round, in `order`) after one warm-up run each."""
     runs: dict[str, list[dict]] = {k: [] for k in order}
     for label in order:  # warm-up (not counted)
-        wrk(SNI.url(lbs[label].port), workload, 1, args.threads, args.connections)
+        wrk(SNI.url(lbs[label].port, path), workload, 1, args.threads, args.connections)
     for rep in range(args.reps):
-        for label in order:
-            r = wrk(SNI.url(lbs[label].port), workload, args.duration, args.threads, args.connections)
+        # each round starts with the next config (a rotation): no config always runs right after the same one
+        for label in order[rep % len(order):] + order[:rep % len(order)]:
+            cpu = lbs[label].cpu_seconds()
+            r = wrk(SNI.url(lbs[label].port, path), workload, args.duration, args.threads, args.connections)
+            r["cpu_us_per_request"] = (lbs[label].cpu_seconds() - cpu) * 1e6 / max(r["requests"], 1)
             r["load1"] = loadavg()
             runs[label].append(r)
-            note(f"  {workload:9} rep {rep + 1}/{args.reps} {label:26} {r['rps']:9.0f} req/s  p50 "
-                 f"{r['p50_us'] / 1000:6.2f} ms  p99 {r['p99_us'] / 1000:7.2f} ms  errors {r['errors']}")
+            note(f"  {what:22} {workload:9} rep {rep + 1}/{args.reps} {label:22} {r['rps']:9.0f} req/s  p50 "
+                 f"{r['p50_us'] / 1000:6.2f} ms  p99 {r['p99_us'] / 1000:7.2f} ms  "
+                 f"{r['cpu_us_per_request']:6.1f} us CPU/req  errors {r['errors']}")
     return runs
 
 
-def summarise(runs: dict[str, list[dict]]) -> dict:
-    base = runs["minimal"]
+def summarise(runs: dict[str, list[dict]], base: str = "minimal") -> dict:
+    """Per config: medians, and the median of its per-round ratios to `base` (and to the reference, if run)."""
     out = {}
     for label, rs in runs.items():
-        ratios = [r["rps"] / b["rps"] for r, b in zip(rs, base)]
-        out[label] = {
+        ratios = [r["rps"] / b["rps"] for r, b in zip(rs, runs[base])]
+        entry = {
             "rps_median": rnd(median(r["rps"] for r in rs), 1),
             "p50_ms_median": rnd(median(r["p50_us"] for r in rs) / 1000),
             "p99_ms_median": rnd(median(r["p99_us"] for r in rs) / 1000),
             "ratio_median": rnd(median(ratios)),
             "ratios": [rnd(x) for x in ratios],
+            # the load balancer's own CPU time per request, and minimal's / this one's (1.0: as cheap as minimal)
+            "cpu_us_per_request_median": rnd(median(r["cpu_us_per_request"] for r in rs), 1),
+            "cpu_ratio_median": rnd(median(b["cpu_us_per_request"] / r["cpu_us_per_request"]
+                                           for r, b in zip(rs, runs[base]) if r["cpu_us_per_request"] > 0)),
             "errors": sum(r["errors"] for r in rs),
-            "runs": [{k: r[k] for k in ("rps", "p50_us", "p99_us", "errors", "load1")} for r in rs],
+            "runs": [{k: r[k] for k in ("rps", "p50_us", "p99_us", "cpu_us_per_request", "errors", "load1")}
+                     for r in rs],
         }
+        if "ntlm-safe" in runs and label != "ntlm-safe":
+            entry["ratio_to_ntlm_safe_median"] = rnd(median(r["rps"] / b["rps"] for r, b in zip(rs, runs["ntlm-safe"])))
+        out[label] = entry
     return out
 
 
+def target_of(kind: str) -> tuple[str, float]:
+    """What a route kind is held to: (the config it is compared with, the ratio it must reach)."""
+    return ("ntlm-safe", 0.95) if kind == "ntlm" else ("minimal", 0.95)
+
+
 def main(argv=None) -> int:
-    global PATH, SNI
+    global SNI
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lb", default="haproxy,nginx", help="haproxy,nginx")
     ap.add_argument("--modes", default="offload,bridge", help="offload,bridge")
+    ap.add_argument("--routes", default=DEFAULT_ROUTES, help=f"comma-separated, of {', '.join(ROUTES)} (default "
+                    f"{DEFAULT_ROUTES}: forms, forms, Basic, NTLM)")
     ap.add_argument("--workloads", default="keepalive,close", help="keepalive,close")
-    ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run (default 5)")
-    ap.add_argument("--reps", type=int, default=5, help="A/B pairs per workload (default 5)")
+    ap.add_argument("--duration", type=int, default=3, help="seconds per wrk run (default 3)")
+    ap.add_argument("--reps", type=int, default=5, help="interleaved rounds per route and workload (default 5)")
     ap.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     ap.add_argument("--connections", type=int, default=50, help="wrk connections (default 50)")
     ap.add_argument("--servers", type=int, default=2, help="simulated Exchange servers (default 2)")
-    ap.add_argument("--variants", default="", help="comma-separated: " + ", ".join(VARIANTS) +
+    ap.add_argument("--variants", default="", help="comma-separated: " + ", ".join([*VARIANTS, *MODEL_VARIANTS]) +
                     " — each is the generated config with one setting changed, measured in the same rotation")
-    ap.add_argument("--path", default=PATH, help=f"request path (default {PATH}: the OWA route; e.g. "
-                    "/Microsoft-Server-ActiveSync/bench.htm for the ActiveSync route)")
     ap.add_argument("--sni", choices=["auto", "namespace", "ip"], default="auto",
                     help="namespace: wrk sends mail.contoso.com as SNI (needs root + unshare); ip: 127.0.0.1; "
                          "auto: namespace when possible (default)")
     ap.add_argument("--json", dest="json_file", help="also write the JSON document to this file")
     args = ap.parse_args(argv)
-    if not args.path.startswith("/"):
-        ap.error("--path must start with /")
-    PATH = args.path
     lbs = [x for x in args.lb.split(",") if x]
     modes = [x for x in args.modes.split(",") if x]
+    routes = [x for x in args.routes.split(",") if x]
     workloads = [x for x in args.workloads.split(",") if x]
     variants = [x for x in args.variants.split(",") if x]
     for v in variants:
-        if v not in VARIANTS:
-            ap.error(f"unknown variant {v} (known: {', '.join(VARIANTS)})")
+        if v not in VARIANTS and v not in MODEL_VARIANTS:
+            ap.error(f"unknown variant {v} (known: {', '.join([*VARIANTS, *MODEL_VARIANTS])})")
+    for r in routes:
+        if r not in ROUTES:
+            ap.error(f"unknown route {r} (known: {', '.join(ROUTES)})")
     if not 1 <= args.servers <= 40 or args.reps < 1 or not 1 <= args.duration <= 120:
         ap.error("--servers 1..40, --reps >= 1, --duration 1..120")
     for binary in ["wrk", "nginx"] + lbs:
@@ -425,8 +508,8 @@ def main(argv=None) -> int:
             wait_port(s.address, s.https_port, 15, backend)
         ceiling = {}
         for workload in workloads:
-            r = wrk(f"http://{servers[0].address}:{servers[0].http_port}{PATH}", workload, min(args.duration, 3),
-                    args.threads, args.connections, host=None)
+            r = wrk(f"http://{servers[0].address}:{servers[0].http_port}{ROUTES['owa']}", workload,
+                    min(args.duration, 3), args.threads, args.connections, host=None)
             ceiling[workload] = rnd(r["rps"], 1)
             note(f"backend alone (plain HTTP, {workload}): {r['rps']:.0f} req/s")
 
@@ -440,59 +523,85 @@ def main(argv=None) -> int:
                 procs = {"generated": Lb(children, lb, "generated", gen_text, gen_port, work / "generated"),
                          "minimal": Lb(children, lb, "minimal", minimal(lb, mode, servers, min_port, files),
                                        min_port, work / "minimal")}
+                if any(facts["routes"][r]["kind"] == "ntlm" for r in routes):
+                    ref_port = free_port()
+                    procs["ntlm-safe"] = Lb(children, lb, "ntlm-safe",
+                                            minimal(lb, mode, servers, ref_port, files, ntlm_safe=True),
+                                            ref_port, work / "ntlm-safe")
                 for v in variants:
-                    target, _, change = VARIANTS[v]
-                    if target == lb:
-                        port = free_port()
+                    port = free_port()
+                    if v in MODEL_VARIANTS:
+                        text, _ = generated(lb, mode, servers, port, files, work / v, MODEL_VARIANTS[v][1])
+                    elif VARIANTS[v][0] == lb:
                         base, _ = generated(lb, mode, servers, port, files, work / v)
-                        text = change(base)
+                        text = VARIANTS[v][2](base)
                         if text == base:
                             note(f"variant {v} changes nothing in the generated {lb} configuration: skipped")
                             continue
-                        procs[v] = Lb(children, lb, v, text, port, work / v)
-                resumption = {}
-                for label, p in procs.items():
-                    p.probe(files["ca"])
-                    resumption[label] = resumes(p.port, files["ca"])
-                order = list(procs)
-                for workload in workloads:
-                    runs = run_pair_series(procs, order, workload, args)
-                    summary = summarise(runs)
-                    for label in summary:
-                        summary[label]["tls_resumption"] = resumption[label]
-                    results.append({"lb": lb, "mode": mode, "workload": workload, "routes": facts["routes"],
-                                    "configs": summary})
+                    else:
+                        continue
+                    procs[v] = Lb(children, lb, v, text, port, work / v)
+                for route in routes:
+                    kind = facts["routes"][route]["kind"]
+                    order = [k for k in procs if k != "ntlm-safe" or kind == "ntlm"]
+                    resumption = {}
+                    for label in order:
+                        procs[label].probe(files["ca"], ROUTES[route])
+                        resumption[label] = resumes(procs[label].port, files["ca"], ROUTES[route])
+                    for workload in workloads:
+                        runs = run_rounds(procs, order, ROUTES[route], workload, args, f"{lb} {mode} {route}")
+                        summary = summarise(runs)
+                        for label in summary:
+                            summary[label]["tls_resumption"] = resumption[label]
+                        base, goal = target_of(kind)
+                        results.append({"lb": lb, "mode": mode, "route": route, "kind": kind,
+                                        "path": ROUTES[route], "workload": workload,
+                                        "share_server_connections": facts["routes"][route]["share_server_connections"],
+                                        "compared_with": base, "target_ratio": goal,
+                                        "ratio": summary["generated"]["ratio_median" if base == "minimal"
+                                                                      else "ratio_to_ntlm_safe_median"],
+                                        "configs": summary})
                 for p in procs.values():
                     children.stop(p.proc)
 
     doc = {"benchmark": "dataplane", "machine": info, "loadavg_at_end": loadavg(),
            "settings": {"duration_s": args.duration, "reps": args.reps, "threads": args.threads,
-                        "connections": args.connections, "servers": args.servers, "path": PATH,
+                        "connections": args.connections, "servers": args.servers, "routes": routes,
                         "body_bytes": len(BODY), "certificate": "RSA 2048 leaf + intermediate (tests/pki.py)",
                         "tls_profile": "intermediate",
                         "wrk_sni": HOST if SNI.mode == "namespace" else "127.0.0.1"},
            "backend_alone_rps": ceiling,
-           "variants": {v: VARIANTS[v][1] for v in variants},
-           "results": results, "target_ratio": 0.95}
+           "variants": {v: (VARIANTS[v][1] if v in VARIANTS else MODEL_VARIANTS[v][0]) for v in variants},
+           "results": results, "target_ratio": 0.95,
+           "targets_met": all(r["ratio"] >= r["target_ratio"] for r in results)}
+    headers = ["lb", "mode", "route", "kind", "workload", "gen req/s", "min req/s", "gen/min", "ref req/s", "gen/ref",
+               "target", "met", "CPU us/req gen/min", "p50 ms gen/min", "p99 ms gen/min", "errors",
+               "resumes gen/min"]
     rows = []
     for res in results:
-        m = res["configs"]["minimal"]
-        for label, c in res["configs"].items():
-            if label == "minimal":
-                continue
-            rows.append([res["lb"], res["mode"], res["workload"], label, c["rps_median"], m["rps_median"],
-                         c["ratio_median"], "yes" if c["ratio_median"] >= 0.95 else "NO",
-                         c["p50_ms_median"], m["p50_ms_median"], c["p99_ms_median"], m["p99_ms_median"],
-                         c["errors"] + m["errors"],
-                         f"{'yes' if c['tls_resumption'] else 'no'}/{'yes' if m['tls_resumption'] else 'no'}"])
-    headers = ["lb", "mode", "workload", "config", "req/s", "min req/s", "ratio", ">=0.95", "p50 ms", "min p50",
-               "p99 ms", "min p99", "errors", "resumes (cfg/min)"]
-    tables = [table(f"Data plane: generated vs minimal configuration (median of {args.reps} interleaved pairs, "
-                    f"{args.duration:g} s each, wrk -t{args.threads} -c{args.connections}, SNI "
-                    f"{doc['settings']['wrk_sni']}; {info['nproc']} CPUs "
-                    f"{info['cpu']}; load {info['loadavg_at_start'][0]} -> {doc['loadavg_at_end']})", headers, rows),
-              table("Backends alone (one NGINX worker, plain HTTP, wrk directly)", ["workload", "req/s"],
-                    [[k, v] for k, v in ceiling.items()])]
+        g, m = res["configs"]["generated"], res["configs"]["minimal"]
+        ref = res["configs"].get("ntlm-safe")
+        rows.append([res["lb"], res["mode"], res["route"], res["kind"], res["workload"], g["rps_median"],
+                     m["rps_median"], g["ratio_median"], ref["rps_median"] if ref else "-",
+                     g.get("ratio_to_ntlm_safe_median", "-"), f"{res['compared_with']} >= {res['target_ratio']}",
+                     "yes" if res["ratio"] >= res["target_ratio"] else "NO",
+                     f"{g['cpu_us_per_request_median']}/{m['cpu_us_per_request_median']}",
+                     f"{g['p50_ms_median']}/{m['p50_ms_median']}", f"{g['p99_ms_median']}/{m['p99_ms_median']}",
+                     sum(c["errors"] for c in res["configs"].values()),
+                     f"{'yes' if g['tls_resumption'] else 'no'}/{'yes' if m['tls_resumption'] else 'no'}"])
+    tables = [table(f"Data plane: generated vs minimal (and, NTLM routes, vs the NTLM-safe reference); median of "
+                    f"{args.reps} interleaved rounds, {args.duration:g} s each, wrk -t{args.threads} "
+                    f"-c{args.connections}, SNI {doc['settings']['wrk_sni']}; {info['nproc']} CPUs {info['cpu']}; "
+                    f"load {info['loadavg_at_start'][0]} -> {doc['loadavg_at_end']}", headers, rows)]
+    var_rows = [[res["lb"], res["mode"], res["route"], res["workload"], label, c["rps_median"], c["ratio_median"],
+                 c["cpu_us_per_request_median"], c["cpu_ratio_median"]]
+                for res in results for label, c in res["configs"].items() if label != "minimal"]
+    if variants:
+        tables.append(table("Generated and each variant (the generated configuration with one change) vs minimal",
+                            ["lb", "mode", "route", "workload", "config", "req/s", "ratio", "CPU us/req",
+                             "CPU ratio"], var_rows))
+    tables.append(table("Backends alone (one NGINX worker, plain HTTP, wrk directly)", ["workload", "req/s"],
+                        [[k, v] for k, v in ceiling.items()]))
     emit(doc, tables, args.json_file)
     return 0
 

@@ -5,22 +5,28 @@ for the bundled example and for generated models of growing size, and of `lbsync
     python bench/generation.py                 # 7 runs per case (median), 15 for start-up
     python bench/generation.py --runs 3 --profile    # + cProfile hot spots of the large render, in-process
     python bench/generation.py --breakdown           # + per-phase times of the large render, and what-ifs
+    python bench/generation.py --tests               # + the unit-test suite's wall time (pytest -m "not lab")
 
 Cases:
 - example: profiles/exchange2013-offload.yaml, `--target all --allow nginx-ntlm` (the profile uses NTLM, which
   NGINX open source cannot carry at layer 7; allowing the finding renders NGINX anyway, with its warning).
 - small / medium / large: generated models — namespaces x servers = 1 x 2, 10 x 16, 50 x 64 — every namespace
   carries every service (owa ecp ews eas oab mapi rpc autodiscover), MRSProxy on, a mix of offload / bridge per
-  service, 10 VIPs shared through SNI. For the NGINX target the NTLM vdirs use Basic auth (exchange.auth and
-  Outlook Anywhere Basic) so the nginx-ntlm rule passes without --allow.
-Each run is a fresh process (`lbsync` console script) writing into a fresh folder; wall time is the median of the
-runs; peak memory is the child's ru_maxrss (os.wait4), median. Besides the whole command, the in-process time of
+  service, 10 VIPs shared through SNI. The NTLM vdirs use Basic auth (exchange.auth and Outlook Anywhere Basic);
+  /owa/Integrated is Windows-authenticated on every Exchange server whatever the model says, so the models allow
+  nginx-ntlm (NGINX open source renders that route with its warning).
+Each run is a fresh process (`lbsync` console script) writing into a fresh folder, with Python's bytecode cache
+warm as after `pip install` (in a folder of the run; `--cold-bytecode` keeps this environment's
+PYTHONDONTWRITEBYTECODE=1, where every run compiles lbsync's modules);
+wall time is the median of the runs; peak memory is the child's ru_maxrss (os.wait4), median. Besides the whole command, the in-process time of
 load + plan + render (no interpreter start-up, no imports) is reported.
 `--breakdown` times each phase of the large render in-process (load, plan, each target, writing the files) and
 re-times it with two candidate fixes applied inside this benchmark process only (monkeypatched, lbsync itself is
 not changed): (a) IP-literal parsing memoised (ipaddress.ip_address is called ~115,000 times for 64 servers x
 450 routes, from render/lbview.hostport and f5/desired), (b) the writer without a per-file fsync (atomic rename kept).
-Targets: large render < 1 s, start-up (`lbsync --help`) < 0.3 s.
+`--tests` runs the quick loop (`python -m pytest -q -m "not lab" -p no:cacheprovider`, two workers as pyproject's
+quickloop plugin sets) `--test-runs` times and reports its wall time and the counts it prints.
+Targets: large render < 1 s, start-up (`lbsync --help`) < 0.3 s, unit tests < 60 s.
 Output: tables, then one JSON document as the last line of stdout (`--json FILE` also writes it to a file).
 """
 
@@ -62,6 +68,7 @@ def model_doc(namespaces: int, servers: int) -> dict:
                     "nginx": {"plus": False, "cert_path": "/etc/nginx/certs/mail.crt",
                               "key_path": "/etc/nginx/certs/mail.key"},
                     "f5": {"host": "bigip.example.net", "partition": "Common"}},
+        "allow": ["nginx-ntlm"],   # /owa/Integrated: Windows authentication on every server (facts.iis)
     }
 
 
@@ -70,10 +77,25 @@ def lbsync_argv() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "lbsync"]
 
 
+CHILD_ENV: dict[str, str] | None = None   # main() sets it: how the children find (or not) compiled bytecode
+
+
+def child_env(tmp: Path, cold: bool) -> dict[str, str]:
+    """The children's environment. As installed (default): Python's bytecode cache on, in a folder of this run
+    (PYTHONPYCACHEPREFIX: the checkout is not written to), warmed by one untimed run — pip compiles an installed
+    package's modules at install time. cold: the environment as it is (PYTHONDONTWRITEBYTECODE=1 makes every run
+    compile every lbsync module from source)."""
+    env = dict(os.environ)
+    if not cold:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
+    return env
+
+
 def timed(argv: list[str], cwd: Path) -> tuple[float, int, int]:
     """(wall seconds, peak RSS in KiB, exit code) of one child process."""
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=CHILD_ENV)
     try:
         _, status, usage = os.wait4(proc.pid, 0)
     except BaseException:
@@ -131,8 +153,9 @@ def phases(model: Path, runs: int, outdir: Path) -> dict:
     import importlib
 
     from lbsync.model import load_model
-    from lbsync.output.writer import write_all
+    from lbsync.output.writer import Output, write_all
     from lbsync.plan import build_plan
+    from lbsync.report import build_report, for_render
     from lbsync.targets import TARGETS, RenderOptions, expand, render_targets
     samples: dict[str, list[float]] = {}
     for i in range(runs + 1):
@@ -144,12 +167,15 @@ def phases(model: Path, runs: int, outdir: Path) -> dict:
         plan = build_plan(m)
         t["plan"] = time.perf_counter() - a
         for target, module in TARGETS.items():
-            mod = importlib.import_module(module)
+            mod = importlib.import_module(module) if isinstance(module, str) else module
             a = time.perf_counter()
             mod.render(plan, RenderOptions())
             mod.readme(plan, RenderOptions())
             t[f"render {target}"] = time.perf_counter() - a
         files = render_targets(plan, expand("all"), RenderOptions())
+        a = time.perf_counter()
+        files["report.html"] = Output(build_report(for_render(plan)))   # as `lbsync render` does
+        t["report.html"] = time.perf_counter() - a
         a = time.perf_counter()
         write_all(outdir / f"w{i}", files)
         t["write files"] = time.perf_counter() - a
@@ -225,6 +251,22 @@ def what_ifs(model: Path, runs: int, outdir: Path) -> dict:
     return out
 
 
+def unit_tests(runs: int) -> dict:
+    """Wall time of the unit-test suite (the quick loop), each run a fresh pytest process."""
+    import re
+    walls, summary = [], ""
+    for _ in range(runs):
+        start = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "not lab", "-p", "no:cacheprovider"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=1800)
+        walls.append(time.perf_counter() - start)
+        tail = [ln for ln in proc.stdout.splitlines() if re.search(r"\d+ (passed|failed)", ln)]
+        summary = tail[-1].strip("= ") if tail else f"exit {proc.returncode}"
+        note(f"unit tests: {walls[-1]:.1f} s ({summary})")
+    return {"wall_s_median": rnd(median(walls), 2), "wall_s_min": rnd(min(walls), 2), "runs": runs,
+            "result": summary, "command": "python -m pytest -q -m 'not lab' -p no:cacheprovider", "target_s": 60}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -233,9 +275,13 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", action="store_true", help="also cProfile the large render (in-process)")
     ap.add_argument("--breakdown", action="store_true", help="also time the large render per phase, and with the "
                     "two candidate fixes (in-process what-ifs)")
+    ap.add_argument("--cold-bytecode", action="store_true", help="keep the environment's bytecode setting (here "
+                    "PYTHONDONTWRITEBYTECODE=1: every run compiles lbsync's modules) instead of a warm bytecode cache")
+    ap.add_argument("--tests", action="store_true", help="also time the unit-test suite (pytest -m 'not lab')")
+    ap.add_argument("--test-runs", type=int, default=1, help="runs of the unit-test suite (default 1)")
     ap.add_argument("--json", dest="json_file", help="also write the JSON document to this file")
     args = ap.parse_args(argv)
-    if not 1 <= args.runs <= 100 or not 1 <= args.startup_runs <= 200:
+    if not 1 <= args.runs <= 100 or not 1 <= args.startup_runs <= 200 or not 1 <= args.test_runs <= 10:
         ap.error("--runs 1..100, --startup-runs 1..200")
     info = machine()
     note(f"machine: {info['nproc']} CPUs, {info['cpu']}, load {info['loadavg_at_start']}")
@@ -248,6 +294,12 @@ def main(argv=None) -> int:
             path = tmp / f"{name}.yaml"
             path.write_text(yaml.safe_dump(model_doc(ns, srv), sort_keys=False))
             models[name] = (path, ())
+        global CHILD_ENV
+        CHILD_ENV = child_env(tmp, args.cold_bytecode)
+        timed(cli + ["--help"], tmp)      # warm-up, not counted: fills the bytecode cache (unless --cold-bytecode)
+        warm = tmp / "warm-up"
+        timed(cli + ["render", str(models["large"][0]), "--target", "all", "-o", str(warm)], tmp)
+        shutil.rmtree(warm, ignore_errors=True)
         # start-up: interleaved with a bare interpreter, so the floor of this machine shows
         help_runs, floor_runs = [], []
         for i in range(args.startup_runs):
@@ -283,18 +335,23 @@ def main(argv=None) -> int:
         hot = profile_hotspots(models["large"][0]) if args.profile else []
         breakdown = what_ifs(models["large"][0], args.runs, tmp) if args.breakdown else {}
         compiles = template_compiles(models["large"][0]) if args.breakdown else {}
+    tests = unit_tests(args.test_runs) if args.tests else {}
 
     large = next(c for c in cases if c["case"] == "large")
     doc = {"benchmark": "generation", "machine": info, "loadavg_at_end": loadavg(), "command": cli,
+           "bytecode": "cold (PYTHONDONTWRITEBYTECODE kept)" if args.cold_bytecode else "warm cache (as installed)",
            "startup": startup, "render": cases,
-           "targets": {"large_render_s": 1.0, "startup_s": 0.3},
+           "targets": {"large_render_s": 1.0, "startup_s": 0.3, "unit_tests_s": 60},
            "verdict": {"large_render_under_1s": large["wall_s_median"] < 1.0,
-                       "startup_under_0_3s": startup["wall_s_median"] < 0.3},
+                       "startup_under_0_3s": startup["wall_s_median"] < 0.3,
+                       **({"unit_tests_under_60s": tests["wall_s_median"] < 60} if tests else {})},
+           "unit_tests": tests,
            "hotspots_large": hot, "breakdown_large": breakdown,
            "template_compiles": compiles}
     rows = [[c["case"], c.get("namespaces"), c.get("routes"), c["files"], f"{c['bytes'] / 1024:,.0f}",
              c["wall_s_median"], c["wall_s_min"], c["in_process_s_median"], c["maxrss_mib_median"]] for c in cases]
-    tables = [table(f"lbsync render --target all (median of {args.runs} fresh processes; {info['nproc']} CPUs "
+    tables = [table(f"lbsync render --target all (median of {args.runs} fresh processes, bytecode {doc['bytecode']}; "
+                    f"{info['nproc']} CPUs "
                     f"{info['cpu']}; load {info['loadavg_at_start'][0]} -> {doc['loadavg_at_end']})",
                     ["case", "namespaces", "routes", "files", "KiB out", "wall s", "min s", "in-process s",
                      "peak MiB"], rows),
@@ -302,6 +359,10 @@ def main(argv=None) -> int:
                     [["lbsync --help", startup["wall_s_median"], startup["wall_s_min"],
                       startup["maxrss_mib_median"]],
                      [f"{Path(sys.executable).name} -c pass", startup["python_floor_s_median"], "", ""]])]
+    if tests:
+        tables.append(table(f"Unit tests ({tests['command']}; median of {tests['runs']})",
+                            ["wall s", "min s", "result"], [[tests["wall_s_median"], tests["wall_s_min"],
+                                                             tests["result"]]]))
     if hot:
         tables.append(table("Hot spots of the large render (cProfile, own time)",
                             ["function", "calls", "own s", "cumulative s"],
