@@ -18,7 +18,8 @@ Cases:
 Each run is a fresh process (`lbsync` console script) writing into a fresh folder, with Python's bytecode cache
 warm as after `pip install` (in a folder of the run; `--cold-bytecode` keeps this environment's
 PYTHONDONTWRITEBYTECODE=1, where every run compiles lbsync's modules);
-wall time is the median of the runs; peak memory is the child's ru_maxrss (os.wait4), median. Besides the whole command, the in-process time of
+wall time is the median of the runs; peak memory is the child's ru_maxrss (os.wait4), median. Besides the
+whole command, the in-process time of
 load + plan + render (no interpreter start-up, no imports) is reported.
 `--breakdown` times each phase of the large render in-process (load, plan, each target, writing the files) and
 re-times it with two candidate fixes applied inside this benchmark process only (monkeypatched, lbsync itself is
