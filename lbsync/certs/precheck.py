@@ -14,7 +14,7 @@ from .check import check_model_certificate
 
 
 def needs_precheck(plan: Plan) -> bool:
-    return bool(plan.exchange.extended_protection and plan.model.certificate is not None)
+    return plan.certificate_gate
 
 
 def precheck_or_refuse(plan: Plan, *, with_key: bool = True) -> None:

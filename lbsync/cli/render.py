@@ -38,7 +38,6 @@ TARGET_NAMES = ["exchange", "haproxy", "nginx", "f5-tmsh", "f5-as3"]   # targets
 def render(model: str, allow: tuple[str, ...], target: str | None, outdir: str, templates: str | None,
            flavour: str, diff: bool, exit_code: bool, check: bool) -> None:
     """Render the Exchange scripts and load-balancer configurations."""
-    from ..certs.precheck import precheck_or_refuse
     from ..output.writer import Output, diff_all, stale, write_all
     from ..report import build_report, for_render
     from ..targets import TARGETS, RenderOptions, check_files, default_targets, expand, finding_targets, render_targets
@@ -65,7 +64,8 @@ def render(model: str, allow: tuple[str, ...], target: str | None, outdir: str, 
                           "render the other targets with --target NAME (or without --target), or allow the code "
                           "(allow: in the model, or --allow CODE) where it is allowable", file=plan.model.marks.file)
     refuse_on_errors(plan, blocking)
-    if finding_targets(targets):
+    if finding_targets(targets) and plan.certificate_gate:
+        from ..certs.precheck import precheck_or_refuse  # cryptography is loaded only when the gate applies
         precheck_or_refuse(plan, with_key=False)   # render names the key file, it does not carry the key
     files = render_targets(plan, targets, RenderOptions(templates=templates, flavour=flavour))
     files["report.html"] = Output(build_report(for_render(plan), templates=templates))   # the plan as a page

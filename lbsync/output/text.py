@@ -56,11 +56,11 @@ def conf_comment(text: str) -> str:
     return printable(text)
 
 
-_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}
+_HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"})
 
 
 def html(text: str) -> str:
     """Text in HTML or SVG content or in a quoted attribute value (report.html): `& < > " '` as character
     references, so a value can open no element, attribute or entity; non-printable characters shown as escapes
     (printable), so a bidi control or an escape sequence cannot disguise it either."""
-    return "".join(_HTML.get(ch, ch) for ch in printable(text))
+    return printable(text).translate(_HTML)

@@ -405,6 +405,12 @@ class Plan:
     mail: list[MailRoute] = field(default_factory=list)          # SMTP/IMAP/POP ports, layer 4
 
     @property
+    def certificate_gate(self) -> bool:
+        """Extended Protection on and a certificate in the model: render (load-balancer targets) and f5 apply check
+        that certificate first and refuse on a failure (certs.precheck)."""
+        return bool(self.exchange.extended_protection and self.model.certificate is not None)
+
+    @property
     def lb_header_bytes(self) -> int:
         """The largest request head (request line + headers) a client may send through a load balancer: what the
         servers accept, less the room for the headers the load balancer adds."""

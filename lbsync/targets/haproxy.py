@@ -20,7 +20,7 @@ from ..output import check as checks
 from ..output import text
 from ..output.env import environment, render_template
 from ..output.writer import Output
-from ..plan.types import Listener, Member, Plan, ServicePlan
+from ..plan.types import Listener, Plan, ServicePlan
 from . import common
 from .protocol import RenderOptions
 
@@ -61,8 +61,20 @@ def persistence_cookie(svc: ServicePlan) -> str:
     return "LBSYNC_" + common.ident(svc.group).upper()
 
 
-def server_cookie(svc: ServicePlan, member: Member) -> str:
-    return f" cookie {member.server}" if svc.persistence == Persistence.COOKIE else ""
+def server_lines(svc: ServicePlan, server_ca_path: str) -> str:
+    """The pool's `server` lines (a large model has tens of thousands: one f-string each instead of template calls
+    per line)."""
+    cookie = svc.persistence == Persistence.COOKIE
+    if svc.plain_http:
+        tail = " check"
+    elif svc.reencrypt:
+        verify = f"required ca-file {server_ca_path}" if svc.verify_server else "none"
+        tail = f" check ssl verify {verify} sni str({svc.sni}) check-ssl check-sni {svc.sni}"
+    else:
+        verify = f"required ca-file {server_ca_path}" if svc.verify_server else "none"
+        tail, cookie = f" check check-ssl check-sni {svc.namespace} verify {verify}", False
+    return "\n".join(f"    server {m.server} {common.hostport(m.address, m.port)}{tail}"
+                     f"{f' cookie {m.server}' if cookie else ''}" for m in svc.members)
 
 
 def tls_version(name: str) -> str:
@@ -99,7 +111,8 @@ def context(plan: Plan, options: RenderOptions) -> dict:
         "lb": common, "abns_name": abns_name, "hq": hq, "backend_name": backend_name,
         "pool_services": lambda svc: [s.service for s in plan.pool_services(svc.pool)],
         "bufsize": bufsize(plan), "maxrewrite": maxrewrite(plan), "legacy_ciphers": LEGACY_CIPHERS,
-        "sharing_reason": sharing_reason, "persistence_cookie": persistence_cookie, "server_cookie": server_cookie,
+        "sharing_reason": sharing_reason, "persistence_cookie": persistence_cookie,
+        "server_lines": lambda svc: server_lines(svc, plan.lb_server_ca[LB_KIND]),
         "drain": common.server_pools(plan),
     }
 
@@ -158,36 +171,6 @@ class _Section:
         servers = sorted(x for x in self.lines if x.startswith("server "))
         rest = [x for x in self.lines if not x.startswith("server ")]
         return [self.header] + ["    " + x for x in rest + servers]
-
-
-def normalise_haproxy(text: str) -> str:
-    sections: list[_Section] = []
-    preamble = _Section("")
-    for raw in text.replace("\r\n", "\n").split("\n"):
-        line = common.squash(common.strip_comment(raw))
-        if not line:
-            continue
-        if line.split(" ", 1)[0] in HAPROXY_SECTIONS:
-            sections.append(_Section(line))
-        elif sections:
-            sections[-1].lines.append(line)
-        else:
-            preamble.lines.append(line)
-    # consecutive backend sections: their order has no meaning
-    ordered: list[_Section] = []
-    run: list[_Section] = []
-    for s in sections + [None]:
-        if s is not None and s.kind == "backend":
-            run.append(s)
-            continue
-        ordered += sorted(run, key=lambda b: b.header)
-        run = []
-        if s is not None:
-            ordered.append(s)
-    out = list(preamble.lines)
-    for s in ordered:
-        out += s.text()
-    return "\n".join(out) + "\n"
 
 
 def normalise(text: str) -> str:

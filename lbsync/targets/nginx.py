@@ -37,6 +37,13 @@ def upstream_name(svc: ServicePlan) -> str:
     return "lbsync_" + common.ident(svc.pool)
 
 
+def server_lines(svc: ServicePlan) -> str:
+    """The upstream's `server` lines (one f-string each: a large model has tens of thousands)."""
+    h = svc.health
+    tail = f" max_fails={h.fall} fail_timeout={common.duration(h.passive_down_ms)};"
+    return "\n".join(f"    server {common.hostport(m.address, m.port)}{tail}  # {m.server}" for m in svc.members)
+
+
 def nginx_tls(name: str) -> str:
     """The Plan's TLS spelling (TLSv1.0) -> NGINX's (TLSv1)."""
     return "TLSv1" if name == "TLSv1.0" else name
@@ -114,7 +121,7 @@ def context(plan: Plan, options: RenderOptions) -> dict:
         "tcp_upstreams": [svc for ns in plan.namespaces if ns.passthrough for svc in ns.pools],
         "lb": common, "upstream_name": upstream_name,
         "header_buffers": header_buffers(plan), "header_buffer_size": header_buffer_size(plan),
-        "server_protocols": server_protocols,
+        "server_protocols": server_protocols, "server_lines": server_lines,
         "legacy_ciphers": "DEFAULT:@SECLEVEL=0", "persistence_cookie": persistence_cookie,
         "drain": common.server_pools(plan),
     }

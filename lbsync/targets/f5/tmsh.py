@@ -7,6 +7,7 @@ their iControl REST attributes into the bigip.conf syntax, and templates/f5/lbsy
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from ... import __version__
 from ...certs.export import EXPORT_DIR, export_command
@@ -29,11 +30,21 @@ SPECIAL_KEYS = {"tmName": "name", "tmDefault": "default"}
 _BARE = re.compile(r"[A-Za-z0-9_./:*@+-]+")
 
 
+@lru_cache(maxsize=1024)
 def tmsh_key(key: str) -> str:
     return SPECIAL_KEYS.get(key) or re.sub(r"(?<=[a-z0-9])([A-Z])", r"-\1", key).lower()
 
 
 def tmsh_value(value: object) -> str:
+    return _tmsh_value(value) if isinstance(value, (str, int)) else _tmsh_scalar(value)
+
+
+@lru_cache(maxsize=16384, typed=True)   # a large model spells the same addresses and names thousands of times
+def _tmsh_value(value: str | int) -> str:
+    return _tmsh_scalar(value)
+
+
+def _tmsh_scalar(value: object) -> str:
     if isinstance(value, bool):
         return "enabled" if value else "disabled"
     text = str(value)
