@@ -27,6 +27,7 @@ def ident(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]", "_", text)
 
 
+@lru_cache(maxsize=65536)    # every pool lists the same servers: a large model asks for the same pairs many times
 def hostport(address: str | None, port: int) -> str:
     """address:port with IPv6 literals bracketed; no address means every address (`*` / bare port)."""
     if not address:

@@ -113,7 +113,6 @@ def context(plan: Plan, options: RenderOptions) -> dict:
         "bufsize": bufsize(plan), "maxrewrite": maxrewrite(plan), "legacy_ciphers": LEGACY_CIPHERS,
         "sharing_reason": sharing_reason, "persistence_cookie": persistence_cookie,
         "server_lines": lambda svc: server_lines(svc, plan.lb_server_ca[LB_KIND]),
-        "drain": common.server_pools(plan),
     }
 
 
@@ -125,7 +124,8 @@ def render(plan: Plan, options: RenderOptions) -> dict[str, Output]:
 
 def readme(plan: Plan, options: RenderOptions) -> str:
     env = environment(options.templates)
-    return render_template(env, "haproxy/README.txt.j2", **context(plan, options))
+    return render_template(env, "haproxy/README.txt.j2", **context(plan, options),
+                           drain=common.server_pools(plan))
 
 
 def check(plan: Plan, files: dict[str, Output], work: Path) -> str:

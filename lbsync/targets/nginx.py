@@ -123,7 +123,6 @@ def context(plan: Plan, options: RenderOptions) -> dict:
         "header_buffers": header_buffers(plan), "header_buffer_size": header_buffer_size(plan),
         "server_protocols": server_protocols, "server_lines": server_lines,
         "legacy_ciphers": "DEFAULT:@SECLEVEL=0", "persistence_cookie": persistence_cookie,
-        "drain": common.server_pools(plan),
     }
 
 
@@ -138,7 +137,8 @@ def render(plan: Plan, options: RenderOptions) -> dict[str, Output]:
 
 def readme(plan: Plan, options: RenderOptions) -> str:
     env = environment(options.templates)
-    return render_template(env, "nginx/README.txt.j2", needs_stream=needs_stream(plan), **context(plan, options))
+    return render_template(env, "nginx/README.txt.j2", needs_stream=needs_stream(plan), **context(plan, options),
+                           drain=common.server_pools(plan))
 
 
 def stream_module(binary: str) -> str | None:
