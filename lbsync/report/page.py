@@ -33,6 +33,8 @@ def _finalize(value: object) -> Markup:
     """Every `{{ value }}` of the page: already-built markup as it is, anything else through output.text.html."""
     if isinstance(value, Markup):
         return value
+    if type(value) in (int, float):     # the drawing's coordinates: digits, sign, point; autoescape keeps them
+        return str(value)
     return Markup(html(str(value)))
 
 
