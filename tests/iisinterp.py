@@ -101,6 +101,12 @@ def Document(text: str) -> _Document:  # noqa: N802 - a cached stand-in for apph
     return doc
 
 
+def effective_flags(text: str, locations: list[str]) -> dict[str, str]:
+    """apphost.effective_flags on the cached parse of `text` (the tests ask about the same texts many times)."""
+    doc = Document(text)
+    return {loc: doc.effective(loc) for loc in locations}
+
+
 class InterpreterError(Exception):
     pass
 
@@ -241,20 +247,21 @@ def _region(lines: list[str]) -> tuple[int, int] | None:
     return begins[0], ends[0]
 
 
+# code, a quoted string (its closing quote may be missing: it runs to the end of the line), or a comment's '#'
+_CODE_PARTS = re.compile(r"""[^'"#]+|'[^']*'?|"[^"]*"?|#""")
+
+
 def _code_only(line: str) -> str:
     """The line without quoted strings and without a trailing comment."""
-    out, quote = [], None
-    for ch in line:
-        if quote:
-            if ch == quote:
-                quote = None
-            continue
-        if ch in "'\"":
-            quote = ch
-            continue
-        if ch == "#":
+    if "'" not in line and '"' not in line and "#" not in line:
+        return line
+    out = []
+    for m in _CODE_PARTS.finditer(line):
+        part = m.group()
+        if part == "#":
             break
-        out.append(ch)
+        if part[0] not in "'\"":
+            out.append(part)
     return "".join(out)
 
 

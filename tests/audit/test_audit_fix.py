@@ -234,6 +234,7 @@ from functools import lru_cache  # noqa: E402
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+from support.quick import examples  # noqa: E402
 
 from lbsync.audit.drift import flags_code  # noqa: E402
 
@@ -249,7 +250,8 @@ def _case(version: int, mode: str, root: str):
     return plan, applied(plan, "EX01")[0], applied(plan, "EX02")[0]
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(30), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(version=st.sampled_from([2013, 2016]), mode=st.sampled_from(["offload", "bridge"]),
        edits=st.dictionaries(st.integers(0, 9), st.sampled_from(EDITS), max_size=5),
        flavour=st.sampled_from(["appcmd", "webadministration"]))

@@ -88,21 +88,9 @@ class _Server(ThreadingHTTPServer):
 class Emulator:
     def __init__(self, users: dict[str, str] | None = None, partitions=("Common",), latency: float = 0.0,
                  as3_delay: float = 0.05):
-        self.users = users or {"admin": "admin-secret"}
-        self.store = Store(partitions)
-        self.latency = latency
-        self.as3_delay = as3_delay
+        self._settings = (dict(users or {"admin": "admin-secret"}), tuple(partitions), latency, as3_delay)
         self.lock = threading.RLock()
-        self.tokens: dict[str, float] = {}
-        self.transactions: dict[int, dict] = {}
-        self.uploads: dict[str, bytearray] = {}
-        self.tasks: dict[str, dict] = {}
-        self.as3_tenants: dict[str, dict] = {}
-        self.faults: list[Fault] = []
-        self.commit_failures: list[int] = []
-        self.counts: Counter = Counter()
-        self.log: list[tuple[str, str, str | None]] = []
-        self._ids = itertools.count(int(time.time()) % 100000 * 1000)
+        self._fresh()
         self._dir = None
         self._httpd = None
         self._thread = None
@@ -143,6 +131,32 @@ class Emulator:
 
     def __exit__(self, *exc):
         self.stop()
+
+    def _fresh(self) -> None:
+        """The state of a device that has just been started: what __init__ sets, and what reset() sets again."""
+        users, partitions, latency, as3_delay = self._settings
+        self.users = dict(users)
+        self.store = Store(partitions)
+        self.latency = latency
+        self.as3_delay = as3_delay
+        self.tokens: dict[str, float] = {}
+        self.transactions: dict[int, dict] = {}
+        self.uploads: dict[str, bytearray] = {}
+        self.tasks: dict[str, dict] = {}
+        self.as3_tenants: dict[str, dict] = {}
+        self.faults: list[Fault] = []
+        self.commit_failures: list[int] = []
+        self.counts: Counter = Counter()
+        self.log: list[tuple[str, str, str | None]] = []
+        self._ids = itertools.count(int(time.time()) % 100000 * 1000)
+
+    def reset(self) -> "Emulator":
+        """Back to the state of a newly started emulator (configuration, tokens, transactions, uploads, AS3
+        tenants and tasks, faults, counters, log, latency, as3_delay), keeping the running server: its port and
+        certificate. For tests that share one emulator instead of starting one each (tests/conftest.py)."""
+        with self.lock:
+            self._fresh()
+        return self
 
     # -- test controls ------------------------------------------------------------------------------------------
     def inject(self, **kwargs) -> Fault:

@@ -314,7 +314,7 @@ class Store:
     # -- crypto -------------------------------------------------------------------------------------------------
     def install(self, collection: str, full: str, content: bytes) -> dict:
         from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives import hashes
         part, name = split_path(full)
         if part not in self.partitions:
             raise DeviceError(400, f"01020036:3: The requested folder (/{part}) was not found.")
@@ -325,8 +325,7 @@ class Store:
                 digest = cert.fingerprint(hashes.SHA256()).hex().upper()
                 obj["fingerprint"] = "SHA256/" + ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
             else:
-                key = serialization.load_pem_private_key(content, None)
-                obj["keyType"] = "rsa-private" if "RSA" in type(key).__name__ else "ec-private"
+                obj["keyType"] = _key_type(content)
         except ValueError:
             raise DeviceError(400, f"01070712:3: Values ({full}) specified for {TITLE[collection]}: could not be "
                                    "parsed as PEM.") from None
@@ -334,3 +333,16 @@ class Store:
         obj["generation"] = self.generation
         self.objects[collection][full] = obj
         return obj
+
+
+_KEY_TYPES: dict[bytes, str] = {}
+
+
+def _key_type(content: bytes) -> str:
+    """rsa-private | ec-private for a PEM private key (ValueError if it is not one). Remembered per content: loading
+    an RSA key checks it (about 45 ms for 2048 bits), and the push tests install the same key hundreds of times."""
+    if content not in _KEY_TYPES:
+        from cryptography.hazmat.primitives import serialization
+        key = serialization.load_pem_private_key(content, None)
+        _KEY_TYPES[content] = "rsa-private" if "RSA" in type(key).__name__ else "ec-private"
+    return _KEY_TYPES[content]

@@ -11,6 +11,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import structure
+from support.quick import examples
 
 from lbsync.errors import LbsyncError
 from lbsync.model import load_model_text
@@ -95,7 +96,7 @@ def test_unusual_but_valid_values_are_accepted_and_change_no_structure():
         assert _shapes(_set(BASE, field, value)) == BASELINE, (field, value)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(field=st.sampled_from(FIELDS), value=values)
 def test_any_value_in_any_field_is_refused_or_changes_no_structure(field, value):
     shapes = _shapes(_set(BASE, field, value))

@@ -4,11 +4,10 @@ model without groups: plans exactly as before."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 from rich.console import Console
+from support.cli import run_cli
 from support.paths import ROOT  # noqa: E402
 
 from lbsync.cli.planview import print_plan
@@ -142,8 +141,9 @@ def test_2010_is_proxied_except_owa_ecp_when_its_namespace_carries_them():
 def test_plan_json_is_additive_and_only_for_models_with_groups(tmp_path):
     path = tmp_path / "m.yaml"
     path.write_text((ROOT / "profiles" / "coexistence-2013-2007.yaml").read_text())
-    doc = json.loads(subprocess.run([sys.executable, "-m", "lbsync", "plan", str(path), "--json"],
-                                    capture_output=True, text=True, check=True).stdout)
+    ran = run_cli("plan", path, "--json")   # in this process: the same command and output
+    assert ran.returncode == 0, ran.stderr
+    doc = json.loads(ran.stdout)
     assert {"services", "outlook_anywhere", "exchange", "findings", "groups"} <= set(doc)
     legacy = [s for s in doc["services"] if s["namespace"] == "legacy.contoso.com"]
     assert {s["group"] for s in legacy} == {"legacy2007"}

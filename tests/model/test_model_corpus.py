@@ -230,7 +230,6 @@ def test_every_service_alias_names_a_service_and_is_suggested(tmp_path):
         model.write_text("version: 1\nexchange: {version: 2019}\nservers: [{name: EX01, address: 192.0.2.11}]\n"
                          f"namespaces:\n  - {{host: mail.contoso.com, services: [owa, '{spelled}']}}\n"
                          f"tls: {{default: bridge, services: {{'{spelled}': bridge}}}}\n")
-        proc = subprocess.run([sys.executable, "-m", "lbsync", "validate", str(model)], capture_output=True, text=True,
-                              timeout=60)
+        proc = run_cli("validate", model)   # in this process: the same command and exit-code mapping
         assert proc.returncode == 2
         assert proc.stderr.count(f"(did you mean '{key}'?)") == 2, proc.stderr

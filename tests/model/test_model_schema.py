@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import jsonschema
 import pytest
 import yaml
+from support.cli import run_cli
 from support.paths import ROOT  # noqa: E402
 
 from lbsync.errors import LbsyncError
@@ -27,9 +26,23 @@ ANNOTATIONS = {"$schema", "$id", "title", "description", "default", "patternErro
 
 @pytest.fixture(scope="module")
 def printed() -> dict:
-    proc = subprocess.run([sys.executable, "-m", "lbsync", "schema"], capture_output=True, text=True,
-                          timeout=60, check=True)
-    return json.loads(proc.stdout)
+    ran = run_cli("schema")   # in this process: the same command and output
+    assert ran.returncode == 0, ran.stderr
+    return json.loads(ran.stdout)
+
+
+@pytest.fixture(scope="module")
+def validate(printed):
+    """jsonschema.validate(instance, printed), the schema checked once instead of on every call."""
+    cls = jsonschema.validators.validator_for(printed)
+    cls.check_schema(printed)
+    validator = cls(printed)
+
+    def check(instance) -> None:
+        error = jsonschema.exceptions.best_match(validator.iter_errors(instance))
+        if error is not None:
+            raise error
+    return check
 
 
 def test_printed_schema_is_the_library_schema(printed):
@@ -39,8 +52,8 @@ def test_printed_schema_is_the_library_schema(printed):
 
 
 @pytest.mark.parametrize("profile", PROFILES, ids=lambda p: p.stem)
-def test_profiles_validate_with_jsonschema_and_lbsync(printed, profile):
-    jsonschema.validate(yaml.safe_load(profile.read_text()), printed)
+def test_profiles_validate_with_jsonschema_and_lbsync(validate, profile):
+    validate(yaml.safe_load(profile.read_text()))
     load_model(profile)
 
 
@@ -55,10 +68,10 @@ BOTH = ["unknown_key_top.yaml", "unknown_key_deep.yaml", "unknown_key_target.yam
 
 
 @pytest.mark.parametrize("name", BOTH)
-def test_bad_models_refused_by_both(printed, name):
+def test_bad_models_refused_by_both(validate, name):
     data = yaml.safe_load((CORPUS / name).read_text())
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(data, printed)
+        validate(data)
     with pytest.raises(LbsyncError):
         load_model(CORPUS / name)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.quick import examples
 
 from lbsync.facts import catalog
 from lbsync.model import load_model_text
@@ -36,7 +37,7 @@ def models(draw):
             "targets": draw(st.sampled_from([{"haproxy": {}}, {"nginx": {}}, {"nginx": {"plus": True}}, {"f5": {}}]))}
 
 
-@settings(max_examples=300, deadline=None, database=None)
+@settings(max_examples=examples(300), deadline=None, database=None)
 @given(models())
 def test_plan_invariants(data):
     model = load_model_text(yaml.safe_dump(data), "/tmp/lbsync.yaml")

@@ -29,14 +29,16 @@ def powershell(content: str | bytes) -> tuple[bool, list[str]]:
     data = content.encode("utf-8") if isinstance(content, str) else content
     tree = _PS.parse(data)
     kinds: list[str] = []
-
-    def walk(node) -> None:
-        if node.type in _PS_KINDS:
-            kinds.append(node.type)
-        for child in node.children:
-            walk(child)
-    walk(tree.root_node)
-    return not tree.root_node.has_error, kinds
+    cursor = tree.walk()  # every node in document order (depth first), without a Python list per node's children
+    while True:
+        kind = cursor.node.type
+        if kind in _PS_KINDS:
+            kinds.append(kind)
+        if cursor.goto_first_child():
+            continue
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent():
+                return not tree.root_node.has_error, kinds
 
 
 def haproxy(text: str) -> list[str]:

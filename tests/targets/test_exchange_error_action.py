@@ -37,17 +37,20 @@ def commands(source: str) -> list[tuple[str, list[str], int]]:
     def text(node) -> str:
         return data[node.start_byte:node.end_byte].decode("utf-8")
 
-    def walk(node) -> None:
+    cursor = tree.walk()  # every node in document order (depth first)
+    while True:
+        node = cursor.node
         if node.type == "command":
             name = next((c for c in node.children if c.type == "command_name"), None)
             if name is not None:
                 elements = [text(e) for c in node.children if c.type == "command_elements"
                             for e in c.children if e.type != "command_argument_sep"]
                 out.append((text(name), elements, node.start_point[0] + 1))
-        for child in node.children:
-            walk(child)
-    walk(tree.root_node)
-    return out
+        if cursor.goto_first_child():
+            continue
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent():
+                return out
 
 
 def stops_on_error(elements: list[str]) -> bool:

@@ -18,9 +18,9 @@ import iisinterp
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from support.quick import examples
 from support.scripts import FLAVOURS, RPC, model_yaml, plan_for, rendered
 
-from lbsync.audit.apphost import effective_flags
 from lbsync.plan.types import OutlookAnywherePlan
 from lbsync.targets import exchange as exrender
 
@@ -81,7 +81,7 @@ def apply_then_undo(plan, flavour: str, apphost: str, state, server: str = "EX01
 
 
 def rpc_flags(apphost: str) -> str:
-    return effective_flags(apphost, [RPC])[RPC]
+    return iisinterp.effective_flags(apphost, [RPC])[RPC]   # apphost.effective_flags, on a cached parse
 
 
 def oa_calls(executed: list[str]) -> list[str]:
@@ -235,7 +235,8 @@ def starting_states(draw):
     return s
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(80), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(before=starting_states(),
        target=st.sampled_from([(2013, "bridge", False), (2013, "offload", False), (2016, "bridge", False),
                                (2019, "bridge", False), (2019, "bridge", True)]),

@@ -9,9 +9,10 @@ import re
 
 import iisinterp
 import pytest
+from iisinterp import effective_flags  # apphost.effective_flags, on a cached parse
 from support.scripts import FLAVOURS, RPC, SITE_ROOT, model_yaml, plan_for, rendered  # noqa: F401
 
-from lbsync.audit.apphost import Document, effective_flags
+from lbsync.audit.apphost import Document
 from lbsync.model import load_model_text
 from lbsync.plan import build_plan
 from lbsync.targets import exchange as exrender
@@ -351,11 +352,13 @@ def test_undo_clears_inherited_defaults_and_rewrites_explicit_ones(tmp_path):
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+from support.quick import examples  # noqa: E402
 
 L7_SERVICES = ("owa", "ecp", "ews", "eas", "oab", "mapi", "rpc")
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(25), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(version=st.sampled_from([2013, 2016, 2019]),
        services=st.lists(st.sampled_from(L7_SERVICES), min_size=1, max_size=7, unique=True),
        modes=st.dictionaries(st.sampled_from(L7_SERVICES + ("autodiscover",)), st.sampled_from(["offload", "bridge"])),

@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from support.quick import examples
 
 from lbsync.model import load_model
 from lbsync.output.check import free_port
@@ -58,8 +59,8 @@ def models(draw):
     }
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                 HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(25), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(model=models())
 def test_any_valid_model_renders_configs_the_real_programs_accept(model, pki_files):
     ports = {}

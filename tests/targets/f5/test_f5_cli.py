@@ -256,15 +256,19 @@ def test_an_upload_that_cannot_be_deleted_is_exit_1_naming_it(emu, model, method
     assert emu.as3_tenants == {}
 
 
-def test_unreachable_device_is_one_clean_line(emu, model, pki_files):
+def test_unreachable_device_is_one_clean_line(emu, model, pki_files, monkeypatch):
     import socket
+    import types
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     model.write_text(model.read_text().replace(f"port: {emu.port}", f"port: {port}"))
+    slept = []  # the login is retried with backoff (0.5 + 1 + 2 s): recorded here instead of waited for
+    monkeypatch.setattr("lbsync.targets.f5.connection.time", types.SimpleNamespace(sleep=slept.append))
     code, out, err = run(["f5", "plan", str(model)])
     assert code == 1 and out == ""
     assert err.strip().splitlines()[-1] == f"f5: cannot reach https://127.0.0.1:{port}: Connection refused"
+    assert len(slept) == 3  # every retry was made (and each waited) before the one line
 
 
 @pytest.mark.parametrize("text, reason", [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from f5emu import Emulator
 from f5emu.testing import PASSWORD, USER, credentials_env, load, run, write_model
 from pki import make_pki
 
@@ -122,10 +121,10 @@ def test_removed_namespace_is_deleted_in_reverse_order(emu, model, pki_files):
 # -- atomic: a fault anywhere leaves the device as it was ------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def first_apply_writes(tmp_path_factory, emu_pki, pki_files):
+def first_apply_writes(tmp_path_factory, emu_server, pki_files):
     """How many write requests a first apply makes (each is a step a fault is injected at)."""
     import os
-    e = Emulator(users={USER: PASSWORD}, partitions=("Common", "Exchange")).start(pki=emu_pki)
+    e = emu_server.reset()
     try:
         os.environ["F5_USER"], os.environ["F5_PASSWORD"] = USER, PASSWORD
         path = write_model(tmp_path_factory.mktemp("count") / "lbsync.yaml", e, pki_files)
@@ -133,7 +132,7 @@ def first_apply_writes(tmp_path_factory, emu_pki, pki_files):
         apply(path)
         return [(m, p, t) for m, p, t in e.log if m != "GET" and not p.startswith("/mgmt/shared/auth")]
     finally:
-        e.stop()
+        e.reset()
 
 
 @pytest.mark.parametrize("action", ["error", "drop"])
