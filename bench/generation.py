@@ -84,12 +84,15 @@ CHILD_ENV: dict[str, str] | None = None   # main() sets it: how the children fin
 def child_env(tmp: Path, cold: bool) -> dict[str, str]:
     """The children's environment. As installed (default): Python's bytecode cache on, in a folder of this run
     (PYTHONPYCACHEPREFIX: the checkout is not written to), warmed by one untimed run — pip compiles an installed
-    package's modules at install time. cold: the environment as it is (PYTHONDONTWRITEBYTECODE=1 makes every run
-    compile every lbsync module from source)."""
+    package's modules at install time — and lbsync's compiled-template cache likewise. cold: the environment as it
+    is (PYTHONDONTWRITEBYTECODE=1 makes every run compile every lbsync module from source) and no template cache."""
     env = dict(os.environ)
     if not cold:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
+        env["LBSYNC_CACHE_DIR"] = str(tmp / "lbsync-cache")   # compiled templates, warmed by the same untimed run
+    else:
+        env["LBSYNC_CACHE_DIR"] = ""                           # cold: every run compiles every template too
     return env
 
 
