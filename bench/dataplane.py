@@ -77,7 +77,7 @@ RAISED_HEADER_LIMIT = 70656   # a 48,000-byte Kerberos token's request (variant 
 
 def _drop(pattern: str):
     rx = re.compile(pattern, re.M)
-    return lambda text: rx.sub("", text)
+    return lambda text, folder: rx.sub("", text)
 
 
 def _haproxy_no_log(text: str) -> str:
@@ -97,6 +97,37 @@ def _l7_retry(text: str) -> str:
                   r"\1option forwardfor\n\1http-request disable-l7-retry unless METH_GET\n", text, flags=re.M)
 
 
+ROUTE_ACL = re.compile(r"^(\s*)acl (\S+) path,concat\(/\) -m beg -i (\S+)$", re.M)
+
+
+def _route_var(text: str) -> str:
+    """The path read once per request into a variable, lower-cased; each path ACL a case-sensitive prefix test of
+    that variable (instead of a fetch of the path, a concat and a case-insensitive test per ACL)."""
+    text = text.replace("    http-request set-header X-Forwarded-Proto https\n",
+                        "    http-request set-header X-Forwarded-Proto https\n"
+                        "    http-request set-var(txn.lbsync_path) path,concat(/),lower\n", 1)
+    return ROUTE_ACL.sub(r"\1acl \2 var(txn.lbsync_path) -m beg \3", text)
+
+
+def _route_map(text: str, folder: Path) -> str:
+    """One map lookup per namespace: `use_backend %[path,concat(/),lower,map_beg(FILE)] if <host ACL>`, the map
+    (prefix -> pool) in a file beside the configuration; HAProxy indexes case-sensitive prefixes in a tree and
+    returns the longest match, so /owa/integrated/ wins over /owa/ whatever the order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    prefixes = {name: prefix for _, name, prefix in ROUTE_ACL.findall(text)}
+    maps: dict[str, list[str]] = {}
+    for pool, path_acl, ns in re.findall(r"^\s*use_backend (\S+) if (\S+) (\S+)$", text, re.M):
+        maps.setdefault(ns, []).append(f"{prefixes[path_acl].lower()} {pool}\n")
+    text = ROUTE_ACL.sub("", text)
+    text = re.sub(r"^\s*use_backend \S+ if \S+ \S+\n", "", text, flags=re.M)
+    rules = ""
+    for ns, lines in maps.items():
+        path = folder / f"{ns}.map"
+        path.write_text("".join(lines))
+        rules += f"    use_backend %[path,concat(/),lower,map_beg({path})] if {ns}\n"
+    return re.sub(r"^(\s*default_backend no_route_)", rules.replace("\\", "\\\\") + r"\1", text, count=1, flags=re.M)
+
+
 def _nginx_session_cache(text: str) -> str:
     return "ssl_session_cache shared:lbsync_tls:10m;\nssl_session_timeout 1d;\n" + text
 
@@ -104,34 +135,49 @@ def _nginx_session_cache(text: str) -> str:
 VARIANTS = {
     # HAProxy
     "haproxy-no-httplog": ("haproxy", "no per-request log line (option httplog, log global, log stderr removed)",
-                           _haproxy_no_log),
+                           lambda t, d: _haproxy_no_log(t)),
     "haproxy-default-tls": ("haproxy", "the binary's default TLS settings (ssl-default-bind-* removed)",
                             _drop(r"^\s*ssl-default-bind-(ciphers|ciphersuites|options).*\n")),
     "haproxy-tickets": ("haproxy", "TLS session tickets on (no-tls-tickets removed)",
-                        lambda t: t.replace(" no-tls-tickets", "")),
+                        lambda t, d: t.replace(" no-tls-tickets", "")),
     "haproxy-reuse-safe": ("haproxy", "server connections shared between clients (http-reuse never removed: the "
                            "defaults' http-reuse safe applies)", _drop(r"^\s*http-reuse never\n")),
     "haproxy-log-every-request": ("haproxy", "a log line for every request (option dontlog-normal removed)",
                                   _drop(r"^\s*option dontlog-normal\n")),
     "haproxy-l7-retry": ("haproxy", "L7 retries of GET/HEAD as before #15 (retry-on conn-failure empty-response, "
                          "http-request disable-l7-retry unless METH_GET)",
-                         lambda t: _l7_retry(t)),
+                         lambda t, d: _l7_retry(t)),
     "haproxy-no-routing": ("haproxy", "no routing: every request to the OWA pool (use_backend rules, path and host "
-                           "ACLs and the / redirect removed; measure it on --routes owa)", lambda t: _no_routing(t)),
+                           "ACLs and the / redirect removed; measure it on --routes owa)", lambda t, d: _no_routing(t)),
     "haproxy-no-headers": ("haproxy", "no X-Forwarded-For / -Proto, no h1-case-adjust",
                            _drop(r"^\s*(option forwardfor|http-request set-header X-Forwarded-Proto https|"
                                  r"option h1-case-adjust-bogus-client)\n")),
+    "haproxy-route-var": ("haproxy", "the path read once into a lower-cased variable, each path ACL a case-sensitive "
+                          "prefix test of it", lambda t, d: _route_var(t)),
+    "haproxy-route-map": ("haproxy", "one map_beg lookup per namespace (prefix -> pool, a map file beside the "
+                          "configuration) instead of one ACL per path", _route_map),
     # NGINX
     "nginx-session-cache": ("nginx", "ssl_session_cache shared:lbsync_tls:10m + ssl_session_timeout 1d added "
-                            "(Mozilla's intermediate recommendation with tickets off)", _nginx_session_cache),
+                            "(Mozilla's intermediate recommendation with tickets off)",
+                            lambda t, d: _nginx_session_cache(t)),
     "nginx-tickets": ("nginx", "ssl_session_tickets on",
-                      lambda t: t.replace("ssl_session_tickets off;", "ssl_session_tickets on;")),
+                      lambda t, d: t.replace("ssl_session_tickets off;", "ssl_session_tickets on;")),
     "nginx-default-tls": ("nginx", "the binary's default TLS settings (ssl_protocols/ciphers/prefer/tickets removed)",
                           _drop(r"^\s*ssl_(protocols|ciphers|prefer_server_ciphers|session_tickets) .*\n")),
     "nginx-server-tls12": ("nginx", "NGINX's default TLS versions toward the servers (proxy_ssl_protocols removed: "
                            "TLS 1.0-1.2 in 1.22, no TLS 1.3 key share in every handshake)",
                            _drop(r"^\s*proxy_ssl_protocols .*\n")),
 }
+
+
+def _compose(names: list[str]):
+    def apply(text: str, folder: Path) -> str:
+        for name in names:
+            text = VARIANTS[name][2](text, folder)
+        return text
+    return apply
+
+
 # variants of the MODEL (rendered for either load balancer): model key changes
 MODEL_VARIANTS = {
     "raised-header-limit": (f"http.max_header_bytes {RAISED_HEADER_LIMIT} (Kerberos tokens of users in many groups: "
@@ -265,6 +311,44 @@ def minimal(lb: str, mode: str, servers, port: int, files: dict, *, ntlm_safe: b
             "        proxy_http_version 1.1;\n        proxy_set_header Connection \"\";\n    }\n}\n")
 
 
+class Pinning:
+    """Which CPUs the load balancer gets and which the rest (wrk and the backends) get. "split": the load balancer
+    alone on the first CPU (one HAProxy thread, one NGINX worker), wrk and the backends on the others, so that the
+    load balancer is the bottleneck and its CPU is not shared with what measures it; "none": every process on every
+    CPU (the load balancer with as many threads / workers as CPUs), as before."""
+
+    def __init__(self, mode: str):
+        cpus = sorted(os.sched_getaffinity(0))
+        if mode == "auto":
+            mode = "split" if len(cpus) >= 2 else "none"
+        if mode == "split" and len(cpus) < 2:
+            raise SystemExit("--pin split needs at least two CPUs")
+        self.mode = mode
+        self.lb_cpus = set(cpus[:1]) if mode == "split" else set(cpus)
+        self.rest_cpus = set(cpus[1:]) if mode == "split" else set(cpus)
+
+    def _preexec(self, cpus: set[int]):
+        return lambda: os.sched_setaffinity(0, cpus)
+
+    def lb(self) -> dict:
+        return {"preexec_fn": self._preexec(self.lb_cpus)} if self.mode == "split" else {}
+
+    def rest(self) -> dict:
+        return {"preexec_fn": self._preexec(self.rest_cpus)} if self.mode == "split" else {}
+
+    def workers(self) -> str:
+        """NGINX worker_processes for the load balancer (HAProxy takes its thread count from its CPUs)."""
+        return str(len(self.lb_cpus)) if self.mode == "split" else "auto"
+
+    def describe(self) -> str:
+        if self.mode == "none":
+            return f"none: every process on CPUs {sorted(self.lb_cpus)}"
+        return f"split: load balancer on CPU {sorted(self.lb_cpus)}, wrk and backends on CPUs {sorted(self.rest_cpus)}"
+
+
+PIN = Pinning("none")
+
+
 class Lb:
     """One load-balancer process running one configuration text."""
 
@@ -281,26 +365,33 @@ class Lb:
             inc = folder / "lbsync.conf"
             inc.write_text(text)
             conf = nginx_wrapper(folder, inc, None, None,
-                                 extra_main="daemon off;\nmaster_process on;\nworker_processes auto;\n"
+                                 extra_main=f"daemon off;\nmaster_process on;\nworker_processes {PIN.workers()};\n"
                                             "worker_rlimit_nofile 20000;\n" + nginx_user())
             argv = ["nginx", "-c", str(conf), "-p", str(folder), "-e", "stderr"]
         self.log = folder / f"{lb}.log"
-        self.proc = children.start(argv, self.log)
+        self.proc = children.start(argv, self.log, **PIN.lb())
         wait_port("127.0.0.1", port, 15, self.proc)
 
     def cpu_seconds(self) -> float:
-        """CPU time (user + system) of every process of this load balancer so far: its process group (the
-        master and NGINX's workers; HAProxy's threads are in its one process)."""
+        """CPU time of every process of this load balancer so far: its process group (the master and NGINX's
+        workers; HAProxy's threads are in its one process). Every thread's time on a CPU in nanoseconds
+        (/proc/PID/task/TID/schedstat); where the kernel has no schedstat, user + system time in clock ticks
+        (10 ms: about 1 % of a 3-second run of one CPU)."""
         tick = os.sysconf("SC_CLK_TCK")
-        total = 0
+        total = 0.0
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
                 fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
+                if int(fields[2]) != self.proc.pid:        # pgrp (the child runs in a session of its own)
+                    continue
+                tasks = list((stat.parent / "task").glob("*/schedstat"))
+                if tasks:
+                    total += sum(int(t.read_text().split()[0]) for t in tasks) / 1e9
+                else:
+                    total += (int(fields[11]) + int(fields[12])) / tick
+            except (OSError, ValueError, IndexError):
                 continue
-            if int(fields[2]) == self.proc.pid:        # pgrp (the child runs in a session of its own)
-                total += int(fields[11]) + int(fields[12])
-        return total / tick
+        return total
 
     def probe(self, ca: Path, path: str, timeout: float = 10) -> None:
         """A GET of `path` through it answers 200 with the backends' body (retried while it warms up)."""
@@ -384,7 +475,8 @@ class Sni:
 SNI: Sni | None = None
 
 
-def wrk(url: str, workload: str, duration: float, threads: int, conns: int, host: str | None = HOST) -> dict:
+def wrk_argv(url: str, workload: str, duration: float, threads: int, conns: int,
+             host: str | None = HOST) -> tuple[list[str], dict]:
     env = dict(os.environ, LBSYNC_BENCH_CLOSE="1" if workload == "close" else "0")
     argv = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{int(duration)}s", "--latency", "-s", str(LUA)]
     if host:
@@ -392,29 +484,72 @@ def wrk(url: str, workload: str, duration: float, threads: int, conns: int, host
     argv = argv + [url]
     if url.startswith(f"https://{HOST}:") and SNI is not None:
         argv = SNI.argv(argv)
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=duration + 60)
-    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("LBSYNC_WRK ")), None)
-    if proc.returncode != 0 or line is None:
-        raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stdout[-1000:]} {proc.stderr[-1000:]}")
+    return argv, env
+
+
+def wrk_result(returncode: int, stdout: str, stderr: str) -> dict:
+    line = next((ln for ln in stdout.splitlines() if ln.startswith("LBSYNC_WRK ")), None)
+    if returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({returncode}): {stdout[-1000:]} {stderr[-1000:]}")
     r = json.loads(line.split(" ", 1)[1])
     r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
     r["errors"] = r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"]
     return r
 
 
+def wrk(url: str, workload: str, duration: float, threads: int, conns: int, host: str | None = HOST) -> dict:
+    argv, env = wrk_argv(url, workload, duration, threads, conns, host)
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=duration + 60, **PIN.rest())
+    return wrk_result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def wrk_together(urls: dict[str, str], workload: str, duration: float, threads: int, conns: int) -> dict[str, dict]:
+    """One wrk per configuration, all started at the same moment and running for the same seconds: whatever the
+    machine does meanwhile, every configuration meets it alike."""
+    procs = {}
+    try:
+        for label, url in urls.items():
+            argv, env = wrk_argv(url, workload, duration, threads, conns)
+            procs[label] = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                            **PIN.rest())
+        out = {}
+        for label, proc in procs.items():
+            stdout, stderr = proc.communicate(timeout=duration + 60)
+            out[label] = wrk_result(proc.returncode, stdout, stderr)
+        return out
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
 # -- the benchmark ---------------------------------------------------------------------------------------------------
 
 def run_rounds(lbs: dict[str, Lb], order: list[str], path: str, workload: str, args, what: str) -> dict[str, list]:
-    """`--reps` interleaved rounds (each config once per round, in `order`) after one warm-up run each."""
+    """`--reps` rounds (each config once per round) after one warm-up run each. --schedule rotate: one config after
+    the other, each round starting with the next one in `order`; together: every config at once, one wrk each."""
     runs: dict[str, list[dict]] = {k: [] for k in order}
     for label in order:  # warm-up (not counted)
         wrk(SNI.url(lbs[label].port, path), workload, 1, args.threads, args.connections)
     for rep in range(args.reps):
-        # each round starts with the next config (a rotation): no config always runs right after the same one
-        for label in order[rep % len(order):] + order[:rep % len(order)]:
-            cpu = lbs[label].cpu_seconds()
-            r = wrk(SNI.url(lbs[label].port, path), workload, args.duration, args.threads, args.connections)
-            r["cpu_us_per_request"] = (lbs[label].cpu_seconds() - cpu) * 1e6 / max(r["requests"], 1)
+        before = {label: lbs[label].cpu_seconds() for label in order}
+        if args.schedule == "together":
+            results = wrk_together({label: SNI.url(lbs[label].port, path) for label in order}, workload,
+                                   args.duration, args.threads, args.connections)
+        else:
+            results = {}
+            # each round starts with the next config (a rotation): no config always runs right after the same one
+            for label in order[rep % len(order):] + order[:rep % len(order)]:
+                before[label] = lbs[label].cpu_seconds()
+                results[label] = wrk(SNI.url(lbs[label].port, path), workload, args.duration, args.threads,
+                                     args.connections)
+                results[label]["cpu_after"] = lbs[label].cpu_seconds()
+        for label in order:
+            r = results[label]
+            after = r.pop("cpu_after", None)
+            after = lbs[label].cpu_seconds() if after is None else after
+            r["cpu_us_per_request"] = (after - before[label]) * 1e6 / max(r["requests"], 1)
             r["load1"] = loadavg()
             runs[label].append(r)
             note(f"  {what:22} {workload:9} rep {rep + 1}/{args.reps} {label:22} {r['rps']:9.0f} req/s  p50 "
@@ -444,8 +579,31 @@ def summarise(runs: dict[str, list[dict]], base: str = "minimal") -> dict:
         }
         if "ntlm-safe" in runs and label != "ntlm-safe":
             entry["ratio_to_ntlm_safe_median"] = rnd(median(r["rps"] / b["rps"] for r, b in zip(rs, runs["ntlm-safe"])))
+            entry["cpu_ratio_to_ntlm_safe_median"] = rnd(median(
+                b["cpu_us_per_request"] / r["cpu_us_per_request"]
+                for r, b in zip(rs, runs["ntlm-safe"]) if r["cpu_us_per_request"] > 0))
+        entry["cpu_ratios"] = [rnd(b["cpu_us_per_request"] / r["cpu_us_per_request"])
+                               for r, b in zip(rs, runs[base]) if r["cpu_us_per_request"] > 0]
         out[label] = entry
     return out
+
+
+def round_figures(config: dict, base: dict, per_cpu: bool) -> list[float]:
+    """The figure of each round: requests per CPU-second (base's CPU per request / config's) or requests/s."""
+    if per_cpu:
+        return [rnd(b["cpu_us_per_request"] / r["cpu_us_per_request"])
+                for r, b in zip(config["runs"], base["runs"]) if r["cpu_us_per_request"] > 0]
+    return [rnd(r["rps"] / b["rps"]) for r, b in zip(config["runs"], base["runs"])]
+
+
+def figure_of(schedule: str, base: str) -> str:
+    """The key of the figure a result is held to. --schedule together: requests per CPU-second of the load balancer
+    (minimal's CPU per request / this one's) — every configuration shares one CPU and the machine's other CPUs
+    (wrk, the backends) can be the bottleneck, which would pull every requests/s ratio toward 1; rotate: requests/s,
+    each configuration alone on the machine."""
+    if schedule == "together":
+        return "cpu_ratio_median" if base == "minimal" else "cpu_ratio_to_ntlm_safe_median"
+    return "ratio_median" if base == "minimal" else "ratio_to_ntlm_safe_median"
 
 
 def target_of(kind: str) -> tuple[str, float]:
@@ -454,7 +612,7 @@ def target_of(kind: str) -> tuple[str, float]:
 
 
 def main(argv=None) -> int:
-    global SNI
+    global SNI, PIN
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lb", default="haproxy,nginx", help="haproxy,nginx")
@@ -468,10 +626,19 @@ def main(argv=None) -> int:
     ap.add_argument("--connections", type=int, default=50, help="wrk connections (default 50)")
     ap.add_argument("--servers", type=int, default=2, help="simulated Exchange servers (default 2)")
     ap.add_argument("--variants", default="", help="comma-separated: " + ", ".join([*VARIANTS, *MODEL_VARIANTS]) +
-                    " — each is the generated config with one setting changed, measured in the same rotation")
+                    " — each is the generated config with one setting changed, measured in the same rounds; a+b "
+                    "applies both changes")
     ap.add_argument("--sni", choices=["auto", "namespace", "ip"], default="auto",
                     help="namespace: wrk sends mail.contoso.com as SNI (needs root + unshare); ip: 127.0.0.1; "
                          "auto: namespace when possible (default)")
+    ap.add_argument("--schedule", choices=["rotate", "together"], default="together",
+                    help="together: every configuration loaded at once, one wrk each, for the same seconds (what the "
+                         "machine does meanwhile meets them alike; default); rotate: one after the other, each round "
+                         "starting with the next")
+    ap.add_argument("--pin", choices=["auto", "split", "none"], default="auto",
+                    help="split: the load balancer alone on the first CPU (one thread / worker), wrk and the backends "
+                         "on the others; none: every process on every CPU; auto: split when there are 2+ CPUs "
+                         "(default)")
     ap.add_argument("--json", dest="json_file", help="also write the JSON document to this file")
     args = ap.parse_args(argv)
     lbs = [x for x in args.lb.split(",") if x]
@@ -480,8 +647,12 @@ def main(argv=None) -> int:
     workloads = [x for x in args.workloads.split(",") if x]
     variants = [x for x in args.variants.split(",") if x]
     for v in variants:
-        if v not in VARIANTS and v not in MODEL_VARIANTS:
-            ap.error(f"unknown variant {v} (known: {', '.join([*VARIANTS, *MODEL_VARIANTS])})")
+        parts = v.split("+")
+        if len(parts) > 1 and all(x in VARIANTS for x in parts) and len({VARIANTS[x][0] for x in parts}) == 1:
+            VARIANTS[v] = (VARIANTS[parts[0]][0], "; ".join(VARIANTS[x][1] for x in parts), _compose(parts))
+        elif v not in VARIANTS and v not in MODEL_VARIANTS:
+            ap.error(f"unknown variant {v} (known: {', '.join([*VARIANTS, *MODEL_VARIANTS])}; a+b: both changes, "
+                     "for changes to the same load balancer's configuration)")
     for r in routes:
         if r not in ROUTES:
             ap.error(f"unknown route {r} (known: {', '.join(ROUTES)})")
@@ -492,17 +663,18 @@ def main(argv=None) -> int:
             ap.error(f"{binary} is not installed")
 
     from pki import make_pki
+    PIN = Pinning(args.pin)
     info = machine()
     note(f"machine: {info['nproc']} CPUs, {info['cpu']}, load {info['loadavg_at_start']}")
     results = []
     with tempfile.TemporaryDirectory(prefix="lbsync-bench-") as tmp, Children() as children:
         tmp = Path(tmp)
         SNI = Sni(args.sni, tmp)
-        note(f"wrk TLS server name (SNI): {HOST if SNI.mode == 'namespace' else '127.0.0.1'}")
+        note(f"wrk TLS server name (SNI): {HOST if SNI.mode == 'namespace' else '127.0.0.1'}; CPUs: {PIN.describe()}")
         files = make_pki().write(tmp / "pki")
         servers = [Server(i) for i in range(args.servers)]
         backend = children.start(["nginx", "-c", str(backend_conf(tmp, servers, files)), "-p", str(tmp),
-                                  "-e", "stderr"], tmp / "backend.log")
+                                  "-e", "stderr"], tmp / "backend.log", **PIN.rest())
         for s in servers:
             wait_port(s.address, s.http_port, 15, backend)
             wait_port(s.address, s.https_port, 15, backend)
@@ -528,19 +700,20 @@ def main(argv=None) -> int:
                     procs["ntlm-safe"] = Lb(children, lb, "ntlm-safe",
                                             minimal(lb, mode, servers, ref_port, files, ntlm_safe=True),
                                             ref_port, work / "ntlm-safe")
-                for v in variants:
+                for n, v in enumerate(variants):
                     port = free_port()
+                    vdir = work / f"variant{n}"    # short: the stats socket's path must fit in 108 bytes
                     if v in MODEL_VARIANTS:
-                        text, _ = generated(lb, mode, servers, port, files, work / v, MODEL_VARIANTS[v][1])
+                        text, _ = generated(lb, mode, servers, port, files, vdir, MODEL_VARIANTS[v][1])
                     elif VARIANTS[v][0] == lb:
-                        base, _ = generated(lb, mode, servers, port, files, work / v)
-                        text = VARIANTS[v][2](base)
+                        base, _ = generated(lb, mode, servers, port, files, vdir)
+                        text = VARIANTS[v][2](base, vdir)
                         if text == base:
                             note(f"variant {v} changes nothing in the generated {lb} configuration: skipped")
                             continue
                     else:
                         continue
-                    procs[v] = Lb(children, lb, v, text, port, work / v)
+                    procs[v] = Lb(children, lb, v, text, port, vdir)
                 for route in routes:
                     kind = facts["routes"][route]["kind"]
                     order = [k for k in procs if k != "ntlm-safe" or kind == "ntlm"]
@@ -558,39 +731,46 @@ def main(argv=None) -> int:
                                         "path": ROUTES[route], "workload": workload,
                                         "share_server_connections": facts["routes"][route]["share_server_connections"],
                                         "compared_with": base, "target_ratio": goal,
-                                        "ratio": summary["generated"]["ratio_median" if base == "minimal"
-                                                                      else "ratio_to_ntlm_safe_median"],
+                                        "figure": figure_of(args.schedule, base),
+                                        "ratio": summary["generated"][figure_of(args.schedule, base)],
                                         "configs": summary})
                 for p in procs.values():
                     children.stop(p.proc)
 
     doc = {"benchmark": "dataplane", "machine": info, "loadavg_at_end": loadavg(),
-           "settings": {"duration_s": args.duration, "reps": args.reps, "threads": args.threads,
+           "settings": {"duration_s": args.duration, "reps": args.reps, "schedule": args.schedule,
+                        "threads": args.threads,
                         "connections": args.connections, "servers": args.servers, "routes": routes,
                         "body_bytes": len(BODY), "certificate": "RSA 2048 leaf + intermediate (tests/pki.py)",
                         "tls_profile": "intermediate",
-                        "wrk_sni": HOST if SNI.mode == "namespace" else "127.0.0.1"},
+                        "wrk_sni": HOST if SNI.mode == "namespace" else "127.0.0.1",
+                        "pinning": PIN.describe()},
            "backend_alone_rps": ceiling,
            "variants": {v: (VARIANTS[v][1] if v in VARIANTS else MODEL_VARIANTS[v][0]) for v in variants},
            "results": results, "target_ratio": 0.95,
            "targets_met": all(r["ratio"] >= r["target_ratio"] for r in results)}
-    headers = ["lb", "mode", "route", "kind", "workload", "gen req/s", "min req/s", "gen/min", "ref req/s", "gen/ref",
-               "target", "met", "CPU us/req gen/min", "p50 ms gen/min", "p99 ms gen/min", "errors",
-               "resumes gen/min"]
+    headers = ["lb", "mode", "route", "kind", "workload", "gen req/s", "min req/s", "req/s gen/min",
+               "CPU us/req gen/min", "per CPU gen/min", "ref req/s", "gen/ref req/s, per CPU", "held to",
+               "figure", "per-round", "met", "p50 ms gen/min", "p99 ms gen/min", "errors", "resumes gen/min"]
     rows = []
     for res in results:
         g, m = res["configs"]["generated"], res["configs"]["minimal"]
         ref = res["configs"].get("ntlm-safe")
+        per_round = round_figures(g, ref or m, res["figure"].startswith("cpu"))
         rows.append([res["lb"], res["mode"], res["route"], res["kind"], res["workload"], g["rps_median"],
-                     m["rps_median"], g["ratio_median"], ref["rps_median"] if ref else "-",
-                     g.get("ratio_to_ntlm_safe_median", "-"), f"{res['compared_with']} >= {res['target_ratio']}",
+                     m["rps_median"], g["ratio_median"],
+                     f"{g['cpu_us_per_request_median']}/{m['cpu_us_per_request_median']}", g["cpu_ratio_median"],
+                     ref["rps_median"] if ref else "-",
+                     f"{g['ratio_to_ntlm_safe_median']}, {g['cpu_ratio_to_ntlm_safe_median']}" if ref else "-",
+                     f"{res['compared_with']} >= {res['target_ratio']}",
+                     f"{res['ratio']} ({'per CPU' if res['figure'].startswith('cpu') else 'req/s'})",
+                     f"{min(per_round)}-{max(per_round)}",
                      "yes" if res["ratio"] >= res["target_ratio"] else "NO",
-                     f"{g['cpu_us_per_request_median']}/{m['cpu_us_per_request_median']}",
                      f"{g['p50_ms_median']}/{m['p50_ms_median']}", f"{g['p99_ms_median']}/{m['p99_ms_median']}",
                      sum(c["errors"] for c in res["configs"].values()),
                      f"{'yes' if g['tls_resumption'] else 'no'}/{'yes' if m['tls_resumption'] else 'no'}"])
     tables = [table(f"Data plane: generated vs minimal (and, NTLM routes, vs the NTLM-safe reference); median of "
-                    f"{args.reps} interleaved rounds, {args.duration:g} s each, wrk -t{args.threads} "
+                    f"{args.reps} rounds ({args.schedule}), {args.duration:g} s each, wrk -t{args.threads} "
                     f"-c{args.connections}, SNI {doc['settings']['wrk_sni']}; {info['nproc']} CPUs {info['cpu']}; "
                     f"load {info['loadavg_at_start'][0]} -> {doc['loadavg_at_end']}", headers, rows)]
     var_rows = [[res["lb"], res["mode"], res["route"], res["workload"], label, c["rps_median"], c["ratio_median"],
