@@ -32,13 +32,20 @@ What runs (all on 127.0.0.0/8, every process stopped at the end, also on Ctrl-C)
   (the only safe choice it has: a new server connection per request).
 - workload "keepalive": persistent HTTPS connections. workload "close": `Connection: close` on every request,
   so every request pays a new TCP connection and a TLS handshake (resumed when the server allows it).
-- runs are interleaved generated / minimal [/ reference] (A/B/A/B), `--reps` rounds per route and workload after
-  one warm-up run each; the figure is the MEDIAN of the per-round ratios (requests/s), with the medians of
-  requests/s and p50/p99 latency of each side. Target: generated/minimal >= 0.95 on the forms and Basic routes;
-  generated/reference >= 0.95 on the NTLM routes.
+- CPUs (--pin, default split when there are two or more): every load balancer runs on the first CPU alone (one
+  HAProxy thread, one NGINX worker), wrk and the backends on the others, so what measures never takes CPU from
+  what is measured. --pin none: every process on every CPU, the load balancers with a thread / worker per CPU.
+- rounds (--schedule): `--reps` rounds per route and workload after one warm-up run each. "together" (default):
+  every configuration at once, one wrk each, for the same seconds — whatever else the machine does meets them
+  alike — and the figure is REQUESTS PER CPU-SECOND of the load balancer (the configuration compared with's CPU
+  time per request / this one's, from the kernel's per-thread schedstat): the configurations share the one CPU,
+  and wrk and the backends on the other CPU can become the bottleneck, which would pull every requests/s ratio
+  toward 1. "rotate": one configuration after the other, each round starting with the next (A/B/A/B), the figure
+  is requests/s. The figure is the MEDIAN of the per-round ratios, beside the medians of requests/s, CPU per
+  request and p50/p99 latency of each side, and the spread of the per-round figures. Target: generated/minimal
+  >= 0.95 on the forms and Basic routes; generated/reference >= 0.95 on the NTLM routes.
 
-The machine is shared and small: wrk, the load balancer and the backends share its CPUs. Run it on a quiet
-machine (see `uptime`); the ratio is robust to a steady background, the absolute figures are not.
+Run it on a quiet machine (see `uptime`): the figure is robust to a steady background, the absolute ones are not.
 Output: tables, then one JSON document as the last line of stdout (`--json FILE` also writes it to a file).
 """
 
@@ -60,6 +67,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import yaml  # noqa: E402
 from common import Children, emit, free_port, loadavg, machine, median, note, rnd, run_main, table, wait_port  # noqa: E402
+
+from lbsync.model.types import NginxTarget  # noqa: E402
 
 LUA = Path(__file__).resolve().parent / "wrk_report.lua"
 HOST = "mail.contoso.com"
@@ -152,6 +161,12 @@ VARIANTS = {
     "haproxy-no-headers": ("haproxy", "no X-Forwarded-For / -Proto, no h1-case-adjust",
                            _drop(r"^\s*(option forwardfor|http-request set-header X-Forwarded-Proto https|"
                                  r"option h1-case-adjust-bogus-client)\n")),
+    "haproxy-no-xff": ("haproxy", "no X-Forwarded-For (option forwardfor removed)", _drop(r"^\s*option forwardfor\n")),
+    "haproxy-no-xfp": ("haproxy", "no X-Forwarded-Proto (its set-header removed)",
+                       _drop(r"^\s*http-request set-header X-Forwarded-Proto https\n")),
+    "haproxy-no-case-adjust": ("haproxy", "response header names as HAProxy writes them (lower case: "
+                               "option h1-case-adjust-bogus-client removed)",
+                               _drop(r"^\s*option h1-case-adjust-bogus-client\n")),
     "haproxy-route-var": ("haproxy", "the path read once into a lower-cased variable, each path ACL a case-sensitive "
                           "prefix test of it", lambda t, d: _route_var(t)),
     "haproxy-route-map": ("haproxy", "one map_beg lookup per namespace (prefix -> pool, a map file beside the "
@@ -164,6 +179,11 @@ VARIANTS = {
                       lambda t, d: t.replace("ssl_session_tickets off;", "ssl_session_tickets on;")),
     "nginx-default-tls": ("nginx", "the binary's default TLS settings (ssl_protocols/ciphers/prefer/tickets removed)",
                           _drop(r"^\s*ssl_(protocols|ciphers|prefer_server_ciphers|session_tickets) .*\n")),
+    "nginx-keepalive-32": ("nginx", "32 idle server connections kept per pool and worker (lbsync before the third "
+                           "#15 session; targets.nginx.upstream_keepalive 32)",
+                           lambda t, d: re.sub(r"^    keepalive \d+;$", "    keepalive 32;", t, flags=re.M)),
+    "nginx-no-verify": ("nginx", "the servers' certificates not verified (proxy_ssl_verify off; a measurement only: "
+                        "never deploy it)", lambda t, d: t.replace("proxy_ssl_verify on;", "proxy_ssl_verify off;")),
     "nginx-server-tls12": ("nginx", "NGINX's default TLS versions toward the servers (proxy_ssl_protocols removed: "
                            "TLS 1.0-1.2 in 1.22, no TLS 1.3 key share in every handshake)",
                            _drop(r"^\s*proxy_ssl_protocols .*\n")),
@@ -300,7 +320,10 @@ def minimal(lb: str, mode: str, servers, port: int, files: dict, *, ntlm_safe: b
                 f"frontend fe\n    bind 127.0.0.1:{port} ssl crt {files['combined']}\n    default_backend be\n\n"
                 "backend be\n" + ("    http-reuse never\n" if ntlm_safe else "") + members)
     members = "".join(f"    server {s.address}:{s.https_port if tls else s.http_port};\n" for s in servers)
-    return ("upstream be {\n" + members + ("" if ntlm_safe else "    keepalive 32;\n") + "}\n"
+    # the same idle-connection cache as the generated pools (lbsync's default): the minimal configuration is the
+    # ceiling of the binary, not a smaller cache that closes and reopens server connections under load
+    keepalive = NginxTarget().upstream_keepalive
+    return ("upstream be {\n" + members + ("" if ntlm_safe else f"    keepalive {keepalive};\n") + "}\n"
             f"server {{\n    listen 127.0.0.1:{port} ssl;\n    server_name _;\n"
             f"    ssl_certificate {files['fullchain']};\n    ssl_certificate_key {files['key']};\n"
             # NGINX 1.22's default is TLSv1 TLSv1.1 TLSv1.2 (TLS 1.3 joined the default in 1.23.4): without this

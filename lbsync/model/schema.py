@@ -263,7 +263,16 @@ SCHEMA: dict = {
                                                          default="/etc/nginx/certs/lbsync.crt"),
                                          "key_path": _d(_lb_path, "key path on the NGINX host",
                                                         default="/etc/nginx/certs/lbsync.key"),
-                                         "server_ca_path": _d(_lb_path, SERVER_CA_PATH_HELP)}},
+                                         "server_ca_path": _d(_lb_path, SERVER_CA_PATH_HELP),
+                                         "upstream_keepalive": {
+                                             "type": "integer", "minimum": 1, "maximum": 4096, "default": 128,
+                                             "description": "idle keep-alive connections to the servers each worker "
+                                                            "keeps per pool that may share them (NGINX "
+                                                            "'keepalive'): at least the requests a worker has in "
+                                                            "flight on a pool at a peak, or server connections are "
+                                                            "closed and reopened (a TLS handshake each when "
+                                                            "re-encrypting); idle ones count against "
+                                                            "worker_connections"}}},
                 "f5": {"type": "object", "additionalProperties": False, "description": "F5 BIG-IP",
                        "properties": {"host": {"type": "string", "format": "host",
                                                "description": "management address of the BIG-IP"},

@@ -107,6 +107,7 @@ class NginxTarget:
     cert_path: str = "/etc/nginx/certs/lbsync.crt"
     key_path: str = "/etc/nginx/certs/lbsync.key"
     server_ca_path: str | None = None   # where tls.server_ca is on the NGINX host (None: the Plan decides)
+    upstream_keepalive: int = 128       # idle server connections per worker and sharing pool (NGINX `keepalive`)
     given: bool = False
 
 

@@ -126,7 +126,7 @@ def test_upstreams_keepalive_and_passive_health(made):
         block = re.search(r"upstream " + nginx.upstream_name(svc) + r" \{\n(.*?)\n\}", conf, re.S).group(1)
         # NGINX open source shares kept-alive upstream connections across clients: only where no authentication
         # is bound to the connection: forms-based owa keeps it; /owa/Integrated (Windows authentication) does not
-        assert ("keepalive 32;" in block) == svc.share_server_connections == (svc.service != "owa-integrated"), \
+        assert ("keepalive 128;" in block) == svc.share_server_connections == (svc.service != "owa-integrated"), \
             svc.service
         assert ("least_conn;" in block) == (svc.balance == "leastconn")
         port = 80 if svc.mode == "offload" else 443
@@ -142,7 +142,7 @@ def test_plus_adds_ntlm_and_active_health_checks_and_says_it_cannot_be_validated
     conf = files[nginx.HTTP_CONF]
     assert "match lbsync_status_200 {\n    status 200;\n}" in conf
     ews = re.search(r"upstream lbsync_ews_mail_contoso_com \{\n(.*?)\n\}", conf, re.S).group(1)
-    assert "ntlm;" in ews and "zone lbsync_ews_mail_contoso_com 64k;" in ews and "keepalive 32;" in ews
+    assert "ntlm;" in ews and "zone lbsync_ews_mail_contoso_com 64k;" in ews and "keepalive 128;" in ews
     assert "health_check uri=/EWS/healthcheck.htm match=lbsync_status_200 interval=200ms fails=2 passes=2;" in conf
     assert "cannot validate them" in conf
     proc = nginx_t(tmp_path, files)  # open-source nginx really does not know these directives
@@ -232,7 +232,7 @@ def test_no_keepalive_where_iis_binds_authentication_to_the_connection(pki_files
     conf = files[nginx.HTTP_CONF]
     for svc in [p for ns in plan.namespaces for p in ns.pools]:
         block = upstream(conf, svc)
-        assert ("keepalive 32;" in block) == svc.share_server_connections, svc.service
+        assert ("keepalive 128;" in block) == svc.share_server_connections, svc.service
         if svc.ntlm_affinity:
             assert not svc.share_server_connections
     assert "client B could run on a connection authenticated as client A" in conf
@@ -242,7 +242,7 @@ def test_no_keepalive_where_iis_binds_authentication_to_the_connection(pki_files
     plan, files = render(plus)
     for svc in [p for ns in plan.namespaces for p in ns.pools]:
         block = upstream(files[nginx.HTTP_CONF], svc)
-        assert "keepalive 32;" in block
+        assert "keepalive 128;" in block
         assert ("ntlm;" in block) == (not svc.share_server_connections), svc.service
 
 
@@ -279,3 +279,30 @@ def test_tls_toward_the_servers_and_persistence_follow_the_group(profiles_dir, p
         assert ("hash $remote_addr consistent;" in block) == (svc.persistence != "none"), svc.pool
         assert (svc.persistence != "none") == (svc.group == "legacy2007" and svc.service != "oab")
     assert nginx_t(path.parent, files).returncode == 0
+
+
+def test_upstream_keepalive_is_the_models_on_every_sharing_pool_and_bad_values_are_refused(pki_files, tmp_path):
+    """targets.nginx.upstream_keepalive sets `keepalive N` on every pool that may share server connections (and on
+    NGINX Plus's ntlm pools), nowhere else; the config still passes nginx -t. Not an integer in 1..4096: one line
+    naming file, line and key, exit 2, nothing written."""
+    model = scenarios.realise(VARIATIONS["lab-bridge"], "nginx", pki_files)
+    model["targets"]["nginx"]["upstream_keepalive"] = 7
+    path = scenarios.write(tmp_path / "seven", model)
+    plan, files = render(path)
+    conf = files[nginx.HTTP_CONF]
+    sharing = [svc for ns in plan.namespaces for svc in ns.pools if svc.share_server_connections]
+    assert sharing and len(sharing) < len([svc for ns in plan.namespaces for svc in ns.pools])
+    for svc in [p for ns in plan.namespaces for p in ns.pools]:
+        block = upstream(conf, svc)
+        assert ("keepalive 7;" in block) == svc.share_server_connections, svc.service
+        assert "keepalive 128;" not in block
+    assert nginx_t(path.parent, files).returncode == 0
+    for bad in (0, 4097, "many", True, 1.5):
+        model["targets"]["nginx"]["upstream_keepalive"] = bad
+        path = scenarios.write(tmp_path / f"bad-{bad}", model)
+        out = tmp_path / f"out-{bad}"
+        ran = run_cli("render", path, "--target", "nginx", "-o", out)
+        assert ran.returncode == 2, (bad, ran.stdout, ran.stderr)
+        lines = ran.stderr.strip().splitlines()
+        assert len(lines) == 1 and "targets.nginx.upstream_keepalive" in lines[0] and str(path.name) in lines[0], lines
+        assert "Traceback" not in ran.stderr and not out.exists()
