@@ -118,6 +118,30 @@ def _route_var(text: str) -> str:
     return ROUTE_ACL.sub(r"\1acl \2 var(txn.lbsync_path) -m beg \3", text)
 
 
+def _route_field(text: str) -> str:
+    """Each path ACL a test of path segments without a copy: `path,field(2,/) -m str -i owa` for /owa/ (the path's
+    first segment is "owa": /owa or /owa/...), and for a two-segment prefix (/owa/integrated/) the first segment's
+    test and `path,field(3,/) -m str -i integrated`, both in its rule."""
+    second: dict[str, str] = {}
+    names = {name: prefix for _, name, prefix in ROUTE_ACL.findall(text)}
+    by_prefix = {prefix: name for name, prefix in names.items()}
+
+    def acl(m: re.Match) -> str:
+        indent, name, prefix = m.groups()
+        segments = prefix.strip("/").split("/")
+        if len(segments) == 1:
+            return f"{indent}acl {name} path,field(2,/) -m str -i {segments[0]}"
+        parent = by_prefix.get(f"/{segments[0]}/")
+        if parent is None:
+            raise SystemExit(f"haproxy-route-field: no ACL for /{segments[0]}/")
+        second[name] = parent
+        return f"{indent}acl {name} path,field(3,/) -m str -i {segments[1]}"
+    text = ROUTE_ACL.sub(acl, text)
+    for name, parent in second.items():
+        text = re.sub(rf"^(\s*use_backend \S+ if {re.escape(name)}) ", rf"\1 {parent} ", text, flags=re.M)
+    return text
+
+
 def _route_map(text: str, folder: Path) -> str:
     """One map lookup per namespace: `use_backend %[path,concat(/),lower,map_beg(FILE)] if <host ACL>`, the map
     (prefix -> pool) in a file beside the configuration; HAProxy indexes case-sensitive prefixes in a tree and
@@ -169,6 +193,8 @@ VARIANTS = {
                                _drop(r"^\s*option h1-case-adjust-bogus-client\n")),
     "haproxy-route-var": ("haproxy", "the path read once into a lower-cased variable, each path ACL a case-sensitive "
                           "prefix test of it", lambda t, d: _route_var(t)),
+    "haproxy-route-field": ("haproxy", "each path ACL a test of path segments, no copy (path,field(2,/) -m str -i "
+                            "owa; two-segment prefixes also field(3,/))", lambda t, d: _route_field(t)),
     "haproxy-route-map": ("haproxy", "one map_beg lookup per namespace (prefix -> pool, a map file beside the "
                           "configuration) instead of one ACL per path", _route_map),
     # NGINX
