@@ -3,11 +3,11 @@
 A folder `render` writes is lbsync's: MANIFEST lists the files lbsync wrote there; the next render removes those it
 no longer produces (a renamed server's scripts, a target no longer rendered) and never touches any other file.
 
-Every file is first staged as a temporary file beside its target (written, fsync'd, final mode), then the staged
-files replace their targets one by one; an existing target is moved aside first and put back if a later step
-fails, so a failure at any point leaves the folder as it was. A symbolic link at a target is replaced, never
-followed; folders lbsync creates are 0755 whatever the umask; key material is 0600. Works on Windows too (no
-os.fchmod, which Windows Python has only from 3.13).
+Every file is first staged as a temporary file beside its target (all written first, then each fsync'd and given its
+final mode), then the staged files replace their targets one by one; an existing target is moved aside first and
+put back if a later step fails, so a failure at any point leaves the folder as it was. A symbolic link at a target
+is replaced, never followed; folders lbsync creates are 0755 whatever the umask; key material is 0600. Works on
+Windows too (no os.fchmod, which Windows Python has only from 3.13).
 """
 
 from __future__ import annotations
@@ -39,18 +39,29 @@ def _bytes(content: str | bytes) -> bytes:
 
 
 def _stage(path: Path, content: str | bytes, mode: int) -> str:
-    """Write content to a temporary file beside path (fsync'd, with its final mode); return the temporary name."""
+    """Write content to a temporary file beside path; return the temporary name. Not yet on disk: `_settle` makes
+    it durable and gives it its mode once every file is staged."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(_bytes(content))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)     # mkstemp made it 0600: the final mode before it gets its name
     except BaseException:
         _unlink(tmp)
         raise
     return tmp
+
+
+def _settle(tmp: str, mode: int) -> None:
+    """fsync a staged file, then give it its final mode (mkstemp made it 0600) before it gets its name. Staging every
+    file first and syncing them afterwards lets the file system write them out together: one fsync per file, each
+    still before its rename, but most of them find their data already on disk (a journal commit carries the data
+    of every file staged before it)."""
+    fd = os.open(tmp, os.O_RDWR | getattr(os, "O_BINARY", 0))   # Windows: FlushFileBuffers needs write access
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.chmod(tmp, mode)
 
 
 def _unlink(path: str | Path) -> None:
@@ -161,6 +172,9 @@ def write_all(outdir: str | Path, files: dict[str, Output], *, manifest: bool = 
             current = target
             _make_folders(target.parent, created)
             staged.append((_stage(target, out.content, out.mode), target))
+        for (tmp, target), (_, out) in zip(staged, targets):
+            current = target
+            _settle(tmp, out.mode)
     except OSError as exc:
         for tmp, _ in staged:
             _unlink(tmp)

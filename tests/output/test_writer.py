@@ -49,6 +49,48 @@ def test_a_failure_while_staging_leaves_nothing_behind(tmp_path, monkeypatch):
     assert not out.exists()  # no file, no temporary file, no folder this call created
 
 
+def test_every_file_is_written_before_any_is_synced_and_synced_before_any_rename(tmp_path, monkeypatch):
+    """The staging order that lets the file system write the files out together: all written, then each fsync'd
+    and given its mode, then the renames; a failure while syncing leaves nothing behind."""
+    events = []
+    real_stage, real_settle, real_replace = writer._stage, writer._settle, os.replace
+
+    def stage(path, content, mode):
+        events.append("write")
+        return real_stage(path, content, mode)
+
+    def settle(tmp, mode):
+        events.append("sync")
+        return real_settle(tmp, mode)
+
+    def replace(src, dst):
+        events.append("rename")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(writer, "_stage", stage)
+    monkeypatch.setattr(writer, "_settle", settle)
+    monkeypatch.setattr(writer.os, "replace", replace)
+    write_all(tmp_path / "out", _files())
+    n = len(_files())
+    assert events == ["write"] * n + ["sync"] * n + ["rename"] * n
+    assert stat.S_IMODE(os.stat(tmp_path / "out/haproxy/lbsync.pem").st_mode) == 0o600
+
+    calls = []
+
+    def failing_settle(tmp, mode):
+        calls.append(tmp)
+        if len(calls) == 2:
+            raise OSError(5, "Input/output error", tmp)
+        return real_settle(tmp, mode)
+
+    monkeypatch.setattr(writer, "_settle", failing_settle)
+    monkeypatch.setattr(writer.os, "replace", real_replace)
+    with pytest.raises(LbsyncError) as err:
+        write_all(tmp_path / "new", _files())
+    assert "Input/output error" in str(err.value)
+    assert not (tmp_path / "new").exists()
+
+
 def test_an_existing_folder_keeps_its_files_when_staging_fails(tmp_path, monkeypatch):
     out = tmp_path / "out"
     (out / "haproxy").mkdir(parents=True)
