@@ -21,7 +21,7 @@ from ..output import env
 from ..output.env import render_template
 from ..output.text import html
 from ..plan.types import ExchangePlan, Plan
-from . import diagram
+from . import diagram, svg
 from .gather import ReportInputs
 
 TEMPLATE = "report/report.html.j2"
@@ -230,7 +230,7 @@ def context(inputs: ReportInputs) -> dict:
         "releases": ", ".join(dict.fromkeys(f"Exchange {ex.release}" for ex in plan.exchanges)),
         "legacy": plan.coexistence, "tls_profile": plan.tls_profile,
         "checked": checked_rows(inputs),
-        "figures": diagram.figures(plan, _server_status(inputs)),
+        "figures": diagram.figures(plan, _server_status(inputs)), "figure_svg": svg.figure,
         "routes": _routes(plan), "mail": plan.mail, "listeners": plan.listeners, "redirects": plan.redirects,
         "exchange": exchange_groups(inputs), "findings": findings,
         "cert": cert.report, "cert_reason": cert.reason, "cert_class": CERT_CLASS,
