@@ -3,11 +3,12 @@
 A folder `render` writes is lbsync's: MANIFEST lists the files lbsync wrote there; the next render removes those it
 no longer produces (a renamed server's scripts, a target no longer rendered) and never touches any other file.
 
-Every file is first staged as a temporary file beside its target (all written first, then each fsync'd, eight at
-a time, and given its final mode), then the staged files replace their targets one by one; an existing target is
-moved aside first and put back if a later step fails, so a failure at any point leaves the folder as it was. A
-symbolic link at a target is replaced, never followed; folders lbsync creates are 0755 whatever the umask; key
-material is 0600. Works on Windows too (no os.fchmod, which Windows Python has only from 3.13).
+Every file is first staged as a temporary file beside its target (64 at a time: written, then fsync'd eight at a
+time and given its final mode through the descriptor that wrote it), then the staged files replace their targets
+one by one; an existing target is moved aside first and put back if a later step fails, so a failure at any point
+leaves the folder as it was (and Ctrl-C while staging leaves no temporary file). A symbolic link at a target is
+replaced, never followed; folders lbsync creates are 0755 whatever the umask; key material is 0600. Works on
+Windows too (no os.fchmod before Python 3.13: the mode is set by name there).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .text import printable
 FOLDER_MODE = 0o755
 MANIFEST = ".lbsync-manifest.json"   # the files lbsync wrote in a render folder (relative, '/'-separated)
 SYNC_THREADS = 8                      # staged files fsync'd at once
+BATCH = 64                            # staged files open at once (written, then fsync'd together)
 
 
 @dataclass(frozen=True)
@@ -40,30 +42,30 @@ def _bytes(content: str | bytes) -> bytes:
     return content.encode("utf-8") if isinstance(content, str) else content
 
 
-def _stage(path: Path, content: str | bytes, mode: int) -> str:
-    """Write content to a temporary file beside path; return the temporary name. Not yet on disk: `_settle` makes
-    it durable and gives it its mode once every file is staged."""
+def _stage(path: Path, content: str | bytes, mode: int) -> tuple[int, str]:
+    """Write content to a new temporary file beside path; return its descriptor, still open, and its name. Not yet
+    durable: `_settle` syncs it and gives it its mode through the same descriptor."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(_bytes(content))
+        view = memoryview(_bytes(content))
+        while view:
+            view = view[os.write(fd, view):]
     except BaseException:
+        os.close(fd)
         _unlink(tmp)
         raise
-    return tmp
+    return fd, tmp
 
 
-def _settle(tmp: str, mode: int) -> None:
-    """fsync a staged file, then give it its final mode (mkstemp made it 0600) before it gets its name. Staging every
-    file first and syncing them afterwards lets the file system write them out together: one fsync per file, each
-    still before its rename, but most of them find their data already on disk (a journal commit carries the data
-    of every file staged before it)."""
-    fd = os.open(tmp, os.O_RDWR | getattr(os, "O_BINARY", 0))   # Windows: FlushFileBuffers needs write access
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.chmod(tmp, mode)
+def _settle(fd: int, tmp: str, mode: int) -> None:
+    """fsync a staged file and give it its final mode (mkstemp made it 0600) before it gets its name, through the
+    descriptor that wrote it (never its name, which another process could have swapped for a link); where Python
+    has no os.fchmod (Windows before 3.13, where a mode is only the read-only flag), by name."""
+    os.fsync(fd)
+    if hasattr(os, "fchmod"):
+        os.fchmod(fd, mode)
+    else:
+        os.chmod(tmp, mode)
 
 
 def _unlink(path: str | Path) -> None:
@@ -168,24 +170,42 @@ def write_all(outdir: str | Path, files: dict[str, Output], *, manifest: bool = 
             raise LbsyncError("exists and is a directory, not a file", file=str(target))
     created: list[Path] = []
     staged: list[tuple[str, Path]] = []
+    open_fds: dict[str, int] = {}          # staged files whose descriptor is still open
     current = outdir
+    pool = ThreadPoolExecutor(max_workers=SYNC_THREADS)
     try:
-        for target, out in targets:
-            current = target
-            _make_folders(target.parent, created)
-            staged.append((_stage(target, out.content, out.mode), target))
-        # fsync in a few threads: the disk takes the flushes together (each one still before any rename)
-        with ThreadPoolExecutor(max_workers=max(1, min(SYNC_THREADS, len(staged)))) as pool:
-            settling = [(target, pool.submit(_settle, tmp, out.mode))
-                        for (tmp, target), (_, out) in zip(staged, targets)]
-        for target, done in settling:
-            current = target
-            done.result()
-    except OSError as exc:
+        try:
+            # a batch at a time: written, then fsync'd together in a few threads (the disk takes the flushes
+            # together), then closed — a bounded number of descriptors open, every file durable before any rename
+            for start in range(0, len(targets), BATCH):
+                batch = targets[start:start + BATCH]
+                for target, out in batch:
+                    current = target
+                    _make_folders(target.parent, created)
+                    fd, tmp = _stage(target, out.content, out.mode)
+                    staged.append((tmp, target))
+                    open_fds[tmp] = fd
+                settling = [(target, pool.submit(_settle, open_fds[tmp], tmp, out.mode))
+                            for (tmp, target), (_, out) in zip(staged[start:], batch)]
+                for target, done in settling:
+                    current = target
+                    done.result()
+                for tmp, _ in staged[start:]:
+                    os.close(open_fds.pop(tmp))
+        finally:
+            pool.shutdown(wait=True)       # no descriptor is closed while a thread may still use it
+    except BaseException as exc:           # an error, or Ctrl-C: no temporary file is left behind
+        for fd in open_fds.values():
+            try:
+                os.close(fd)
+            except OSError:
+                pass
         for tmp, _ in staged:
             _unlink(tmp)
         _remove_folders(created)
-        raise LbsyncError(f"cannot write: {exc.strerror or exc}", file=str(current)) from None
+        if isinstance(exc, OSError):
+            raise LbsyncError(f"cannot write: {exc.strerror or exc}", file=str(current)) from None
+        raise
     written = _swap_in(staged, created, removed)
     return [t for t in written if t.name != MANIFEST]
 

@@ -59,9 +59,9 @@ def test_every_file_is_written_before_any_is_synced_and_synced_before_any_rename
         events.append("write")
         return real_stage(path, content, mode)
 
-    def settle(tmp, mode):
+    def settle(fd, tmp, mode):
         events.append("sync")
-        return real_settle(tmp, mode)
+        return real_settle(fd, tmp, mode)
 
     def replace(src, dst):
         events.append("rename")
@@ -73,22 +73,50 @@ def test_every_file_is_written_before_any_is_synced_and_synced_before_any_rename
     write_all(tmp_path / "out", _files())
     n = len(_files())
     assert events == ["write"] * n + ["sync"] * n + ["rename"] * n
-    assert stat.S_IMODE(os.stat(tmp_path / "out/haproxy/lbsync.pem").st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(tmp_path / "out/haproxy/haproxy.cfg").st_mode) == 0o644   # mkstemp made it 0600
 
-    calls = []
-
-    def failing_settle(tmp, mode):
-        calls.append(tmp)
-        if len(calls) == 2:
+    def failing_settle(fd, tmp, mode):
+        if os.path.basename(tmp).startswith(".haproxy.cfg."):
             raise OSError(5, "Input/output error", tmp)
-        return real_settle(tmp, mode)
+        return real_settle(fd, tmp, mode)
 
     monkeypatch.setattr(writer, "_settle", failing_settle)
     monkeypatch.setattr(writer.os, "replace", real_replace)
     with pytest.raises(LbsyncError) as err:
         write_all(tmp_path / "new", _files())
-    assert "Input/output error" in str(err.value)
+    assert "Input/output error" in str(err.value) and "haproxy.cfg" in str(err.value.file)
     assert not (tmp_path / "new").exists()
+
+
+def test_more_files_than_a_batch_are_all_written_with_their_modes(tmp_path, monkeypatch):
+    monkeypatch.setattr(writer, "BATCH", 3)
+    files = {f"d{i % 2}/f{i}.cfg": Output(f"file {i}\n" * 1000, 0o600 if i % 4 == 0 else 0o644) for i in range(10)}
+    written = write_all(tmp_path / "out", files)
+    assert len(written) == 10
+    for rel, out in files.items():
+        path = tmp_path / "out" / rel
+        assert path.read_text() == out.content and stat.S_IMODE(path.stat().st_mode) == out.mode, rel
+    assert not [p for p in (tmp_path / "out").rglob("*.tmp")]
+
+
+def test_ctrl_c_while_staging_leaves_no_temporary_file(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    (out / "haproxy").mkdir(parents=True)
+    (out / "haproxy/haproxy.cfg").write_text("old\n")
+    real_stage = writer._stage
+    calls = []
+
+    def interrupted(path, content, mode):
+        calls.append(path)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_stage(path, content, mode)
+
+    monkeypatch.setattr(writer, "_stage", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_all(out, _files())
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["haproxy", "haproxy/haproxy.cfg"]
+    assert (out / "haproxy/haproxy.cfg").read_text() == "old\n"
 
 
 def test_an_existing_folder_keeps_its_files_when_staging_fails(tmp_path, monkeypatch):
