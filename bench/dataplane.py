@@ -68,8 +68,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import yaml  # noqa: E402
 from common import Children, emit, free_port, loadavg, machine, median, note, rnd, run_main, table, wait_port  # noqa: E402
 
-from lbsync.model.types import NginxTarget  # noqa: E402
-
 LUA = Path(__file__).resolve().parent / "wrk_report.lua"
 HOST = "mail.contoso.com"
 BODY = "lbsync bench backend: 200 OK, a small static body for every path\n"
@@ -79,6 +77,7 @@ ROUTES = {"owa": "/owa/bench.htm", "ecp": "/ecp/bench.htm", "eas": "/Microsoft-S
           "ews": "/EWS/bench.htm", "owa-integrated": "/owa/Integrated/bench.htm", "mapi": "/mapi/bench.htm",
           "oab": "/OAB/bench.htm", "autodiscover": "/Autodiscover/bench.htm"}
 DEFAULT_ROUTES = "owa,ecp,eas,ews"
+CONNECTIONS = 50             # wrk's connections per configuration (--connections)
 RAISED_HEADER_LIMIT = 70656   # a 48,000-byte Kerberos token's request (variant raised-header-limit)
 
 
@@ -193,6 +192,8 @@ VARIANTS = {
                                _drop(r"^\s*option h1-case-adjust-bogus-client\n")),
     "haproxy-route-var": ("haproxy", "the path read once into a lower-cased variable, each path ACL a case-sensitive "
                           "prefix test of it", lambda t, d: _route_var(t)),
+    "haproxy-same": ("haproxy", "the generated configuration unchanged (a comment added): an A/A control, its figure "
+                     "shows the method's own error", lambda t, d: t + "# A/A control\n"),
     "haproxy-route-field": ("haproxy", "each path ACL a test of path segments, no copy (path,field(2,/) -m str -i "
                             "owa; two-segment prefixes also field(3,/))", lambda t, d: _route_field(t)),
     "haproxy-route-map": ("haproxy", "one map_beg lookup per namespace (prefix -> pool, a map file beside the "
@@ -205,6 +206,8 @@ VARIANTS = {
                       lambda t, d: t.replace("ssl_session_tickets off;", "ssl_session_tickets on;")),
     "nginx-default-tls": ("nginx", "the binary's default TLS settings (ssl_protocols/ciphers/prefer/tickets removed)",
                           _drop(r"^\s*ssl_(protocols|ciphers|prefer_server_ciphers|session_tickets) .*\n")),
+    "nginx-same": ("nginx", "the generated configuration unchanged (a comment added): an A/A control",
+                   lambda t, d: t + "# A/A control\n"),
     "nginx-keepalive-32": ("nginx", "32 idle server connections kept per pool and worker (lbsync before the third "
                            "#15 session; targets.nginx.upstream_keepalive 32)",
                            lambda t, d: re.sub(r"^    keepalive \d+;$", "    keepalive 32;", t, flags=re.M)),
@@ -346,9 +349,9 @@ def minimal(lb: str, mode: str, servers, port: int, files: dict, *, ntlm_safe: b
                 f"frontend fe\n    bind 127.0.0.1:{port} ssl crt {files['combined']}\n    default_backend be\n\n"
                 "backend be\n" + ("    http-reuse never\n" if ntlm_safe else "") + members)
     members = "".join(f"    server {s.address}:{s.https_port if tls else s.http_port};\n" for s in servers)
-    # the same idle-connection cache as the generated pools (lbsync's default): the minimal configuration is the
-    # ceiling of the binary, not a smaller cache that closes and reopens server connections under load
-    keepalive = NginxTarget().upstream_keepalive
+    # an idle-connection cache larger than wrk's connections (never lbsync's setting, which is what is measured):
+    # the minimal configuration is the ceiling of the binary, one that never closes and reopens server connections
+    keepalive = max(256, 2 * CONNECTIONS)
     return ("upstream be {\n" + members + ("" if ntlm_safe else f"    keepalive {keepalive};\n") + "}\n"
             f"server {{\n    listen 127.0.0.1:{port} ssl;\n    server_name _;\n"
             f"    ssl_certificate {files['fullchain']};\n    ssl_certificate_key {files['key']};\n"
@@ -583,6 +586,7 @@ def run_rounds(lbs: dict[str, Lb], order: list[str], path: str, workload: str, a
         wrk(SNI.url(lbs[label].port, path), workload, 1, args.threads, args.connections)
     for rep in range(args.reps):
         before = {label: lbs[label].cpu_seconds() for label in order}
+        started = time.monotonic()
         if args.schedule == "together":
             results = wrk_together({label: SNI.url(lbs[label].port, path) for label in order}, workload,
                                    args.duration, args.threads, args.connections)
@@ -594,16 +598,26 @@ def run_rounds(lbs: dict[str, Lb], order: list[str], path: str, workload: str, a
                 results[label] = wrk(SNI.url(lbs[label].port, path), workload, args.duration, args.threads,
                                      args.connections)
                 results[label]["cpu_after"] = lbs[label].cpu_seconds()
+        wall = time.monotonic() - started
+        used = 0.0
         for label in order:
             r = results[label]
             after = r.pop("cpu_after", None)
             after = lbs[label].cpu_seconds() if after is None else after
+            used += after - before[label]
             r["cpu_us_per_request"] = (after - before[label]) * 1e6 / max(r["requests"], 1)
             r["load1"] = loadavg()
             runs[label].append(r)
+        # how busy the load balancers' CPUs were over the round (together: ~1.0 when they are the bottleneck, as the
+        # figure assumes; lower: something else — wrk, the backends — limited them)
+        busy = used / wall / len(PIN.lb_cpus) if args.schedule == "together" else None
+        for label in order:
+            r = results[label]
+            r["lb_cpu_busy"] = busy
             note(f"  {what:22} {workload:9} rep {rep + 1}/{args.reps} {label:22} {r['rps']:9.0f} req/s  p50 "
                  f"{r['p50_us'] / 1000:6.2f} ms  p99 {r['p99_us'] / 1000:7.2f} ms  "
-                 f"{r['cpu_us_per_request']:6.1f} us CPU/req  errors {r['errors']}")
+                 f"{r['cpu_us_per_request']:6.1f} us CPU/req  errors {r['errors']}"
+                 + (f"  LB CPU busy {busy:.2f}" if busy is not None else ""))
     return runs
 
 
@@ -623,7 +637,10 @@ def summarise(runs: dict[str, list[dict]], base: str = "minimal") -> dict:
             "cpu_ratio_median": rnd(median(b["cpu_us_per_request"] / r["cpu_us_per_request"]
                                            for r, b in zip(rs, runs[base]) if r["cpu_us_per_request"] > 0)),
             "errors": sum(r["errors"] for r in rs),
-            "runs": [{k: r[k] for k in ("rps", "p50_us", "p99_us", "cpu_us_per_request", "errors", "load1")}
+            "lb_cpu_busy_median": (rnd(median(r["lb_cpu_busy"] for r in rs))
+                                   if all(r["lb_cpu_busy"] is not None for r in rs) else None),
+            "runs": [{k: r[k] for k in ("rps", "p50_us", "p99_us", "cpu_us_per_request", "errors", "load1",
+                                        "lb_cpu_busy")}
                      for r in rs],
         }
         if "ntlm-safe" in runs and label != "ntlm-safe":
@@ -661,7 +678,7 @@ def target_of(kind: str) -> tuple[str, float]:
 
 
 def main(argv=None) -> int:
-    global SNI, PIN
+    global SNI, PIN, CONNECTIONS
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lb", default="haproxy,nginx", help="haproxy,nginx")
@@ -713,6 +730,7 @@ def main(argv=None) -> int:
 
     from pki import make_pki
     PIN = Pinning(args.pin)
+    CONNECTIONS = args.connections
     info = machine()
     note(f"machine: {info['nproc']} CPUs, {info['cpu']}, load {info['loadavg_at_start']}")
     results = []
@@ -800,7 +818,8 @@ def main(argv=None) -> int:
            "targets_met": all(r["ratio"] >= r["target_ratio"] for r in results)}
     headers = ["lb", "mode", "route", "kind", "workload", "gen req/s", "min req/s", "req/s gen/min",
                "CPU us/req gen/min", "per CPU gen/min", "ref req/s", "gen/ref req/s, per CPU", "held to",
-               "figure", "per-round", "met", "p50 ms gen/min", "p99 ms gen/min", "errors", "resumes gen/min"]
+               "figure", "per-round", "met", "LB CPU busy", "p50 ms gen/min", "p99 ms gen/min", "errors",
+               "resumes gen/min"]
     rows = []
     for res in results:
         g, m = res["configs"]["generated"], res["configs"]["minimal"]
@@ -815,6 +834,7 @@ def main(argv=None) -> int:
                      f"{res['ratio']} ({'per CPU' if res['figure'].startswith('cpu') else 'req/s'})",
                      f"{min(per_round)}-{max(per_round)}",
                      "yes" if res["ratio"] >= res["target_ratio"] else "NO",
+                     g["lb_cpu_busy_median"] if g["lb_cpu_busy_median"] is not None else "-",
                      f"{g['p50_ms_median']}/{m['p50_ms_median']}", f"{g['p99_ms_median']}/{m['p99_ms_median']}",
                      sum(c["errors"] for c in res["configs"].values()),
                      f"{'yes' if g['tls_resumption'] else 'no'}/{'yes' if m['tls_resumption'] else 'no'}"])

@@ -297,6 +297,14 @@ def test_upstream_keepalive_is_the_models_on_every_sharing_pool_and_bad_values_a
         assert ("keepalive 7;" in block) == svc.share_server_connections, svc.service
         assert "keepalive 128;" not in block
     assert nginx_t(path.parent, files).returncode == 0
+    readme = nginx.readme(plan, RenderOptions())
+    assert "Each worker keeps up to 7 idle connections per pool" in readme and "worker_connections" in readme
+    plus_model = {**model, "targets": {**model["targets"], "nginx": {**model["targets"]["nginx"], "plus": True}}}
+    plus_plan, plus_files = render(scenarios.write(tmp_path / "plus", plus_model))
+    plus_pools = [p for ns in plus_plan.namespaces for p in ns.pools]
+    assert any(not svc.share_server_connections for svc in plus_pools)    # owa-integrated at least: an ntlm pool
+    for svc in plus_pools:      # Plus: every pool, the ntlm ones too
+        assert "keepalive 7;" in upstream(plus_files[nginx.HTTP_CONF], svc), svc.service
     for bad in (0, 4097, "many", True, 1.5):
         model["targets"]["nginx"]["upstream_keepalive"] = bad
         path = scenarios.write(tmp_path / f"bad-{bad}", model)
