@@ -168,6 +168,11 @@ VARIANTS = {
     # HAProxy
     "haproxy-no-httplog": ("haproxy", "no per-request log line (option httplog, log global, log stderr removed)",
                            lambda t, d: _haproxy_no_log(t)),
+    "haproxy-log-no-request": ("haproxy", "the log lines without the request line (option httplog replaced by its "
+                               "log-format without %{+Q}r: HAProxy no longer copies each request line for them)",
+                               lambda t, d: re.sub(r"^(\s*)option httplog\n",
+                                                   r'\1log-format "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST '
+                                                   r'%B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq"\n', t, flags=re.M)),
     "haproxy-default-tls": ("haproxy", "the binary's default TLS settings (ssl-default-bind-* removed)",
                             _drop(r"^\s*ssl-default-bind-(ciphers|ciphersuites|options).*\n")),
     "haproxy-tickets": ("haproxy", "TLS session tickets on (no-tls-tickets removed)",
