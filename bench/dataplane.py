@@ -77,6 +77,7 @@ ROUTES = {"owa": "/owa/bench.htm", "ecp": "/ecp/bench.htm", "eas": "/Microsoft-S
           "ews": "/EWS/bench.htm", "owa-integrated": "/owa/Integrated/bench.htm", "mapi": "/mapi/bench.htm",
           "oab": "/OAB/bench.htm", "autodiscover": "/Autodiscover/bench.htm"}
 DEFAULT_ROUTES = "owa,ecp,eas,ews"
+MAIN_MARK = "# bench main context: "   # a variant's line for the main context of nginx.conf (Lb moves it there)
 CONNECTIONS = 50             # wrk's connections per configuration (--connections)
 RAISED_HEADER_LIMIT = 70656   # a 48,000-byte Kerberos token's request (variant raised-header-limit)
 
@@ -211,6 +212,9 @@ VARIANTS = {
                       lambda t, d: t.replace("ssl_session_tickets off;", "ssl_session_tickets on;")),
     "nginx-default-tls": ("nginx", "the binary's default TLS settings (ssl_protocols/ciphers/prefer/tickets removed)",
                           _drop(r"^\s*ssl_(protocols|ciphers|prefer_server_ciphers|session_tickets) .*\n")),
+    "nginx-pcre-jit": ("nginx", "regular expressions compiled by PCRE's JIT (pcre_jit on, in the main context of "
+                       "nginx.conf, which the generated include cannot set)",
+                       lambda t, d: MAIN_MARK + "pcre_jit on;\n" + t),
     "nginx-same": ("nginx", "the generated configuration unchanged (a comment added): an A/A control",
                    lambda t, d: t + "# A/A control\n"),
     "nginx-keepalive-32": ("nginx", "32 idle server connections kept per pool and worker (lbsync before the third "
@@ -421,9 +425,10 @@ class Lb:
             from lbsync.targets.nginx import nginx_wrapper
             inc = folder / "lbsync.conf"
             inc.write_text(text)
+            main = "".join(ln[len(MAIN_MARK):] + "\n" for ln in text.splitlines() if ln.startswith(MAIN_MARK))
             conf = nginx_wrapper(folder, inc, None, None,
                                  extra_main=f"daemon off;\nmaster_process on;\nworker_processes {PIN.workers()};\n"
-                                            "worker_rlimit_nofile 20000;\n" + nginx_user())
+                                            "worker_rlimit_nofile 20000;\n" + nginx_user() + main)
             argv = ["nginx", "-c", str(conf), "-p", str(folder), "-e", "stderr"]
         self.log = folder / f"{lb}.log"
         self.proc = children.start(argv, self.log, **PIN.lb())
