@@ -410,26 +410,31 @@ class Pinning:
 PIN = Pinning("none")
 
 
+def lb_argv(lb: str, text: str, folder: Path, *, check: bool = False) -> list[str]:
+    """Write one configuration text into folder (NGINX: inside a complete nginx.conf, a variant's main-context lines
+    moved there) and return the command that runs it in the foreground — or, with `check`, that only checks it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if lb == "haproxy":
+        conf = folder / "haproxy.cfg"
+        conf.write_text(text)
+        return ["haproxy", "-c" if check else "-db", "-f", str(conf)]
+    from lbsync.targets.nginx import nginx_wrapper
+    inc = folder / "lbsync.conf"
+    inc.write_text(text)
+    main = "".join(ln[len(MAIN_MARK):] + "\n" for ln in text.splitlines() if ln.startswith(MAIN_MARK))
+    conf = nginx_wrapper(folder, inc, None, None,
+                         extra_main=f"daemon off;\nmaster_process on;\nworker_processes {PIN.workers()};\n"
+                                    "worker_rlimit_nofile 20000;\n" + nginx_user() + main)
+    return ["nginx", *(["-t"] if check else []), "-c", str(conf), "-p", str(folder), "-e", "stderr"]
+
+
 class Lb:
     """One load-balancer process running one configuration text."""
 
     def __init__(self, children: Children, lb: str, label: str, text: str, port: int, folder: Path):
         self.lb, self.label, self.port = lb, label, port
-        folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
-        if lb == "haproxy":
-            conf = folder / "haproxy.cfg"
-            conf.write_text(text)
-            argv = ["haproxy", "-db", "-f", str(conf)]
-        else:
-            from lbsync.targets.nginx import nginx_wrapper
-            inc = folder / "lbsync.conf"
-            inc.write_text(text)
-            main = "".join(ln[len(MAIN_MARK):] + "\n" for ln in text.splitlines() if ln.startswith(MAIN_MARK))
-            conf = nginx_wrapper(folder, inc, None, None,
-                                 extra_main=f"daemon off;\nmaster_process on;\nworker_processes {PIN.workers()};\n"
-                                            "worker_rlimit_nofile 20000;\n" + nginx_user() + main)
-            argv = ["nginx", "-c", str(conf), "-p", str(folder), "-e", "stderr"]
+        argv = lb_argv(lb, text, folder)
         self.log = folder / f"{lb}.log"
         self.proc = children.start(argv, self.log, **PIN.lb())
         wait_port("127.0.0.1", port, 15, self.proc)

@@ -12,8 +12,6 @@ from pathlib import Path
 import pytest
 from pki import make_pki
 
-from lbsync.targets.nginx import nginx_wrapper
-
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "dataplane.py"
 
 
@@ -38,17 +36,9 @@ def generated(dataplane, tmp_path_factory):
     return out
 
 
-def check(lb: str, text: str, folder: Path) -> subprocess.CompletedProcess:
-    folder.mkdir(parents=True, exist_ok=True)
-    if lb == "haproxy":
-        conf = folder / "haproxy.cfg"
-        conf.write_text(text)
-        argv = ["haproxy", "-c", "-f", str(conf)]
-    else:
-        inc = folder / "lbsync.conf"
-        inc.write_text(text)
-        argv = ["nginx", "-t", "-c", str(nginx_wrapper(folder, inc, None, None)), "-p", str(folder), "-e", "stderr"]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=60)
+def check(dataplane, lb: str, text: str, folder: Path) -> subprocess.CompletedProcess:
+    """The real binary's check of the configuration exactly as the benchmark would run it."""
+    return subprocess.run(dataplane.lb_argv(lb, text, folder, check=True), capture_output=True, text=True, timeout=60)
 
 
 def test_every_variant_changes_the_file_and_the_binary_accepts_it(dataplane, generated, tmp_path):
@@ -62,7 +52,7 @@ def test_every_variant_changes_the_file_and_the_binary_accepts_it(dataplane, gen
         folder = tmp_path / f"v{names.index(name)}"
         changed = dataplane._compose(parts)(text, folder)
         assert changed != text, name
-        proc = check(lb, changed, folder)
+        proc = check(dataplane, lb, changed, folder)
         assert proc.returncode == 0, (name, proc.stdout[-2000:], proc.stderr[-2000:])
 
 
