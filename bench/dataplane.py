@@ -106,7 +106,8 @@ def _l7_retry(text: str) -> str:
                   r"\1option forwardfor\n\1http-request disable-l7-retry unless METH_GET\n", text, flags=re.M)
 
 
-ROUTE_ACL = re.compile(r"^(\s*)acl (\S+) path,concat\(/\) -m beg -i (\S+)$", re.M)
+# the generated path ACL of one prefix: two lines, one name (groups: indent, name, the prefix with "/" added)
+ROUTE_ACL = re.compile(r"^(\s*)acl (\S+) path_beg -i (\S+/)\n\s*acl \2 path -i \S+$", re.M)
 
 
 def _route_var(text: str) -> str:
@@ -140,6 +141,12 @@ def _route_field(text: str) -> str:
     for name, parent in second.items():
         text = re.sub(rf"^(\s*use_backend \S+ if {re.escape(name)}) ", rf"\1 {parent} ", text, flags=re.M)
     return text
+
+
+def _route_concat(text: str) -> str:
+    """Each path ACL one test with a copy, as lbsync wrote it before the fourth #15 session:
+    `acl X path,concat(/) -m beg -i /owa/` (the path with "/" added begins with the prefix and "/")."""
+    return ROUTE_ACL.sub(lambda m: f"{m[1]}acl {m[2]} path,concat(/) -m beg -i {m[3]}", text)
 
 
 def _route_map(text: str, folder: Path) -> str:
@@ -202,6 +209,13 @@ VARIANTS = {
                      "shows the method's own error", lambda t, d: t + "# A/A control\n"),
     "haproxy-route-field": ("haproxy", "each path ACL a test of path segments, no copy (path,field(2,/) -m str -i "
                             "owa; two-segment prefixes also field(3,/))", lambda t, d: _route_field(t)),
+    "haproxy-pattern-cache": ("haproxy", "HAProxy's pattern lookup cache at its default (tune.pattern.cache-size 0 "
+                              "removed: each case-insensitive test hashes the path or host and looks the hash up in "
+                              "an LRU of 10,000; lbsync before the fourth #15 session)",
+                              _drop(r"^\s*tune\.pattern\.cache-size 0\n")),
+    "haproxy-route-concat": ("haproxy", "each path ACL one test of a copy (path,concat(/) -m beg -i /owa/) instead of "
+                             "path_beg -i /owa/ or path -i /owa (lbsync before the fourth #15 session)",
+                             lambda t, d: _route_concat(t)),
     "haproxy-route-map": ("haproxy", "one map_beg lookup per namespace (prefix -> pool, a map file beside the "
                           "configuration) instead of one ACL per path", _route_map),
     # NGINX

@@ -77,6 +77,12 @@ def test_the_routing_variants_keep_every_route(dataplane, generated, tmp_path):
                      re.M)
     assert re.search(r"^\s*acl ns0_owa path,field\(2,/\) -m str -i owa$", field, re.M)
     assert set(re.findall(r"^\s*use_backend (\S+) if ", field, re.M)) == pools
+    # every variant that rewrites the path ACLs rewrote all of them: no generated path ACL left beside its tests
+    for variant in (mapped, field, dataplane._route_var(text), dataplane._route_concat(text)):
+        assert not re.search(r"^\s*acl ns\d+_\S+ path(_beg)? -i ", variant, re.M)
+    concat = dataplane._route_concat(text)
+    assert re.search(r"^\s*acl ns0_owa path,concat\(/\) -m beg -i /owa/$", concat, re.M)
+    assert len(re.findall(r"^\s*acl ns\d+_", concat, re.M)) * 2 == len(re.findall(r"^\s*acl ns\d+_", text, re.M))
 
 
 def test_the_minimal_configuration_keeps_more_idle_connections_than_wrk_opens(dataplane, tmp_path):

@@ -149,14 +149,15 @@ def test_the_check_above_can_fail_nginx_keepalive_on_an_ntlm_pool_answers_as_ali
 
 
 def test_route_prefixes_match_on_a_segment_boundary_in_any_case(running):
-    """The path tests (HAProxy: one `path,concat(/) -m beg -i` per prefix): /EWS/MRSProxy.svc goes to the always
-    re-encrypted MRSProxy route, /ews/mrsproxy.svcX and /EWS to EWS, /Owa to OWA, /owafoo nowhere."""
+    """The path tests (HAProxy: `path_beg -i /prefix/` or `path -i /prefix`, one ACL): /EWS/MRSProxy.svc goes to the
+    always re-encrypted MRSProxy route, /ews/mrsproxy.svcX and /EWS to EWS, /Owa to OWA (a query string too),
+    /owafoo nowhere."""
     if running.mode != "offload":
         pytest.skip("offload: EWS is plain HTTP there while MRSProxy is re-encrypted, which tells the routes apart")
     def scheme(path: str) -> str | int:
         reply = client.get(running.port, HOST, path, running.ca)
         return reply.json["scheme"] if reply.status == 200 else reply.status
-    assert scheme("/EWS/MRSProxy.svc") == scheme("/ews/mrsproxy.svc/x") == "https"
+    assert scheme("/EWS/MRSProxy.svc") == scheme("/ews/mrsproxy.svc/x") == scheme("/EWS/MRSProxy.svc?a=b") == "https"
     assert scheme("/ews/mrsproxy.svcX") == scheme("/EWS") == scheme("/ews/") == "http"
-    assert scheme("/Owa") == scheme("/OWA/x") == "http"
+    assert scheme("/Owa") == scheme("/OWA/x") == scheme("/owa?a=/b") == "http"
     assert scheme("/owafoo") == scheme("/ewsx/mrsproxy.svc") == 404
