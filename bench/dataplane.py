@@ -65,6 +65,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cpuprofile  # noqa: E402
 import yaml  # noqa: E402
 from common import Children, emit, free_port, loadavg, machine, median, note, rnd, run_main, table, wait_port  # noqa: E402
 
@@ -453,6 +454,17 @@ class Lb:
         self.proc = children.start(argv, self.log, **PIN.lb())
         wait_port("127.0.0.1", port, 15, self.proc)
 
+    def pids(self) -> set[int]:
+        """Every process of this load balancer: its process group (the master and NGINX's workers)."""
+        out = set()
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                if int(stat.read_text().rsplit(")", 1)[1].split()[2]) == self.proc.pid:
+                    out.add(int(stat.parent.name))
+            except (OSError, ValueError, IndexError):
+                continue
+        return out
+
     def cpu_seconds(self) -> float:
         """CPU time of every process of this load balancer so far: its process group (the master and NGINX's
         workers; HAProxy's threads are in its one process). Every thread's time on a CPU in nanoseconds
@@ -607,18 +619,34 @@ def wrk_together(urls: dict[str, str], workload: str, duration: float, threads: 
 
 # -- the benchmark ---------------------------------------------------------------------------------------------------
 
-def run_rounds(lbs: dict[str, Lb], order: list[str], path: str, workload: str, args, what: str) -> dict[str, list]:
+def run_rounds(lbs: dict[str, Lb], order: list[str], path: str, workload: str, args, what: str,
+               profile: Path | None = None) -> tuple[dict[str, list], dict | None]:
     """`--reps` rounds (each config once per round) after one warm-up run each. --schedule rotate: one config after
-    the other, each round starting with the next one in `order`; together: every config at once, one wrk each."""
+    the other, each round starting with the next one in `order`; together: every config at once, one wrk each.
+    profile (together only): `perf record` of the load balancers' CPUs during the last round into that file, and
+    the returned attribution of each config's CPU per request against the minimal one's (bench/cpuprofile.py)."""
     runs: dict[str, list[dict]] = {k: [] for k in order}
+    attributed = None
     for label in order:  # warm-up (not counted)
         wrk(SNI.url(lbs[label].port, path), workload, 1, args.threads, args.connections)
     for rep in range(args.reps):
         before = {label: lbs[label].cpu_seconds() for label in order}
         started = time.monotonic()
         if args.schedule == "together":
-            results = wrk_together({label: SNI.url(lbs[label].port, path) for label in order}, workload,
-                                   args.duration, args.threads, args.connections)
+            recorder = cpuprofile.Recorder(profile, PIN.lb_cpus) if profile and rep == args.reps - 1 else None
+            if recorder:
+                recorder.start()
+            try:
+                results = wrk_together({label: SNI.url(lbs[label].port, path) for label in order}, workload,
+                                       args.duration, args.threads, args.connections)
+            finally:
+                if recorder:
+                    recorder.stop()
+            if recorder:
+                per_kreq = cpuprofile.per_kilo_request(cpuprofile.samples(profile),
+                                                       {label: lbs[label].pids() for label in order},
+                                                       {label: results[label]["requests"] for label in order})
+                attributed = cpuprofile.attribution(per_kreq, "minimal")
         else:
             results = {}
             # each round starts with the next config (a rotation): no config always runs right after the same one
@@ -647,7 +675,7 @@ def run_rounds(lbs: dict[str, Lb], order: list[str], path: str, workload: str, a
                  f"{r['p50_us'] / 1000:6.2f} ms  p99 {r['p99_us'] / 1000:7.2f} ms  "
                  f"{r['cpu_us_per_request']:6.1f} us CPU/req  errors {r['errors']}"
                  + (f"  LB CPU busy {busy:.2f}" if busy is not None else ""))
-    return runs
+    return runs, attributed
 
 
 def summarise(runs: dict[str, list[dict]], base: str = "minimal") -> dict:
@@ -734,6 +762,10 @@ def main(argv=None) -> int:
                     help="split: the load balancer alone on the first CPU (one thread / worker), wrk and the backends "
                          "on the others; none: every process on every CPU; auto: split when there are 2+ CPUs "
                          "(default)")
+    ap.add_argument("--profile", metavar="DIR",
+                    help="with --schedule together: `perf record` the load balancers' CPUs during each last round "
+                         "(DIR/<lb>-<mode>-<route>-<workload>.perf.data) and print where each configuration's CPU "
+                         "per request differs from the minimal one's, by shared object and function (needs perf)")
     ap.add_argument("--json", dest="json_file", help="also write the JSON document to this file")
     args = ap.parse_args(argv)
     lbs = [x for x in args.lb.split(",") if x]
@@ -756,6 +788,12 @@ def main(argv=None) -> int:
     for binary in ["wrk", "nginx"] + lbs:
         if not shutil.which(binary):
             ap.error(f"{binary} is not installed")
+    if args.profile:
+        if args.schedule != "together":
+            ap.error("--profile needs --schedule together (every configuration in the same recorded seconds)")
+        why = cpuprofile.available()
+        if why:
+            ap.error(f"--profile: {why}")
 
     from pki import make_pki
     PIN = Pinning(args.pin)
@@ -818,7 +856,10 @@ def main(argv=None) -> int:
                         procs[label].probe(files["ca"], ROUTES[route])
                         resumption[label] = resumes(procs[label].port, files["ca"], ROUTES[route])
                     for workload in workloads:
-                        runs = run_rounds(procs, order, ROUTES[route], workload, args, f"{lb} {mode} {route}")
+                        prof = (Path(args.profile) / f"{lb}-{mode}-{route}-{workload}.perf.data"
+                                if args.profile else None)
+                        runs, attributed = run_rounds(procs, order, ROUTES[route], workload, args,
+                                                      f"{lb} {mode} {route}", prof)
                         summary = summarise(runs)
                         for label in summary:
                             summary[label]["tls_resumption"] = resumption[label]
@@ -829,7 +870,9 @@ def main(argv=None) -> int:
                                         "compared_with": base, "target_ratio": goal,
                                         "figure": figure_of(args.schedule, base),
                                         "ratio": summary["generated"][figure_of(args.schedule, base)],
-                                        "configs": summary})
+                                        "configs": summary,
+                                        **({"profile": {"perf_data": str(prof), **attributed}} if attributed
+                                           else {})})
                 for p in procs.values():
                     children.stop(p.proc)
 
@@ -878,6 +921,17 @@ def main(argv=None) -> int:
         tables.append(table("Generated and each variant (the generated configuration with one change) vs minimal",
                             ["lb", "mode", "route", "workload", "config", "req/s", "ratio", "CPU us/req",
                              "CPU ratio"], var_rows))
+    for res in results:
+        for label, a in res.get("profile", {}).items():
+            if label == "perf_data":
+                continue
+            objects = ", ".join(f"{obj} {pct:+.2f}" for obj, pct in a["by_object_pct"].items())
+            tables.append(table(
+                f"Where {label}'s CPU per request differs from minimal's ({res['lb']} {res['mode']} {res['route']} "
+                f"{res['workload']}, perf samples of the last round; % of minimal's CPU per request): cost ratio "
+                f"{a['cost_ratio']}; by object: {objects}",
+                ["object", "function", "% of minimal"],
+                [[f["object"], f["function"], f"{f['pct']:+.2f}"] for f in a["functions_pct"]]))
     tables.append(table("Backends alone (one NGINX worker, plain HTTP, wrk directly)", ["workload", "req/s"],
                         [[k, v] for k, v in ceiling.items()]))
     emit(doc, tables, args.json_file)

@@ -1,0 +1,115 @@
+"""Where a configuration's CPU per request goes, against another's: `perf record` on the load balancers' CPUs for
+one round in which every configuration ran at once (bench/dataplane.py --profile DIR), then, per configuration,
+perf's samples per 1,000 requests by shared object and by function, and the difference from the configuration
+compared with. Samples are taken at a fixed rate of CPU time, so samples per request is CPU per request: a
+function's difference is its share of the gap. Statistical: at ~4,000 samples/s over a few seconds, a total
+holds to about 1 %, a single function with tens of samples to far less — read the large differences.
+
+Needs `perf` (Debian: linux-perf) and a kernel that lets this user sample the CPUs (root, or
+kernel.perf_event_paranoid <= 0). The load balancers' own functions have names where the binary exports them
+(HAProxy does: it is linked with its symbols dynamic); a stripped function is shown by its address.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import signal
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+FREQUENCY = 3997      # samples per second of CPU (odd: not in step with the kernel's timer)
+LINE = re.compile(r"^\s*[\d.]+%\s+(\d+)\s+(\d+):\S*\s+(\S+)\s+\[[.k]\]\s+(.+?)\s*$")
+
+
+def available() -> str | None:
+    """None when `perf record` can sample every CPU here, else why not."""
+    if not shutil.which("perf"):
+        return "perf is not installed (Debian: apt-get install linux-perf)"
+    probe = subprocess.run(["perf", "record", "-a", "-o", "/dev/null", "--", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        return "perf cannot sample the CPUs: " + (probe.stderr.strip().splitlines() or ["?"])[-1]
+    return None
+
+
+class Recorder:
+    """`perf record` of the given CPUs into `out` from start() to stop()."""
+
+    def __init__(self, out: Path, cpus: set[int] | None):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        self.out = out
+        where = ["-C", ",".join(str(c) for c in sorted(cpus))] if cpus else ["-a"]
+        self.argv = ["perf", "record", "-F", str(FREQUENCY), *where, "-o", str(out), "--quiet"]
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            _, err = self.proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise
+        if self.proc.returncode not in (0, -signal.SIGINT) or not self.out.exists():
+            raise RuntimeError(f"perf record failed ({self.proc.returncode}): {err.strip()[-500:]}")
+
+
+def samples(data: Path) -> dict[int, Counter]:
+    """pid -> Counter((shared object, function) -> samples), from `perf report`."""
+    report = subprocess.run(["perf", "report", "-i", str(data), "--sort", "pid,dso,sym", "--stdio", "-n"],
+                            capture_output=True, text=True, check=True).stdout
+    return parse(report)
+
+
+def parse(report: str) -> dict[int, Counter]:
+    out: dict[int, Counter] = {}
+    for line in report.splitlines():
+        m = LINE.match(line)
+        if m:
+            out.setdefault(int(m[2]), Counter())[(m[3], m[4])] += int(m[1])
+    return out
+
+
+def per_kilo_request(by_pid: dict[int, Counter], pids: dict[str, set[int]], requests: dict[str, int]
+                     ) -> dict[str, Counter]:
+    """label -> (object, function) -> samples per 1,000 requests of that configuration."""
+    out = {}
+    for label, own in pids.items():
+        total: Counter = Counter()
+        for pid in own:
+            total.update(by_pid.get(pid, Counter()))
+        n = max(requests[label], 1)
+        out[label] = Counter({k: v * 1000 / n for k, v in total.items()})
+    return out
+
+
+def attribution(per_kreq: dict[str, Counter], base: str, top: int = 12) -> dict:
+    """Per configuration other than `base`: its samples per 1,000 requests and base's, the difference by object,
+    and the `top` functions that differ most (each as a share of base's total: +0.6 means 0.6 % more CPU per
+    request than base spends in all)."""
+    b = per_kreq[base]
+    b_total = sum(b.values()) or 1.0
+    out = {}
+    for label, c in per_kreq.items():
+        if label == base:
+            continue
+        keys = set(b) | set(c)
+        delta = {k: c.get(k, 0.0) - b.get(k, 0.0) for k in keys}
+        objects: Counter = Counter()
+        for (obj, _), v in delta.items():
+            objects[obj] += v
+        ranked = sorted(delta.items(), key=lambda kv: -abs(kv[1]))[:top]
+        out[label] = {
+            "samples_per_kreq": round(sum(c.values()), 1), "base_samples_per_kreq": round(b_total, 1),
+            "cost_ratio": round(b_total / (sum(c.values()) or 1.0), 3),
+            "by_object_pct": {obj: round(100 * v / b_total, 2) for obj, v in objects.most_common()
+                              if abs(v) * 100 / b_total >= 0.05},
+            "functions_pct": [{"object": obj, "function": fn, "pct": round(100 * v / b_total, 2)}
+                              for (obj, fn), v in ranked],
+        }
+    return out

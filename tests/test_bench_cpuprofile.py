@@ -1,0 +1,70 @@
+"""bench/cpuprofile.py: where a configuration's CPU per request goes. Parsed from a real `perf report` (captured
+from HAProxy 2.6 under bench/dataplane.py --profile on Debian 12's perf 6.1), attributed per request, and — where
+this machine lets perf sample — recorded from a real process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import cpuprofile  # noqa: E402
+
+REPORT = Path(__file__).resolve().parent / "fixtures" / "perf-report-haproxy-2.6.txt"
+
+
+def test_every_sample_line_of_a_real_report_is_read():
+    text = REPORT.read_text()
+    data_lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+    by_pid = cpuprofile.parse(text)
+    assert sum(len(c) for c in by_pid.values()) == len(data_lines)
+    assert set(by_pid) == {0, 10984, 10986}
+    assert by_pid[10986][("[kernel.kallsyms]", "_raw_spin_unlock_irqrestore")] == 602
+    assert by_pid[0][("[kernel.kallsyms]", "pv_native_safe_halt")] == 153
+    # HAProxy's own functions by name (only the generated configuration, 10984, has ACLs), libc's versioned names
+    # and stripped functions by address are kept whole
+    assert by_pid[10984][("haproxy", "pattern_exec_match")] == 69
+    assert ("haproxy", "pattern_exec_match") not in by_pid[10986]
+    names = {fn for c in by_pid.values() for _, fn in c}
+    assert any(fn.startswith("0x0000") for fn in names) and any("@GLIBC" in fn for fn in names)
+
+
+def test_attribution_is_per_request_and_relative_to_the_base():
+    by_pid = {1: Counter({("lb", "route"): 300, ("lb", "io"): 1700}),       # generated: 2,000 samples, 1,000 req
+              2: Counter({("lb", "io"): 1500}), 3: Counter({("lb", "io"): 400}),   # minimal: master + worker
+              4: Counter({("other", "x"): 999})}                             # not a load balancer: ignored
+    per_kreq = cpuprofile.per_kilo_request(by_pid, {"generated": {1}, "minimal": {2, 3}},
+                                           {"generated": 1000, "minimal": 1000})
+    assert per_kreq["minimal"][("lb", "io")] == 1900 and ("other", "x") not in per_kreq["minimal"]
+    a = cpuprofile.attribution(per_kreq, "minimal")
+    assert set(a) == {"generated"}
+    g = a["generated"]
+    assert g["samples_per_kreq"] == 2000 and g["base_samples_per_kreq"] == 1900
+    assert g["cost_ratio"] == round(1900 / 2000, 3)
+    assert g["by_object_pct"] == {"lb": round(100 * 100 / 1900, 2)}
+    top = {(f["object"], f["function"]): f["pct"] for f in g["functions_pct"]}
+    assert top == {("lb", "route"): round(100 * 300 / 1900, 2), ("lb", "io"): round(100 * -200 / 1900, 2)}
+    # twice the requests for the same samples: half the cost per request
+    half = cpuprofile.per_kilo_request(by_pid, {"generated": {1}, "minimal": {2, 3}},
+                                       {"generated": 2000, "minimal": 1000})
+    assert cpuprofile.attribution(half, "minimal")["generated"]["cost_ratio"] == round(1900 / 1000, 3)
+
+
+def test_a_real_recording_names_the_busy_process(tmp_path):
+    why = cpuprofile.available()
+    if why:
+        pytest.skip(why)
+    busy = subprocess.Popen([sys.executable, "-c", "import time\nt = time.time() + 3\nwhile time.time() < t: pass"])
+    rec = cpuprofile.Recorder(tmp_path / "x.perf.data", None)
+    rec.start()
+    try:
+        busy.wait(timeout=30)
+    finally:
+        rec.stop()
+    by_pid = cpuprofile.samples(tmp_path / "x.perf.data")
+    assert sum(by_pid.get(busy.pid, Counter()).values()) > 1000     # ~3 s of one CPU at ~4,000 samples/s
+    assert any(obj.startswith(("python", "libpython")) for obj, _ in by_pid[busy.pid])
