@@ -121,7 +121,7 @@ def _fmt(c) -> str:
 
 
 def _numeric(text: str) -> bool:
-    return bool(text) and (text[0].isdigit() or text[0] in "-.") and text not in ("-",)
+    return bool(text) and (text[0].isdigit() or text[0] in "+-.") and text not in ("-", "+")
 
 
 def emit(doc: dict, tables: list[str], json_file: str | None = None) -> None:

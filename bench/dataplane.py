@@ -623,30 +623,27 @@ def run_rounds(lbs: dict[str, Lb], order: list[str], path: str, workload: str, a
                profile: Path | None = None) -> tuple[dict[str, list], dict | None]:
     """`--reps` rounds (each config once per round) after one warm-up run each. --schedule rotate: one config after
     the other, each round starting with the next one in `order`; together: every config at once, one wrk each.
-    profile (together only): `perf record` of the load balancers' CPUs during the last round into that file, and
-    the returned attribution of each config's CPU per request against the minimal one's (bench/cpuprofile.py)."""
+    profile (together only): `perf record` of the load balancers' CPUs over every counted round into that file,
+    and the returned attribution of each config's CPU per request against the minimal one's (bench/cpuprofile.py;
+    perf's own cost falls on every config alike)."""
     runs: dict[str, list[dict]] = {k: [] for k in order}
     attributed = None
     for label in order:  # warm-up (not counted)
         wrk(SNI.url(lbs[label].port, path), workload, 1, args.threads, args.connections)
+    recorder = cpuprofile.Recorder(profile, PIN.lb_cpus) if profile and args.schedule == "together" else None
+    if recorder:
+        recorder.start()
     for rep in range(args.reps):
         before = {label: lbs[label].cpu_seconds() for label in order}
         started = time.monotonic()
         if args.schedule == "together":
-            recorder = cpuprofile.Recorder(profile, PIN.lb_cpus) if profile and rep == args.reps - 1 else None
-            if recorder:
-                recorder.start()
             try:
                 results = wrk_together({label: SNI.url(lbs[label].port, path) for label in order}, workload,
                                        args.duration, args.threads, args.connections)
-            finally:
+            except BaseException:
                 if recorder:
                     recorder.stop()
-            if recorder:
-                per_kreq = cpuprofile.per_kilo_request(cpuprofile.samples(profile),
-                                                       {label: lbs[label].pids() for label in order},
-                                                       {label: results[label]["requests"] for label in order})
-                attributed = cpuprofile.attribution(per_kreq, "minimal")
+                raise
         else:
             results = {}
             # each round starts with the next config (a rotation): no config always runs right after the same one
@@ -675,6 +672,12 @@ def run_rounds(lbs: dict[str, Lb], order: list[str], path: str, workload: str, a
                  f"{r['p50_us'] / 1000:6.2f} ms  p99 {r['p99_us'] / 1000:7.2f} ms  "
                  f"{r['cpu_us_per_request']:6.1f} us CPU/req  errors {r['errors']}"
                  + (f"  LB CPU busy {busy:.2f}" if busy is not None else ""))
+    if recorder:
+        recorder.stop()
+        per_kreq = cpuprofile.per_kilo_request(cpuprofile.samples(profile),
+                                               {label: lbs[label].pids() for label in order},
+                                               {label: sum(r["requests"] for r in runs[label]) for label in order})
+        attributed = cpuprofile.attribution(per_kreq, "minimal")
     return runs, attributed
 
 
@@ -763,7 +766,7 @@ def main(argv=None) -> int:
                          "on the others; none: every process on every CPU; auto: split when there are 2+ CPUs "
                          "(default)")
     ap.add_argument("--profile", metavar="DIR",
-                    help="with --schedule together: `perf record` the load balancers' CPUs during each last round "
+                    help="with --schedule together: `perf record` the load balancers' CPUs during the counted rounds "
                          "(DIR/<lb>-<mode>-<route>-<workload>.perf.data) and print where each configuration's CPU "
                          "per request differs from the minimal one's, by shared object and function (needs perf)")
     ap.add_argument("--json", dest="json_file", help="also write the JSON document to this file")
@@ -928,7 +931,7 @@ def main(argv=None) -> int:
             objects = ", ".join(f"{obj} {pct:+.2f}" for obj, pct in a["by_object_pct"].items())
             tables.append(table(
                 f"Where {label}'s CPU per request differs from minimal's ({res['lb']} {res['mode']} {res['route']} "
-                f"{res['workload']}, perf samples of the last round; % of minimal's CPU per request): cost ratio "
+                f"{res['workload']}, perf samples of the counted rounds; % of minimal's CPU per request): cost ratio "
                 f"{a['cost_ratio']}; by object: {objects}",
                 ["object", "function", "% of minimal"],
                 [[f["object"], f["function"], f"{f['pct']:+.2f}"] for f in a["functions_pct"]]))

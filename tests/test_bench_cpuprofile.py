@@ -34,7 +34,8 @@ def test_every_sample_line_of_a_real_report_is_read():
 
 
 def test_attribution_is_per_request_and_relative_to_the_base():
-    by_pid = {1: Counter({("lb", "route"): 300, ("lb", "io"): 1700}),       # generated: 2,000 samples, 1,000 req
+    by_pid = {1: Counter({("lb", "route"): 300, ("lb", "io"): 1700,          # generated: 2,500 samples, 1,000 req
+                          ("[kernel.kallsyms]", "tcp_ack"): 500}),
               2: Counter({("lb", "io"): 1500}), 3: Counter({("lb", "io"): 400}),   # minimal: master + worker
               4: Counter({("other", "x"): 999})}                             # not a load balancer: ignored
     per_kreq = cpuprofile.per_kilo_request(by_pid, {"generated": {1}, "minimal": {2, 3}},
@@ -43,15 +44,16 @@ def test_attribution_is_per_request_and_relative_to_the_base():
     a = cpuprofile.attribution(per_kreq, "minimal")
     assert set(a) == {"generated"}
     g = a["generated"]
-    assert g["samples_per_kreq"] == 2000 and g["base_samples_per_kreq"] == 1900
-    assert g["cost_ratio"] == round(1900 / 2000, 3)
-    assert g["by_object_pct"] == {"lb": round(100 * 100 / 1900, 2)}
+    assert g["samples_per_kreq"] == 2500 and g["base_samples_per_kreq"] == 1900
+    assert g["cost_ratio"] == round(1900 / 2500, 3)
+    assert g["by_object_pct"] == {"[kernel.kallsyms]": round(100 * 500 / 1900, 2), "lb": round(100 * 100 / 1900, 2)}
+    # the functions: user space only (the kernel is its object's one line)
     top = {(f["object"], f["function"]): f["pct"] for f in g["functions_pct"]}
     assert top == {("lb", "route"): round(100 * 300 / 1900, 2), ("lb", "io"): round(100 * -200 / 1900, 2)}
     # twice the requests for the same samples: half the cost per request
     half = cpuprofile.per_kilo_request(by_pid, {"generated": {1}, "minimal": {2, 3}},
                                        {"generated": 2000, "minimal": 1000})
-    assert cpuprofile.attribution(half, "minimal")["generated"]["cost_ratio"] == round(1900 / 1000, 3)
+    assert cpuprofile.attribution(half, "minimal")["generated"]["cost_ratio"] == round(1900 / 1250, 3)
 
 
 def test_a_real_recording_names_the_busy_process(tmp_path):
