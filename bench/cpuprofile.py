@@ -23,6 +23,33 @@ FREQUENCY = 3997      # samples per second of CPU (odd: not in step with the ker
 LINE = re.compile(r"^\s*[\d.]+%\s+(\d+)\s+(\d+):\S*\s+(\S+)\s+\[[.k]\]\s+(.+?)\s*$")
 
 
+# What a configuration asks for, by the functions that do it (HAProxy 2.6's and libc's names; a reading aid: a
+# function not named here counts under its object). First match wins; "*" matches any object.
+GROUPS = [
+    ("routing: ACLs and their samples", "haproxy", ("pattern_exec_match", "acl_exec_cond", "sample_process",
+                                                   "pat_match_", "smp_", "lru64_", "http_get_stline",
+                                                   "http_parse_path", "sample_conv_", "alloc_trash_chunk")),
+    ("routing: ACLs and their samples", "libc.so.6", ("__strncasecmp", "__strcasecmp")),
+    ("added headers (X-Forwarded-For, -Proto)", "haproxy", ("http_add_header", "http_remove_header",
+                                                           "sess_build_logline")),
+    ("added headers (X-Forwarded-For, -Proto)", "libc.so.6", ("__vfprintf_internal", "_IO_default_xsputn",
+                                                             "__strchrnul", "_itoa_word")),
+    ("memory: pools and malloc", "haproxy", ("__pool_", "pool_")),
+    ("memory: pools and malloc", "libc.so.6", ("malloc", "_int_", "unlink_chunk", "cfree", "free")),
+    ("TLS (libssl, libcrypto)", "libssl.so.3", ("",)),
+    ("TLS (libssl, libcrypto)", "libcrypto.so.3", ("",)),
+]
+
+
+def group_of(obj: str, function: str) -> str:
+    for name, where, prefixes in GROUPS:
+        if (where == obj or where == "*") and function.startswith(prefixes):
+            return name
+    if obj.startswith("[kernel"):
+        return "kernel (system calls, TCP, scheduling)"
+    return f"the rest of {obj}"
+
+
 def available() -> str | None:
     """None when `perf record` can sample every CPU here, else why not."""
     if not shutil.which("perf"):
@@ -104,6 +131,9 @@ def attribution(per_kreq: dict[str, Counter], base: str, top: int = 12) -> dict:
         objects: Counter = Counter()
         for (obj, _), v in delta.items():
             objects[obj] += v
+        groups: Counter = Counter()
+        for (obj, fn), v in delta.items():
+            groups[group_of(obj, fn)] += v
         ranked = sorted(((k, v) for k, v in delta.items() if not k[0].startswith("[kernel")),
                         key=lambda kv: -abs(kv[1]))[:top]
         out[label] = {
@@ -111,6 +141,7 @@ def attribution(per_kreq: dict[str, Counter], base: str, top: int = 12) -> dict:
             "cost_ratio": round(b_total / (sum(c.values()) or 1.0), 3),
             "by_object_pct": {obj: round(100 * v / b_total, 2) for obj, v in objects.most_common()
                               if abs(v) * 100 / b_total >= 0.05},
+            "groups_pct": {g: round(100 * v / b_total, 2) for g, v in sorted(groups.items(), key=lambda kv: -kv[1])},
             "functions_pct": [{"object": obj, "function": fn, "pct": round(100 * v / b_total, 2)}
                               for (obj, fn), v in ranked],
         }

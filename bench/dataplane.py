@@ -933,8 +933,9 @@ def main(argv=None) -> int:
                 f"Where {label}'s CPU per request differs from minimal's ({res['lb']} {res['mode']} {res['route']} "
                 f"{res['workload']}, perf samples of the counted rounds; % of minimal's CPU per request): cost ratio "
                 f"{a['cost_ratio']}; by object: {objects}",
-                ["object", "function", "% of minimal"],
-                [[f["object"], f["function"], f"{f['pct']:+.2f}"] for f in a["functions_pct"]]))
+                ["what", "", "% of minimal"],
+                [["group", g, f"{pct:+.2f}"] for g, pct in a["groups_pct"].items()]
+                + [[f["object"], f["function"], f"{f['pct']:+.2f}"] for f in a["functions_pct"]]))
     tables.append(table("Backends alone (one NGINX worker, plain HTTP, wrk directly)", ["workload", "req/s"],
                         [[k, v] for k, v in ceiling.items()]))
     emit(doc, tables, args.json_file)

@@ -70,3 +70,20 @@ def test_a_real_recording_names_the_busy_process(tmp_path):
     by_pid = cpuprofile.samples(tmp_path / "x.perf.data")
     assert sum(by_pid.get(busy.pid, Counter()).values()) > 1000     # ~3 s of one CPU at ~4,000 samples/s
     assert any(obj.startswith(("python", "libpython")) for obj, _ in by_pid[busy.pid])
+
+
+def test_functions_are_grouped_by_what_the_configuration_asks_for():
+    by_pid = cpuprofile.parse(REPORT.read_text())
+    generated = by_pid[10984]
+    assert cpuprofile.group_of("haproxy", "pattern_exec_match") == "routing: ACLs and their samples"
+    assert cpuprofile.group_of("libc.so.6", "__vfprintf_internal") == "added headers (X-Forwarded-For, -Proto)"
+    assert cpuprofile.group_of("libc.so.6", "cfree@GLIBC_2.2.5") == "memory: pools and malloc"
+    assert cpuprofile.group_of("libcrypto.so.3", "0x0000000000340328") == "TLS (libssl, libcrypto)"
+    assert cpuprofile.group_of("[kernel.kallsyms]", "tcp_ack").startswith("kernel")
+    assert cpuprofile.group_of("haproxy", "process_stream") == "the rest of haproxy"
+    # every sample lands in exactly one group: the groups add up to the total difference
+    per_kreq = {"generated": Counter(generated), "minimal": Counter(by_pid[10986])}
+    a = cpuprofile.attribution(per_kreq, "minimal")["generated"]
+    total = 100 * (sum(generated.values()) - sum(by_pid[10986].values())) / sum(by_pid[10986].values())
+    assert abs(sum(a["groups_pct"].values()) - total) < 0.05 * len(a["groups_pct"])
+    assert a["groups_pct"]["routing: ACLs and their samples"] > 0     # only the generated one has ACLs
