@@ -50,7 +50,12 @@ class _Process:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.plan = build_plan(load_model(self.model_path), allow=allow)
+        # a free port that is none of the model's: two free_port() calls may return the same number (the first one is
+        # not held), and a load balancer told to listen twice on one port exits after listening on it once
+        taken = set(self.ports) | {m.port for m in self.plan.mail}
         self.redirect_port = free_port()
+        while self.redirect_port in taken:
+            self.redirect_port = free_port()
         self.proc: subprocess.Popen | None = None
         self.log = self.workdir / f"{self.binary}.log"
 
@@ -167,7 +172,14 @@ class Haproxy(_Process):
     def ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            rows = [r for r in self.stats() if r["svname"] not in ("FRONTEND", "BACKEND")
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"haproxy exited with {self.proc.returncode}: {self.log_text()[-2000:]}")
+            try:
+                stats = self.stats()
+            except (ConnectionRefusedError, FileNotFoundError):   # the stats socket not served yet
+                time.sleep(0.05)
+                continue
+            rows = [r for r in stats if r["svname"] not in ("FRONTEND", "BACKEND")
                     and not r["pxname"].startswith("l7_")]
             if rows and all(r["status"] == "UP" and r["check_status"].startswith("L") for r in rows):
                 return
