@@ -1,5 +1,5 @@
-"""Where a configuration's CPU per request goes, against another's: `perf record` on the load balancers' CPUs for
-one round in which every configuration ran at once (bench/dataplane.py --profile DIR), then, per configuration,
+"""Where a configuration's CPU per request goes, against another's: `perf record` on the load balancers' CPUs over
+the rounds in which every configuration ran at once (bench/dataplane.py --profile DIR), then, per configuration,
 perf's samples per 1,000 requests by shared object and by function, and the difference from the configuration
 compared with. Samples are taken at a fixed rate of CPU time, so samples per request is CPU per request: a
 function's difference is its share of the gap. Statistical: at ~4,000 samples/s over a few seconds, a total
@@ -16,11 +16,12 @@ import re
 import shutil
 import signal
 import subprocess
+import time
 from collections import Counter
 from pathlib import Path
 
 FREQUENCY = 3997      # samples per second of CPU (odd: not in step with the kernel's timer)
-LINE = re.compile(r"^\s*[\d.]+%\s+(\d+)\s+(\d+):\S*\s+(\S+)\s+\[[.k]\]\s+(.+?)\s*$")
+SYMBOL = re.compile(r"\[.\] (.+)")   # "[k] tcp_ack", "[.] pattern_exec_match" (k kernel, . user, u, g ...)
 
 
 # What a configuration asks for, by the functions that do it (HAProxy 2.6's and libc's names; a reading aid: a
@@ -28,14 +29,16 @@ LINE = re.compile(r"^\s*[\d.]+%\s+(\d+)\s+(\d+):\S*\s+(\S+)\s+\[[.k]\]\s+(.+?)\s
 GROUPS = [
     ("routing: ACLs and their samples", "haproxy", ("pattern_exec_match", "acl_exec_cond", "sample_process",
                                                    "pat_match_", "smp_", "lru64_", "http_get_stline",
-                                                   "http_parse_path", "sample_conv_", "alloc_trash_chunk")),
+                                                   "http_parse_path", "sample_conv_")),
+    # the case-insensitive tests (-i); other callers of these are counted here too
     ("routing: ACLs and their samples", "libc.so.6", ("__strncasecmp", "__strcasecmp")),
     ("added headers (X-Forwarded-For, -Proto)", "haproxy", ("http_add_header", "http_remove_header",
                                                            "sess_build_logline")),
     ("added headers (X-Forwarded-For, -Proto)", "libc.so.6", ("__vfprintf_internal", "_IO_default_xsputn",
                                                              "__strchrnul", "_itoa_word")),
     ("memory: pools and malloc", "haproxy", ("__pool_", "pool_")),
-    ("memory: pools and malloc", "libc.so.6", ("malloc", "_int_", "unlink_chunk", "cfree", "free")),
+    ("memory: pools and malloc", "libc.so.6", ("malloc", "calloc", "realloc", "_int_", "unlink_chunk", "cfree",
+                                              "free")),
     ("TLS (libssl, libcrypto)", "libssl.so.3", ("",)),
     ("TLS (libssl, libcrypto)", "libcrypto.so.3", ("",)),
 ]
@@ -70,13 +73,21 @@ class Recorder:
         self.argv = ["perf", "record", "-F", str(FREQUENCY), *where, "-o", str(out), "--quiet"]
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> None:
+    def start(self, timeout: float = 10) -> None:
+        """Start recording; returns once perf has written its file's header (it records from then on)."""
         self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + timeout
+        while not (self.out.exists() and self.out.stat().st_size > 0):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"perf record did not start: {' '.join(self.argv)}")
+            time.sleep(0.05)
 
     def stop(self) -> None:
         if self.proc is None:
             return
-        self.proc.send_signal(signal.SIGINT)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
         try:
             _, err = self.proc.communicate(timeout=60)
         except subprocess.TimeoutExpired:
@@ -88,30 +99,44 @@ class Recorder:
 
 def samples(data: Path) -> dict[int, Counter]:
     """pid -> Counter((shared object, function) -> samples), from `perf report`."""
-    report = subprocess.run(["perf", "report", "-i", str(data), "--sort", "pid,dso,sym", "--stdio", "-n"],
-                            capture_output=True, text=True, check=True).stdout
+    report = subprocess.run(["perf", "report", "-i", str(data), "--sort", "pid,dso,sym", "--stdio", "-n",
+                             "--field-separator", "\t"], capture_output=True, text=True, check=True).stdout
     return parse(report)
 
 
 def parse(report: str) -> dict[int, Counter]:
+    """`perf report --sort pid,dso,sym -n --field-separator TAB`: per line the overhead, the samples,
+    "PID:command" (PID is a thread's id; a command name may hold spaces), the object and "[k] function"."""
     out: dict[int, Counter] = {}
     for line in report.splitlines():
-        m = LINE.match(line)
-        if m:
-            out.setdefault(int(m[2]), Counter())[(m[3], m[4])] += int(m[1])
+        if line.startswith("#"):
+            continue
+        fields = [f.strip() for f in line.split("\t")]
+        if len(fields) != 5:
+            continue
+        _, n, who, obj, sym = fields
+        pid = who.partition(":")[0]
+        m = SYMBOL.fullmatch(sym)
+        if n.isdigit() and pid.isdigit() and m:
+            out.setdefault(int(pid), Counter())[(obj, m[1])] += int(n)
     return out
 
 
 def per_kilo_request(by_pid: dict[int, Counter], pids: dict[str, set[int]], requests: dict[str, int]
                      ) -> dict[str, Counter]:
-    """label -> (object, function) -> samples per 1,000 requests of that configuration."""
+    """label -> (object, function) -> samples per 1,000 requests of that configuration. `pids`: every thread id of
+    each configuration's processes. A configuration without requests or without a sample cannot be attributed:
+    ValueError, not a figure."""
     out = {}
     for label, own in pids.items():
         total: Counter = Counter()
         for pid in own:
             total.update(by_pid.get(pid, Counter()))
-        n = max(requests[label], 1)
-        out[label] = Counter({k: v * 1000 / n for k, v in total.items()})
+        if requests.get(label, 0) <= 0:
+            raise ValueError(f"{label}: no requests counted, so no CPU per request")
+        if not total:
+            raise ValueError(f"{label}: no perf sample of its threads {sorted(own)}")
+        out[label] = Counter({k: v * 1000 / requests[label] for k, v in total.items()})
     return out
 
 

@@ -455,12 +455,14 @@ class Lb:
         wait_port("127.0.0.1", port, 15, self.proc)
 
     def pids(self) -> set[int]:
-        """Every process of this load balancer: its process group (the master and NGINX's workers)."""
+        """Every thread of every process of this load balancer (its process group: the master and NGINX's workers,
+        each HAProxy thread): perf names a sample by its thread's id."""
         out = set()
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
                 if int(stat.read_text().rsplit(")", 1)[1].split()[2]) == self.proc.pid:
                     out.add(int(stat.parent.name))
+                    out.update(int(t.name) for t in (stat.parent / "task").iterdir())
             except (OSError, ValueError, IndexError):
                 continue
         return out
@@ -633,47 +635,51 @@ def run_rounds(lbs: dict[str, Lb], order: list[str], path: str, workload: str, a
     recorder = cpuprofile.Recorder(profile, PIN.lb_cpus) if profile and args.schedule == "together" else None
     if recorder:
         recorder.start()
-    for rep in range(args.reps):
-        before = {label: lbs[label].cpu_seconds() for label in order}
-        started = time.monotonic()
-        if args.schedule == "together":
-            try:
+    finished = False
+    try:
+        for rep in range(args.reps):
+            before = {label: lbs[label].cpu_seconds() for label in order}
+            started = time.monotonic()
+            if args.schedule == "together":
                 results = wrk_together({label: SNI.url(lbs[label].port, path) for label in order}, workload,
                                        args.duration, args.threads, args.connections)
-            except BaseException:
-                if recorder:
-                    recorder.stop()
-                raise
-        else:
-            results = {}
-            # each round starts with the next config (a rotation): no config always runs right after the same one
-            for label in order[rep % len(order):] + order[:rep % len(order)]:
-                before[label] = lbs[label].cpu_seconds()
-                results[label] = wrk(SNI.url(lbs[label].port, path), workload, args.duration, args.threads,
-                                     args.connections)
-                results[label]["cpu_after"] = lbs[label].cpu_seconds()
-        wall = time.monotonic() - started
-        used = 0.0
-        for label in order:
-            r = results[label]
-            after = r.pop("cpu_after", None)
-            after = lbs[label].cpu_seconds() if after is None else after
-            used += after - before[label]
-            r["cpu_us_per_request"] = (after - before[label]) * 1e6 / max(r["requests"], 1)
-            r["load1"] = loadavg()
-            runs[label].append(r)
-        # how busy the load balancers' CPUs were over the round (together: ~1.0 when they are the bottleneck, as the
-        # figure assumes; lower: something else — wrk, the backends — limited them)
-        busy = used / wall / len(PIN.lb_cpus) if args.schedule == "together" else None
-        for label in order:
-            r = results[label]
-            r["lb_cpu_busy"] = busy
-            note(f"  {what:22} {workload:9} rep {rep + 1}/{args.reps} {label:22} {r['rps']:9.0f} req/s  p50 "
-                 f"{r['p50_us'] / 1000:6.2f} ms  p99 {r['p99_us'] / 1000:7.2f} ms  "
-                 f"{r['cpu_us_per_request']:6.1f} us CPU/req  errors {r['errors']}"
-                 + (f"  LB CPU busy {busy:.2f}" if busy is not None else ""))
+            else:
+                results = {}
+                # each round starts with the next config (a rotation): no config always runs right after the same one
+                for label in order[rep % len(order):] + order[:rep % len(order)]:
+                    before[label] = lbs[label].cpu_seconds()
+                    results[label] = wrk(SNI.url(lbs[label].port, path), workload, args.duration, args.threads,
+                                         args.connections)
+                    results[label]["cpu_after"] = lbs[label].cpu_seconds()
+            wall = time.monotonic() - started
+            used = 0.0
+            for label in order:
+                r = results[label]
+                after = r.pop("cpu_after", None)
+                after = lbs[label].cpu_seconds() if after is None else after
+                used += after - before[label]
+                r["cpu_us_per_request"] = (after - before[label]) * 1e6 / max(r["requests"], 1)
+                r["load1"] = loadavg()
+                runs[label].append(r)
+            # how busy the load balancers' CPUs were over the round (together: ~1.0 when they are the bottleneck, as the
+            # figure assumes; lower: something else — wrk, the backends — limited them)
+            busy = used / wall / len(PIN.lb_cpus) if args.schedule == "together" else None
+            for label in order:
+                r = results[label]
+                r["lb_cpu_busy"] = busy
+                note(f"  {what:22} {workload:9} rep {rep + 1}/{args.reps} {label:22} {r['rps']:9.0f} req/s  p50 "
+                     f"{r['p50_us'] / 1000:6.2f} ms  p99 {r['p99_us'] / 1000:7.2f} ms  "
+                     f"{r['cpu_us_per_request']:6.1f} us CPU/req  errors {r['errors']}"
+                     + (f"  LB CPU busy {busy:.2f}" if busy is not None else ""))
+        finished = True
+    finally:
+        if recorder:
+            try:
+                recorder.stop()     # also when a round failed: perf must not go on recording the CPU
+            except Exception:
+                if finished:
+                    raise           # otherwise the round's own error is the one to see
     if recorder:
-        recorder.stop()
         per_kreq = cpuprofile.per_kilo_request(cpuprofile.samples(profile),
                                                {label: lbs[label].pids() for label in order},
                                                {label: sum(r["requests"] for r in runs[label]) for label in order})

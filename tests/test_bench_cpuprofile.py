@@ -1,11 +1,12 @@
 """bench/cpuprofile.py: where a configuration's CPU per request goes. Parsed from a real `perf report` (captured
-from HAProxy 2.6 under bench/dataplane.py --profile on Debian 12's perf 6.1), attributed per request, and — where
-this machine lets perf sample — recorded from a real process."""
+from HAProxy 2.6 under bench/dataplane.py --profile on Debian 12's perf 6.1, tab-separated as cpuprofile asks),
+attributed per request, and — where this machine lets perf sample — recorded from a real process."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -31,6 +32,20 @@ def test_every_sample_line_of_a_real_report_is_read():
     assert ("haproxy", "pattern_exec_match") not in by_pid[10986]
     names = {fn for c in by_pid.values() for _, fn in c}
     assert any(fn.startswith("0x0000") for fn in names) and any("@GLIBC" in fn for fn in names)
+
+
+def test_a_command_name_with_spaces_and_other_sample_kinds_are_read():
+    line = " 1.00%  \t 7        \t  4242:Web Content    \t[vdso]          \t[u] __vdso_clock_gettime"
+    assert cpuprofile.parse(line) == {4242: Counter({("[vdso]", "__vdso_clock_gettime"): 7})}
+    assert cpuprofile.parse("# Overhead\tSamples\n\n 1.00% 7 4242:x [k] tcp_ack") == {}   # not perf's tab format
+
+
+def test_what_cannot_be_attributed_is_refused():
+    by_pid = {1: Counter({("lb", "io"): 10}), 2: Counter({("lb", "io"): 10})}
+    with pytest.raises(ValueError, match="no requests"):
+        cpuprofile.per_kilo_request(by_pid, {"generated": {1}, "minimal": {2}}, {"generated": 0, "minimal": 5})
+    with pytest.raises(ValueError, match="no perf sample"):
+        cpuprofile.per_kilo_request(by_pid, {"generated": {3}, "minimal": {2}}, {"generated": 5, "minimal": 5})
 
 
 def test_attribution_is_per_request_and_relative_to_the_base():
@@ -70,6 +85,37 @@ def test_a_real_recording_names_the_busy_process(tmp_path):
     by_pid = cpuprofile.samples(tmp_path / "x.perf.data")
     assert sum(by_pid.get(busy.pid, Counter()).values()) > 1000     # ~3 s of one CPU at ~4,000 samples/s
     assert any(obj.startswith(("python", "libpython")) for obj, _ in by_pid[busy.pid])
+
+
+def test_a_real_recording_names_each_thread_and_the_bench_lists_them(tmp_path):
+    """perf names a sample by its thread's id: a load balancer's threads must all be counted (HAProxy runs one
+    thread per CPU under --pin none). Two busy threads; dataplane's Lb.pids() must list both ids."""
+    why = cpuprofile.available()
+    if why:
+        pytest.skip(why)
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("lbsync_bench_dataplane_threads",
+                                                  Path(__file__).resolve().parents[1] / "bench" / "dataplane.py")
+    dataplane = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(dataplane)
+    code = ("import threading, time\n"
+            "def spin():\n    t = time.time() + 3\n    while time.time() < t: pass\n"
+            "ts = [threading.Thread(target=spin) for _ in range(2)]\n[t.start() for t in ts]\n[t.join() for t in ts]\n")
+    busy = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)   # its own process group
+    rec = cpuprofile.Recorder(tmp_path / "t.perf.data", None)
+    rec.start()
+    try:
+        time.sleep(1)
+        lb = dataplane.Lb.__new__(dataplane.Lb)     # only what pids() needs: the process (group leader)
+        lb.proc = busy
+        ids = lb.pids()
+        busy.wait(timeout=30)
+    finally:
+        rec.stop()
+    by_pid = cpuprofile.samples(tmp_path / "t.perf.data")
+    assert busy.pid in ids and len(ids) >= 3                          # the main thread and the two spinning ones
+    sampled = {tid for tid in ids if sum(by_pid.get(tid, Counter()).values()) > 500}
+    assert len(sampled) >= 2, (ids, {t: sum(by_pid.get(t, Counter()).values()) for t in ids})
 
 
 def test_functions_are_grouped_by_what_the_configuration_asks_for():

@@ -184,7 +184,11 @@ class Haproxy(_Process):
             if rows and all(r["status"] == "UP" and r["check_status"].startswith("L") for r in rows):
                 return
             time.sleep(0.05)
-        raise TimeoutError(f"haproxy servers not all UP after {timeout}s: {self.server_status()}")
+        try:
+            status = self.server_status()
+        except OSError as e:              # the stats socket never answered
+            status = f"no stats ({e}); log: {self.log_text()[-2000:]}"
+        raise TimeoutError(f"haproxy servers not all UP after {timeout}s: {status}")
 
 
 class Nginx(_Process):
