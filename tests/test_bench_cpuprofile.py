@@ -71,25 +71,10 @@ def test_attribution_is_per_request_and_relative_to_the_base():
     assert cpuprofile.attribution(half, "minimal")["generated"]["cost_ratio"] == round(1900 / 1250, 3)
 
 
-def test_a_real_recording_names_the_busy_process(tmp_path):
-    why = cpuprofile.available()
-    if why:
-        pytest.skip(why)
-    busy = subprocess.Popen([sys.executable, "-c", "import time\nt = time.time() + 3\nwhile time.time() < t: pass"])
-    rec = cpuprofile.Recorder(tmp_path / "x.perf.data", None)
-    rec.start()
-    try:
-        busy.wait(timeout=30)
-    finally:
-        rec.stop()
-    by_pid = cpuprofile.samples(tmp_path / "x.perf.data")
-    assert sum(by_pid.get(busy.pid, Counter()).values()) > 1000     # ~3 s of one CPU at ~4,000 samples/s
-    assert any(obj.startswith(("python", "libpython")) for obj, _ in by_pid[busy.pid])
-
-
 def test_a_real_recording_names_each_thread_and_the_bench_lists_them(tmp_path):
-    """perf names a sample by its thread's id: a load balancer's threads must all be counted (HAProxy runs one
-    thread per CPU under --pin none). Two busy threads; dataplane's Lb.pids() must list both ids."""
+    """A real recording (where perf may sample): perf names a sample by its thread's id, and a load balancer's
+    threads must all be counted (HAProxy runs one thread per CPU under --pin none). Two busy threads: both are
+    sampled in the interpreter's code, and dataplane's Lb.pids() lists both ids."""
     why = cpuprofile.available()
     if why:
         pytest.skip(why)
@@ -99,13 +84,13 @@ def test_a_real_recording_names_each_thread_and_the_bench_lists_them(tmp_path):
     dataplane = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(dataplane)
     code = ("import threading, time\n"
-            "def spin():\n    t = time.time() + 3\n    while time.time() < t: pass\n"
+            "def spin():\n    t = time.time() + 1.5\n    while time.time() < t: pass\n"
             "ts = [threading.Thread(target=spin) for _ in range(2)]\n[t.start() for t in ts]\n[t.join() for t in ts]\n")
     busy = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)   # its own process group
     rec = cpuprofile.Recorder(tmp_path / "t.perf.data", None)
     rec.start()
     try:
-        time.sleep(1)
+        time.sleep(0.3)
         lb = dataplane.Lb.__new__(dataplane.Lb)     # only what pids() needs: the process (group leader)
         lb.proc = busy
         ids = lb.pids()
@@ -114,8 +99,9 @@ def test_a_real_recording_names_each_thread_and_the_bench_lists_them(tmp_path):
         rec.stop()
     by_pid = cpuprofile.samples(tmp_path / "t.perf.data")
     assert busy.pid in ids and len(ids) >= 3                          # the main thread and the two spinning ones
-    sampled = {tid for tid in ids if sum(by_pid.get(tid, Counter()).values()) > 500}
+    sampled = {tid for tid in ids if sum(by_pid.get(tid, Counter()).values()) > 200}   # 1.5 s at ~4,000 samples/s
     assert len(sampled) >= 2, (ids, {t: sum(by_pid.get(t, Counter()).values()) for t in ids})
+    assert all(any(obj.startswith(("python", "libpython")) for obj, _ in by_pid[t]) for t in sampled)
 
 
 def test_functions_are_grouped_by_what_the_configuration_asks_for():
