@@ -454,32 +454,38 @@ class Lb:
         self.proc = children.start(argv, self.log, **PIN.lb())
         wait_port("127.0.0.1", port, 15, self.proc)
 
-    def pids(self) -> set[int]:
-        """Every thread of every process of this load balancer (its process group: the master and NGINX's workers,
-        each HAProxy thread): perf names a sample by its thread's id."""
-        out = set()
+    def _processes(self):
+        """(the /proc/PID folder, the fields of its stat after the command) of every process of this load balancer:
+        its process group (the master and NGINX's workers; HAProxy's threads are in its one process; the child runs
+        in a session of its own)."""
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
-                if int(stat.read_text().rsplit(")", 1)[1].split()[2]) == self.proc.pid:
-                    out.add(int(stat.parent.name))
-                    out.update(int(t.name) for t in (stat.parent / "task").iterdir())
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                if int(fields[2]) == self.proc.pid:        # pgrp
+                    yield stat.parent, fields
             except (OSError, ValueError, IndexError):
+                continue
+
+    def pids(self) -> set[int]:
+        """Every thread of every process of this load balancer: perf names a sample by its thread's id."""
+        out = set()
+        for folder, _ in self._processes():
+            try:
+                out.add(int(folder.name))
+                out.update(int(t.name) for t in (folder / "task").iterdir())
+            except (OSError, ValueError):
                 continue
         return out
 
     def cpu_seconds(self) -> float:
-        """CPU time of every process of this load balancer so far: its process group (the master and NGINX's
-        workers; HAProxy's threads are in its one process). Every thread's time on a CPU in nanoseconds
+        """CPU time of every process of this load balancer so far. Every thread's time on a CPU in nanoseconds
         (/proc/PID/task/TID/schedstat); where the kernel has no schedstat, user + system time in clock ticks
         (10 ms: about 1 % of a 3-second run of one CPU)."""
         tick = os.sysconf("SC_CLK_TCK")
         total = 0.0
-        for stat in Path("/proc").glob("[0-9]*/stat"):
+        for folder, fields in self._processes():
             try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-                if int(fields[2]) != self.proc.pid:        # pgrp (the child runs in a session of its own)
-                    continue
-                tasks = list((stat.parent / "task").glob("*/schedstat"))
+                tasks = list((folder / "task").glob("*/schedstat"))
                 if tasks:
                     total += sum(int(t.read_text().split()[0]) for t in tasks) / 1e9
                 else:

@@ -14,6 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import cpuprofile  # noqa: E402
+import dataplane  # noqa: E402
 
 REPORT = Path(__file__).resolve().parent / "fixtures" / "perf-report-haproxy-2.6.txt"
 
@@ -78,11 +79,6 @@ def test_a_real_recording_names_each_thread_and_the_bench_lists_them(tmp_path):
     why = cpuprofile.available()
     if why:
         pytest.skip(why)
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("lbsync_bench_dataplane_threads",
-                                                  Path(__file__).resolve().parents[1] / "bench" / "dataplane.py")
-    dataplane = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(dataplane)
     code = ("import threading, time\n"
             "def spin():\n    t = time.time() + 1.5\n    while time.time() < t: pass\n"
             "ts = [threading.Thread(target=spin) for _ in range(2)]\n[t.start() for t in ts]\n[t.join() for t in ts]\n")
