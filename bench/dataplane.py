@@ -107,7 +107,33 @@ def _l7_retry(text: str) -> str:
                   r"\1option forwardfor\n\1http-request disable-l7-retry unless METH_GET\n", text, flags=re.M)
 
 
-# the generated path ACL of one prefix: two lines, one name (groups: indent, name, the prefix with "/" added)
+def _route_previous(text: str) -> str:
+    """The routing as lbsync wrote it in the fourth #15 session: every route's rule tests its prefix both ways
+    (`path_beg -i /owa/` or `path -i /owa`, one ACL name), the routes longest path first, "/" redirected by an
+    http-request rule that every request evaluated before the routes."""
+    text = re.sub(r"^(\s*)acl (\S+)_exact path -i ", r"\1acl \2 path -i ", text, flags=re.M)
+    text = re.sub(r"^\s*use_backend \S+ if \S+_exact \S+\n", "", text, flags=re.M)
+    text = re.sub(r"^\n    # the bare prefixes .*\n", "", text, flags=re.M)
+    redirects = ""
+    for backend, ns in re.findall(r"^\s*use_backend (\S+) if \{ path / \} (\S+)\n", text, re.M):
+        block = re.search(rf"^\n# .*\nbackend {re.escape(backend)}\n(?:    .*\n)+", text, re.M)
+        location = re.search(r"http-request redirect location (\S+) code 302", block[0])[1]
+        redirects += f"    http-request redirect location {location} code 302 if {{ path / }} {ns}\n"
+        text = text.replace(block[0], "")
+    text = re.sub(r"^\s*use_backend \S+ if \{ path / \} \S+\n", "", text, flags=re.M)
+    if redirects:
+        text = re.sub(r"^(\n    # \S+: a path under another)", lambda m: "\n" + redirects + m[1], text, count=1,
+                      flags=re.M)
+    prefix = dict(re.findall(r"^\s*acl (\S+) path_beg -i (\S+)$", text, re.M))
+
+    def longest_first(m: re.Match) -> str:
+        lines = m[0].splitlines(keepends=True)
+        return "".join(sorted(lines, key=lambda ln: -len(prefix[ln.split()[3]])))
+    return re.sub(r"(?:^    use_backend \S+ if \S+ ns\d+\n)+", longest_first, text, flags=re.M)
+
+
+# the path ACL of one prefix in the fourth session's routing (_route_previous): two lines, one name (groups: indent,
+# name, the prefix with "/" added)
 ROUTE_ACL = re.compile(r"^(\s*)acl (\S+) path_beg -i (\S+/)\n\s*acl \2 path -i \S+$", re.M)
 
 
@@ -204,21 +230,28 @@ VARIANTS = {
     "haproxy-no-case-adjust": ("haproxy", "response header names as HAProxy writes them (lower case: "
                                "option h1-case-adjust-bogus-client removed)",
                                _drop(r"^\s*option h1-case-adjust-bogus-client\n")),
+    "haproxy-route-previous": ("haproxy", "the routing of the fourth #15 session: each route's rule tests its "
+                               "prefix both ways (path_beg -i /owa/ or path -i /owa), longest path first, \"/\" "
+                               "redirected by an http-request rule evaluated before the routes",
+                               lambda t, d: _route_previous(t)),
+    # the older routing variants below change the fourth session's routing (haproxy-route-previous)
     "haproxy-route-var": ("haproxy", "the path read once into a lower-cased variable, each path ACL a case-sensitive "
-                          "prefix test of it", lambda t, d: _route_var(t)),
+                          "prefix test of it", lambda t, d: _route_var(_route_previous(t))),
     "haproxy-same": ("haproxy", "the generated configuration unchanged (a comment added): an A/A control, its figure "
                      "shows the method's own error", lambda t, d: t + "# A/A control\n"),
     "haproxy-route-field": ("haproxy", "each path ACL a test of path segments, no copy (path,field(2,/) -m str -i "
-                            "owa; two-segment prefixes also field(3,/))", lambda t, d: _route_field(t)),
+                            "owa; two-segment prefixes also field(3,/))",
+                            lambda t, d: _route_field(_route_previous(t))),
     "haproxy-pattern-cache": ("haproxy", "HAProxy's pattern lookup cache at its default (tune.pattern.cache-size 0 "
                               "removed: each case-insensitive test hashes the path or host and looks the hash up in "
                               "an LRU of 10,000; lbsync before the fourth #15 session)",
                               _drop(r"^\s*tune\.pattern\.cache-size 0\n")),
     "haproxy-route-concat": ("haproxy", "each path ACL one test of a copy (path,concat(/) -m beg -i /owa/) instead of "
                              "path_beg -i /owa/ or path -i /owa (lbsync before the fourth #15 session)",
-                             lambda t, d: _route_concat(t)),
+                             lambda t, d: _route_concat(_route_previous(t))),
     "haproxy-route-map": ("haproxy", "one map_beg lookup per namespace (prefix -> pool, a map file beside the "
-                          "configuration) instead of one ACL per path", _route_map),
+                          "configuration) instead of one ACL per path",
+                          lambda t, d: _route_map(_route_previous(t), d)),
     # NGINX
     "nginx-session-cache": ("nginx", "ssl_session_cache shared:lbsync_tls:10m + ssl_session_timeout 1d added "
                             "(Mozilla's intermediate recommendation with tickets off)",

@@ -56,8 +56,25 @@ def test_every_variant_changes_the_file_and_the_binary_accepts_it(dataplane, gen
         assert proc.returncode == 0, (name, proc.stdout[-2000:], proc.stderr[-2000:])
 
 
-def test_the_routing_variants_keep_every_route(dataplane, generated, tmp_path):
+def test_the_previous_routing_is_the_fourth_sessions(dataplane, generated):
+    """haproxy-route-previous: each route's rule tests both forms under one ACL, longest path first, and "/" is an
+    http-request redirect before the routes (what lbsync rendered until the fifth #15 session)."""
     text, _ = generated["haproxy"]
+    previous = dataplane._route_previous(text)
+    uses = re.findall(r"^\s*use_backend (\S+) if (\S+) (\S+)$", previous, re.M)
+    assert [pool.split("_")[0] for pool, _, _ in uses] == ["eas", "mrsproxy", "owa-integrated", "mapi", "owa", "ecp",
+                                                           "ews", "oab", "rpc", "autodiscover"]
+    assert not re.search(r"_exact|use_backend \S+ if \{ path / \}|^backend root_", previous, re.M)
+    assert re.search(r"^\s*acl ns0_owa path_beg -i /owa/\n\s*acl ns0_owa path -i /owa$", previous, re.M)
+    redirect = previous.index("http-request redirect location /owa/ code 302 if { path / } ns0")
+    assert redirect < previous.index("use_backend eas_mail")
+    # the generated routing itself: the bare prefixes and "/" after every route's own rule
+    assert text.index("use_backend rpc_mail.contoso.com if ns0_rpc ns0") < \
+        text.index("use_backend owa_mail.contoso.com if ns0_owa_exact ns0") < text.index("if { path / } ns0")
+
+
+def test_the_routing_variants_keep_every_route(dataplane, generated, tmp_path):
+    text = dataplane._route_previous(generated["haproxy"][0])     # they change the previous routing
     pools = set(re.findall(r"^\s*use_backend (\S+) if ", text, re.M))
     assert {"owa_mail.contoso.com", "owa-integrated_mail.contoso.com", "mrsproxy_mail.contoso.com",
             "ews_mail.contoso.com"} <= pools

@@ -22,6 +22,11 @@ MAIN_GROUP = "main"
 LB_KINDS = ("haproxy", "nginx", "f5")
 
 
+def _under(path: str, other: str) -> bool:
+    """`path` lies under `other` on a segment boundary (/owa/integrated under /owa; /owafoo is not)."""
+    return path.startswith(other + "/")
+
+
 @dataclass
 class Finding:
     """A rule result: a stable code (facts.codes), a level, a message, and where in the model it comes from."""
@@ -221,8 +226,26 @@ class NamespacePlan:
 
     @property
     def routes(self) -> list[ServicePlan]:
-        """Routes in match order: longest path prefix first (/ews/mrsproxy.svc before /ews)."""
-        return sorted(self.services, key=lambda s: -max(len(p) for p in s.paths))
+        """Routes in match order. Each path matches itself and what lies under it on a segment boundary (/owa and
+        /owa/..., never /owafoo), so two routes can match one request only when one's path lies under the other's
+        (/owa/integrated under /owa, /ews/mrsproxy.svc under /ews): such a route comes right before that one, the
+        deepest first. Otherwise the longest path first (/microsoft-server-activesync), ties in model order. A
+        target that tests the routes one after the other pays for every route before the one that matches."""
+        def top(s: ServicePlan) -> ServicePlan:
+            """The route with the shortest path that this one's lies under (itself when none)."""
+            above = [o for o in self.services if any(_under(p, q) for p in s.paths for q in o.paths)]
+            return min(above, key=lambda o: min(len(q) for q in o.paths), default=s)
+        index = {id(s): i for i, s in enumerate(self.services)}
+        return sorted(self.services, key=lambda s: (-max(len(p) for p in top(s).paths), index[id(top(s))],
+                                                    -max(len(p) for p in s.paths)))
+
+    @property
+    def nested_paths(self) -> frozenset[str]:
+        """Paths that lie under another route's path (/owa/integrated, /ews/mrsproxy.svc). The other route's prefix
+        test (/owa/...) matches such a path exactly too, so a target that tests the exact paths (/owa) after every
+        prefix must test these with their prefix, before the other route."""
+        return frozenset(p for s in self.services for p in s.paths
+                         if any(_under(p, q) for o in self.services if o is not s for q in o.paths))
 
     @property
     def pools(self) -> list[ServicePlan]:

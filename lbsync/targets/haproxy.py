@@ -20,7 +20,7 @@ from ..output import check as checks
 from ..output import text
 from ..output.env import environment, render_template
 from ..output.writer import Output
-from ..plan.types import Listener, Plan, ServicePlan
+from ..plan.types import Listener, NamespacePlan, Plan, ServicePlan
 from . import common
 from .protocol import RenderOptions
 
@@ -92,6 +92,17 @@ def backend_name(svc: ServicePlan) -> str:
     return svc.pool
 
 
+def root_backend(ns: NamespacePlan) -> str:
+    """The backend that redirects "/" of a namespace (pools are named SERVICE_HOST; no service is called root)."""
+    return f"root_{ns.host}"
+
+
+def bare_paths(ns: NamespacePlan, svc: ServicePlan) -> list[str]:
+    """A route's paths tested bare (/owa) after every route's prefix rule; a path under another route's is tested
+    bare in its own rule instead (plan: NamespacePlan.nested_paths)."""
+    return [p for p in svc.paths if p not in ns.nested_paths]
+
+
 def context(plan: Plan, options: RenderOptions) -> dict:
     extra = options.extra or {}
     tls = profile(plan.tls_profile)
@@ -109,6 +120,7 @@ def context(plan: Plan, options: RenderOptions) -> dict:
         "stats_socket": extra.get("stats_socket", "/run/haproxy/admin.sock"),
         "pools": plan.pools, "mail": plan.mail, "verify_server": plan.verify_server,
         "lb": common, "abns_name": abns_name, "hq": hq, "backend_name": backend_name,
+        "root_backend": root_backend, "bare_paths": bare_paths,
         "pool_services": lambda svc: [s.service for s in plan.pool_services(svc.pool)],
         "bufsize": bufsize(plan), "maxrewrite": maxrewrite(plan), "legacy_ciphers": LEGACY_CIPHERS,
         "sharing_reason": sharing_reason, "persistence_cookie": persistence_cookie,

@@ -177,8 +177,13 @@ def test_mrsproxy_is_bridged_and_routed_before_ews_even_when_ews_is_offloaded():
     assert route(plan, "ews").mode == "offload"
     ns = plan.namespaces[0]
     order = [s.service for s in ns.routes]
-    assert order.index("mrsproxy") < order.index("ews")
-    lengths = [max(len(p) for p in s.paths) for s in ns.routes]
+    # /ews/mrsproxy.svc lies under /ews (and /owa/integrated under /owa): right before it; the others longest path
+    # first, ties in model order
+    assert order.index("mrsproxy") + 1 == order.index("ews")
+    assert order.index("owa-integrated") + 1 == order.index("owa")
+    assert ns.nested_paths == {"/ews/mrsproxy.svc", "/owa/integrated"}
+    tops = [s for s in ns.routes if s.service not in ("mrsproxy", "owa-integrated")]
+    lengths = [max(len(p) for p in s.paths) for s in tops]
     assert lengths == sorted(lengths, reverse=True)
     names = [s.service for s in ns.services]
     assert names[names.index("ews") + 1] == "mrsproxy"

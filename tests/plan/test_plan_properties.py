@@ -61,8 +61,21 @@ def test_plan_invariants(data):
 
     # The load-balancer side.
     for ns in plan.namespaces:
-        lengths = [max(len(p) for p in s.paths) for s in ns.routes]
+        # match order: a route whose path lies under another's (segment boundary) right before it, the rest (the
+        # routes under no other) longest path first; nested_paths names exactly the paths under another route's
+        routes = ns.routes
+        assert sorted(map(id, routes)) == sorted(map(id, ns.services))
+        def under(s, o):
+            return s is not o and any(p.startswith(q + "/") for p in s.paths for q in o.paths)
+        for i, s in enumerate(routes):
+            for j, o in enumerate(routes):
+                if under(s, o):
+                    assert i < j and all(under(m, o) for m in routes[i:j]), [r.service for r in routes]
+        tops = [s for s in routes if not any(under(s, o) for o in routes)]
+        lengths = [max(len(p) for p in s.paths) for s in tops]
         assert lengths == sorted(lengths, reverse=True)
+        assert ns.nested_paths == {p for s in routes for p in s.paths
+                                   if any(p.startswith(q + "/") for o in routes if o is not s for q in o.paths)}
         for s in ns.services:
             assert s.scheme == {"offload": "http", "bridge": "https", "passthrough": "tcp"}[s.mode]
             assert s.health.scheme == ("http" if s.mode == "offload" else "https")

@@ -94,15 +94,87 @@ def test_mrsproxy_is_bridged_and_routed_before_ews(made):
     assert not any(" ssl " in ln for ln in secs["backend ews_mail.contoso.com"])
     front = secs[next(k for k in secs if k.startswith("frontend https_"))]
     uses = [ln for ln in front if ln.startswith("use_backend")]
-    assert uses.index("use_backend mrsproxy_mail.contoso.com if ns0_mrsproxy ns0") < \
+    assert uses.index("use_backend mrsproxy_mail.contoso.com if ns0_mrsproxy ns0") + 1 == \
         uses.index("use_backend ews_mail.contoso.com if ns0_ews ns0")
-    # each prefix on a segment boundary, two plain tests under one ACL name: the path begins with the prefix and
-    # "/", or is the prefix; no converter (nothing copied per request)
+    # each prefix on a segment boundary, by plain tests (no converter: nothing copied per request): a route's own
+    # rule tests its prefix and "/"; the bare prefix (/ews) is tested after every route's rule, except for a path
+    # under another route's (/ews/mrsproxy.svc under /ews), tested both ways in its own rule, before that route
     assert "acl ns0_mrsproxy path_beg -i /ews/mrsproxy.svc/" in front
     assert "acl ns0_mrsproxy path -i /ews/mrsproxy.svc" in front
-    assert "acl ns0_ews path_beg -i /ews/" in front and "acl ns0_ews path -i /ews" in front
+    assert "acl ns0_ews path_beg -i /ews/" in front and "acl ns0_ews_exact path -i /ews" in front
+    assert "acl ns0_ews path -i /ews" not in front
+    assert uses.index("use_backend ews_mail.contoso.com if ns0_ews_exact ns0") > \
+        max(i for i, ln in enumerate(uses) if not ln.split()[3].endswith("_exact") and "{" not in ln)
     path_acls = [ln for ln in front if ln.startswith("acl ns0_")]
     assert path_acls and not [ln for ln in path_acls if "," in ln.split()[2]], path_acls
+
+
+def _frontend_routes(front: list[str]):
+    """The frontend's ACLs (name -> [(fetch, pattern)]) and use_backend rules ([(backend, [acl or inline])])."""
+    acls: dict[str, list[tuple[str, str]]] = {}
+    for ln in front:
+        m = re.fullmatch(r"acl (\S+) (path_beg|path|req\.hdr\(host\),field\(1,:\)) -i (\S+)", ln)
+        if m:
+            acls.setdefault(m[1], []).append((m[2], m[3]))
+        else:
+            assert not ln.startswith("acl "), ln
+    rules = []
+    for ln in front:
+        m = re.fullmatch(r"use_backend (\S+) if (.+)", ln)
+        if m:
+            terms = re.findall(r"\{ path / \}|\S+", m[2])
+            assert all(t == "{ path / }" or t in acls for t in terms), ln
+            rules.append((m[1], terms))
+    default = next(ln.split()[1] for ln in front if ln.startswith("default_backend "))
+    return acls, rules, default
+
+
+def _haproxy_route(acls, rules, default, host: str, path: str) -> str:
+    """What HAProxy does with these rules (its manual: the first use_backend whose condition holds; ACL terms ANDed,
+    an ACL's lines ORed; path_beg/path -i compare case-insensitively; req.hdr(host),field(1,:) drops the port)."""
+    def holds(term: str) -> bool:
+        if term == "{ path / }":
+            return path == "/"
+        for fetch, pattern in acls[term]:
+            value = host.split(":")[0] if fetch.startswith("req.hdr") else path
+            if fetch == "path_beg" and value.lower().startswith(pattern.lower()):
+                return True
+            if fetch != "path_beg" and value.lower() == pattern.lower():
+                return True
+        return False
+    return next((backend for backend, terms in rules if all(holds(t) for t in terms)), default)
+
+
+SEGMENTS = ["owa", "OWA", "integrated", "Integrated", "ews", "EWS", "mrsproxy.svc", "MRSProxy.svc", "ecp", "mapi",
+            "microsoft-server-activesync", "oab", "rpc", "autodiscover", "owafoo", "x", ""]
+
+
+def test_every_path_goes_to_the_route_whose_prefix_it_lies_under(made):
+    """Whatever the rule order, a request goes to the route with the longest prefix it equals or lies under on a
+    segment boundary, in any case; "/" to the redirect; anything else to no_route. Every path of one to three
+    segments over the routes' own names (and a near miss) on every namespace, through HAProxy's rule semantics."""
+    import itertools
+    for name, (_, plan, text) in made.items():
+        secs = sections(text)
+        for head, front in secs.items():
+            if not head.startswith("frontend https_"):
+                continue
+            acls, rules, default = _frontend_routes(front)
+            listener = next(li for li in plan.listeners if head == f"frontend https_{li.key}")
+            for ns in listener.l7:
+                for n in (1, 2, 3):
+                    for segs in itertools.product(SEGMENTS, repeat=n):
+                        path = "/" + "/".join(segs)
+                        lower = path.lower()
+                        under = [(len(p), s) for s in ns.services for p in s.paths
+                                 if lower == p or lower.startswith(p + "/")]
+                        want = (max(under, key=lambda u: u[0])[1].pool if under
+                                else haproxy.root_backend(ns) if path == "/" and ns.root_redirect else default)
+                        got = _haproxy_route(acls, rules, default, f"{ns.host.upper()}:443", path)
+                        assert got == want, (name, ns.host, path)
+                # another host's request never reaches this namespace's pools
+                pools = {s.pool for s in ns.services}
+                assert _haproxy_route(acls, rules, default, "other.example", "/owa/") not in pools
 
 
 def test_what_costs_every_request_is_only_what_is_needed(made):
@@ -116,7 +188,13 @@ def test_what_costs_every_request_is_only_what_is_needed(made):
         assert not [ln for ln in lines if "l7-retry" in ln or ln.startswith("retry-on ") and ln != "retry-on conn-failure"]
         assert "option dontlog-normal" in lines and "option httplog" in lines, name
         uses = [ln for ln in lines if ln.startswith("use_backend ") and "req.ssl_sni" not in ln]   # L7 routes
-        assert uses and all(re.fullmatch(r"use_backend \S+ if ns\d+_\S+ ns\d+", ln) for ln in uses), name
+        assert uses and all(re.fullmatch(r"use_backend \S+ if (ns\d+_\S+|\{ path / \}) ns\d+", ln) for ln in uses), name
+        # a route's own rule is one test of the path before the host; the bare prefixes and "/" come after them all
+        firsts = [i for i, ln in enumerate(uses) if not ln.split()[3].endswith("_exact") and "{" not in ln]
+        lasts = [i for i, ln in enumerate(uses) if ln.split()[3].endswith("_exact") or "{" in ln]
+        assert firsts and (not lasts or max(firsts) < min(lasts)), name
+        assert not [ln for ln in lines if ln.startswith("http-request redirect location")
+                    and " if " in ln], name       # "/" is not tested before the routes
 
 
 def test_ntlm_safe_and_streaming_settings(made):
