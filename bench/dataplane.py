@@ -212,6 +212,9 @@ VARIANTS = {
                             _drop(r"^\s*ssl-default-bind-(ciphers|ciphersuites|options).*\n")),
     "haproxy-tickets": ("haproxy", "TLS session tickets on (no-tls-tickets removed)",
                         lambda t, d: t.replace(" no-tls-tickets", "")),
+    "haproxy-no-server-sni": ("haproxy", "no SNI toward the servers (sni str(...) removed from the server lines; the "
+                              "servers' name is then not verified: a measurement only, never deploy it)",
+                              lambda t, d: re.sub(r" sni str\(\S+\)", "", t)),
     "haproxy-reuse-safe": ("haproxy", "server connections shared between clients (http-reuse never removed: the "
                            "defaults' http-reuse safe applies)", _drop(r"^\s*http-reuse never\n")),
     "haproxy-log-every-request": ("haproxy", "a log line for every request (option dontlog-normal removed)",
