@@ -231,13 +231,18 @@ class NamespacePlan:
         (/owa/integrated under /owa, /ews/mrsproxy.svc under /ews): such a route comes right before that one, the
         deepest first. Otherwise the longest path first (/microsoft-server-activesync), ties in model order. A
         target that tests the routes one after the other pays for every route before the one that matches."""
+        def above(s: ServicePlan) -> list[ServicePlan]:
+            """The other routes that one of this route's paths lies under."""
+            return [o for o in self.services if o is not s and any(_under(p, q) for p in s.paths for q in o.paths)]
+
         def top(s: ServicePlan) -> ServicePlan:
             """The route with the shortest path that this one's lies under (itself when none)."""
-            above = [o for o in self.services if any(_under(p, q) for p in s.paths for q in o.paths)]
-            return min(above, key=lambda o: min(len(q) for q in o.paths), default=s)
+            return min(above(s), key=lambda o: min(len(q) for q in o.paths), default=s)
         index = {id(s): i for i, s in enumerate(self.services)}
+        # within a top route's group: the more routes a route lies under, the earlier (the top route last, whatever
+        # the length of its other paths), then the longest path first
         return sorted(self.services, key=lambda s: (-max(len(p) for p in top(s).paths), index[id(top(s))],
-                                                    -max(len(p) for p in s.paths)))
+                                                    -len(above(s)), -max(len(p) for p in s.paths)))
 
     @property
     def nested_paths(self) -> frozenset[str]:

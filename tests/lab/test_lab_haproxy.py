@@ -92,37 +92,39 @@ def test_port_80_redirects_to_https_and_root_to_owa(running):
 
 
 def test_every_route_form_reaches_its_own_backend(running):
-    """The real HAProxy's choice, read from its request counters (`show stat`): every route's prefix bare, with "/",
-    in another case and with a query string, a path under another route's (/owa/Integrated, /EWS/mrsproxy.svc) bare
-    and deeper, near misses and "/" each land on the backend of the longest route prefix they equal or lie under on
-    a segment boundary ("/": the redirect's backend; nothing: no_route)."""
-    if running.scenario == "passthrough":
-        pytest.skip("passthrough: no layer-7 routing")
+    """The real HAProxy's choice, read from its request counters (`show stat`), on every terminated namespace (in
+    the passthrough scenario behind the SNI splitter): every route's prefix bare, with "/", in another case and with
+    a query string, a path under another route's (/owa/Integrated, /EWS/mrsproxy.svc) bare and deeper, near misses
+    and "/" each land on the backend of the longest route prefix they equal or lie under on a segment boundary
+    ("/": the redirect's backend where the namespace has OWA; nothing: no_route)."""
     from lbsync.targets import haproxy
-    ns = running.plan.namespaces[0]
-    listener = next(li for li in running.plan.listeners if ns in li.l7)
-    paths = ["/"]
-    for svc in ns.services:
-        for p in svc.paths:
-            paths += [p, p.upper(), p + "/", p.title() + "/x.aspx", p + "?a=/b", p + "x", p + "x/y"]
-
-    def want(path: str) -> str:
-        bare = path.split("?")[0].lower()
-        under = [(len(p), s.pool) for s in ns.services for p in s.paths if bare == p or bare.startswith(p + "/")]
-        if under:
-            return max(under)[1]
-        return haproxy.root_backend(ns) if bare == "/" else f"no_route_{listener.key}"
+    terminated = [(li, ns) for li in running.plan.listeners for ns in li.l7]
+    assert terminated, "every lab scenario terminates mail.contoso.com"
+    assert all(ns.vip in (None, client.LB_ADDRESS) for _, ns in terminated)   # the lab client's one address
 
     def counts() -> dict[str, int]:
         return {r["pxname"]: int(r["stot"] or 0) for r in running.lb.stats() if r["svname"] == "BACKEND"}
     wrong = []
-    for path in paths:
-        before = counts()
-        client.get(running.port, ns.host, path, running.ca)
-        after = counts()
-        moved = {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
-        if moved != {want(path): 1}:
-            wrong.append((path, want(path), moved))
+    for listener, ns in terminated:
+        paths = ["/", "/nothing-here"]
+        for svc in ns.services:
+            for p in svc.paths:
+                paths += [p, p.upper(), p + "/", p.title() + "/x.aspx", p + "?a=/b", p + "x", p + "x/y"]
+
+        def want(path: str) -> str:
+            bare = path.split("?")[0].lower()
+            under = [(len(p), s.pool) for s in ns.services for p in s.paths if bare == p or bare.startswith(p + "/")]
+            if under:
+                return max(under)[1]
+            return haproxy.root_backend(ns) if bare == "/" and ns.root_redirect else f"no_route_{listener.key}"
+        for path in paths:
+            before = counts()
+            client.get(ns.port, ns.host, path, running.ca)
+            after = counts()
+            moved = {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
+            moved.pop(f"l7_{listener.key}", None)      # the SNI splitter's hand-off to the TLS frontend
+            if moved != {want(path): 1}:
+                wrong.append((ns.host, path, want(path), moved))
     assert not wrong, wrong
 
 

@@ -149,7 +149,8 @@ def test_the_check_above_can_fail_nginx_keepalive_on_an_ntlm_pool_answers_as_ali
 
 
 def test_route_prefixes_match_on_a_segment_boundary_in_any_case(running):
-    """The path tests (HAProxy: `path_beg -i /prefix/` or `path -i /prefix`, one ACL): /EWS/MRSProxy.svc goes to the
+    """The path tests (HAProxy: `path_beg -i /prefix/` in the route's rule, `path -i /prefix` after every route's
+    rule, both in the rule of a path under another route's): /EWS/MRSProxy.svc goes to the
     always re-encrypted MRSProxy route, /ews/mrsproxy.svcX and /EWS to EWS, /Owa to OWA (a query string too),
     /owafoo nowhere."""
     if running.mode != "offload":

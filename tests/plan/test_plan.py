@@ -167,6 +167,21 @@ def test_passthrough_namespace_is_one_tcp_pool():
 
 # --- MRSProxy -------------------------------------------------------------------------------------------------
 
+def test_a_route_under_another_comes_before_it_whatever_that_ones_other_paths():
+    """The match order holds for routes of several paths too (every catalog service has one today): a parent whose
+    other path is longer than its child's still comes after the child, and a route two levels down before both."""
+    import dataclasses
+    ns = plan_of(model_dict(2013, "offload", mrsproxy=True)).namespaces[0]
+    by = {s.service: s for s in ns.services}
+    owa = dataclasses.replace(by["owa"], paths=("/owa", "/a-much-longer-owa-path"))
+    deeper = dataclasses.replace(by["owa-integrated"], service="deeper", paths=("/owa/integrated/deeper",))
+    changed = dataclasses.replace(ns, services=[owa if s is by["owa"] else s for s in ns.services] + [deeper])
+    order = [s.service for s in changed.routes]
+    assert order.index("deeper") + 1 == order.index("owa-integrated") and \
+        order.index("owa-integrated") + 1 == order.index("owa"), order
+    assert changed.nested_paths == {"/owa/integrated", "/owa/integrated/deeper", "/ews/mrsproxy.svc"}
+
+
 def test_mrsproxy_is_bridged_and_routed_before_ews_even_when_ews_is_offloaded():
     plan = plan_of(model_dict(2013, "offload", mrsproxy=True))
     mrs = route(plan, "mrsproxy")

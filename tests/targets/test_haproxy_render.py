@@ -172,6 +172,12 @@ def test_every_path_goes_to_the_route_whose_prefix_it_lies_under(made):
                                 else haproxy.root_backend(ns) if path == "/" and ns.root_redirect else default)
                         got = _haproxy_route(acls, rules, default, f"{ns.host.upper()}:443", path)
                         assert got == want, (name, ns.host, path)
+                # "/" answered by its own backend: the 302 to OWA and nothing else; no such backend without OWA
+                root = secs.get(f"backend {haproxy.root_backend(ns)}")
+                if ns.root_redirect:
+                    assert root == ["mode http", f"http-request redirect location {ns.root_redirect} code 302"], name
+                else:
+                    assert root is None, (name, ns.host)
                 # another host's request never reaches this namespace's pools
                 pools = {s.pool for s in ns.services}
                 assert _haproxy_route(acls, rules, default, "other.example", "/owa/") not in pools
