@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import ClassVar
 
 from ..facts import sslflags
@@ -224,13 +225,14 @@ class NamespacePlan:
     group: str = MAIN_GROUP              # the server group answering this namespace
     index: int = 0                       # its position under namespaces: in the model
 
-    @property
+    @cached_property
     def routes(self) -> list[ServicePlan]:
-        """Routes in match order. Each path matches itself and what lies under it on a segment boundary (/owa and
-        /owa/..., never /owafoo), so two routes can match one request only when one's path lies under the other's
-        (/owa/integrated under /owa, /ews/mrsproxy.svc under /ews): such a route comes right before that one, the
-        deepest first. Otherwise the longest path first (/microsoft-server-activesync), ties in model order. A
-        target that tests the routes one after the other pays for every route before the one that matches."""
+        """Routes in match order (computed once: a plan is not changed after build_plan). Each path matches itself
+        and what lies under it on a segment boundary (/owa and /owa/..., never /owafoo), so two routes can match one
+        request only when one's path lies under the other's (/owa/integrated under /owa, /ews/mrsproxy.svc under
+        /ews): such a route comes right before that one, the deepest first. Otherwise the longest path first
+        (/microsoft-server-activesync), ties in model order. A target that tests the routes one after the other pays
+        for every route before the one that matches."""
         def above(s: ServicePlan) -> list[ServicePlan]:
             """The other routes that one of this route's paths lies under."""
             return [o for o in self.services if o is not s and any(_under(p, q) for p in s.paths for q in o.paths)]
@@ -244,7 +246,7 @@ class NamespacePlan:
         return sorted(self.services, key=lambda s: (-max(len(p) for p in top(s).paths), index[id(top(s))],
                                                     -len(above(s)), -max(len(p) for p in s.paths)))
 
-    @property
+    @cached_property
     def nested_paths(self) -> frozenset[str]:
         """Paths that lie under another route's path (/owa/integrated, /ews/mrsproxy.svc). The other route's prefix
         test (/owa/...) matches such a path exactly too, so a target that tests the exact paths (/owa) after every
