@@ -109,11 +109,13 @@ def _l7_retry(text: str) -> str:
 
 def _route_previous(text: str) -> str:
     """The routing as lbsync wrote it in the fourth #15 session: every route's rule tests its prefix both ways
-    (`path_beg -i /owa/` or `path -i /owa`, one ACL name), the routes longest path first, "/" redirected by an
-    http-request rule that every request evaluated before the routes."""
+    (`path_beg -i /owa/` or `path -i /owa`, one ACL name), the routes longest path first (a route under another's
+    before it, with no exclusion in the other's rule), "/" redirected by an http-request rule that every request
+    evaluated before the routes."""
+    text = re.sub(r" !ns\d+_\S+", "", text)
     text = re.sub(r"^(\s*)acl (\S+)_exact path -i ", r"\1acl \2 path -i ", text, flags=re.M)
     text = re.sub(r"^\s*use_backend \S+ if \S+_exact \S+\n", "", text, flags=re.M)
-    text = re.sub(r"^\n    # the bare prefixes .*\n", "", text, flags=re.M)
+    text = re.sub(r"^\n    # the routes under another route's path, .*\n    # prefix\n", "", text, flags=re.M)
     redirects = ""
     for backend, ns in re.findall(r"^\s*use_backend (\S+) if \{ path / \} (\S+)\n", text, re.M):
         block = re.search(rf"^\n# .*\nbackend {re.escape(backend)}\n(?:    .*\n)+", text, re.M)
@@ -122,14 +124,21 @@ def _route_previous(text: str) -> str:
         text = text.replace(block[0], "")
     text = re.sub(r"^\s*use_backend \S+ if \{ path / \} \S+\n", "", text, flags=re.M)
     if redirects:
-        text = re.sub(r"^(\n    # \S+: a path under another)", lambda m: "\n" + redirects + m[1], text, count=1,
+        text = re.sub(r"^(\n    # \S+: the longest path first)", lambda m: "\n" + redirects + m[1], text, count=1,
                       flags=re.M)
+    # each namespace's rules together where its first one is, longest path first
     prefix = dict(re.findall(r"^\s*acl (\S+) path_beg -i (\S+)$", text, re.M))
-
-    def longest_first(m: re.Match) -> str:
-        lines = m[0].splitlines(keepends=True)
-        return "".join(sorted(lines, key=lambda ln: -len(prefix[ln.split()[3]])))
-    return re.sub(r"(?:^    use_backend \S+ if \S+ ns\d+\n)+", longest_first, text, flags=re.M)
+    rules: dict[str, list[str]] = {}
+    for line, ns in re.findall(r"^(    use_backend \S+ if \S+ (ns\d+)\n)", text, re.M):
+        rules.setdefault(ns, []).append(line)
+    for lines in rules.values():
+        first = text.index(lines[0])
+        head, tail = text[:first + len(lines[0])], text[first + len(lines[0]):]
+        for line in lines[1:]:
+            tail = tail.replace(line, "", 1)
+        ordered = "".join(sorted(lines, key=lambda ln: -len(prefix[ln.split()[3]])))
+        text = head[:first] + ordered + tail
+    return text
 
 
 # the path ACL of one prefix in the fourth session's routing (_route_previous): two lines, one name (groups: indent,

@@ -254,6 +254,16 @@ class NamespacePlan:
         return frozenset(p for s in self.services for p in s.paths
                          if any(_under(p, q) for o in self.services if o is not s for q in o.paths))
 
+    @cached_property
+    def _beneath(self) -> dict[int, list[ServicePlan]]:
+        return {id(s): [o for o in self.routes if o is not s and any(_under(p, q) for p in o.paths for q in s.paths)]
+                for s in self.services}
+
+    def beneath(self, svc: ServicePlan) -> list[ServicePlan]:
+        """The routes with a path under one of this route's paths (owa: owa-integrated; ews: mrsproxy), in match
+        order: a target may test this route's prefix first if it leaves their requests to them."""
+        return self._beneath[id(svc)]
+
     @property
     def pools(self) -> list[ServicePlan]:
         """One entry per distinct pool (a passthrough namespace has a single pool)."""

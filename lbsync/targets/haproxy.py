@@ -97,6 +97,12 @@ def root_backend(ns: NamespacePlan) -> str:
     return f"root_{ns.host}"
 
 
+def nested(ns: NamespacePlan, svc: ServicePlan) -> bool:
+    """A route under another route's path (/owa/integrated, /ews/mrsproxy.svc): its rule follows every other
+    route's, whose rule leaves its requests to it (plan: NamespacePlan.beneath)."""
+    return any(p in ns.nested_paths for p in svc.paths)
+
+
 def bare_paths(ns: NamespacePlan, svc: ServicePlan) -> list[str]:
     """A route's paths tested bare (/owa) after every route's prefix rule; a path under another route's is tested
     bare in its own rule instead (plan: NamespacePlan.nested_paths)."""
@@ -120,7 +126,7 @@ def context(plan: Plan, options: RenderOptions) -> dict:
         "stats_socket": extra.get("stats_socket", "/run/haproxy/admin.sock"),
         "pools": plan.pools, "mail": plan.mail, "verify_server": plan.verify_server,
         "lb": common, "abns_name": abns_name, "hq": hq, "backend_name": backend_name,
-        "root_backend": root_backend, "bare_paths": bare_paths,
+        "root_backend": root_backend, "bare_paths": bare_paths, "nested": nested,
         "pool_services": lambda svc: [s.service for s in plan.pool_services(svc.pool)],
         "bufsize": bufsize(plan), "maxrewrite": maxrewrite(plan), "legacy_ciphers": LEGACY_CIPHERS,
         "sharing_reason": sharing_reason, "persistence_cookie": persistence_cookie,

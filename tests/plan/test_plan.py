@@ -180,6 +180,10 @@ def test_a_route_under_another_comes_before_it_whatever_that_ones_other_paths():
     assert order.index("deeper") + 1 == order.index("owa-integrated") and \
         order.index("owa-integrated") + 1 == order.index("owa"), order
     assert changed.nested_paths == {"/owa/integrated", "/owa/integrated/deeper", "/ews/mrsproxy.svc"}
+    # what a target may leave to the routes under one: every route below it, the deepest first
+    assert [str(s.service) for s in changed.beneath(owa)] == ["deeper", "owa-integrated"]
+    assert [str(s.service) for s in changed.beneath(by["ews"])] == ["mrsproxy"]
+    assert [str(s.service) for s in changed.beneath(deeper)] == [] == changed.beneath(by["ecp"])
 
 
 def test_mrsproxy_is_bridged_and_routed_before_ews_even_when_ews_is_offloaded():

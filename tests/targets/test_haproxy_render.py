@@ -94,17 +94,20 @@ def test_mrsproxy_is_bridged_and_routed_before_ews(made):
     assert not any(" ssl " in ln for ln in secs["backend ews_mail.contoso.com"])
     front = secs[next(k for k in secs if k.startswith("frontend https_"))]
     uses = [ln for ln in front if ln.startswith("use_backend")]
-    assert uses.index("use_backend mrsproxy_mail.contoso.com if ns0_mrsproxy ns0") + 1 == \
-        uses.index("use_backend ews_mail.contoso.com if ns0_ews ns0")
     # each prefix on a segment boundary, by plain tests (no converter: nothing copied per request): a route's own
-    # rule tests its prefix and "/"; the bare prefix (/ews) is tested after every route's rule, except for a path
-    # under another route's (/ews/mrsproxy.svc under /ews), tested both ways in its own rule, before that route
+    # rule tests its prefix and "/"; EWS's leaves /EWS/mrsproxy.svc (tested both ways, one ACL) to MRSProxy's rule,
+    # which follows every route's prefix rule, with the bare prefixes (/ews)
+    ews = uses.index("use_backend ews_mail.contoso.com if ns0_ews !ns0_mrsproxy ns0")
+    mrs = uses.index("use_backend mrsproxy_mail.contoso.com if ns0_mrsproxy ns0")
     assert "acl ns0_mrsproxy path_beg -i /ews/mrsproxy.svc/" in front
     assert "acl ns0_mrsproxy path -i /ews/mrsproxy.svc" in front
     assert "acl ns0_ews path_beg -i /ews/" in front and "acl ns0_ews_exact path -i /ews" in front
     assert "acl ns0_ews path -i /ews" not in front
-    assert uses.index("use_backend ews_mail.contoso.com if ns0_ews_exact ns0") > \
-        max(i for i, ln in enumerate(uses) if not ln.split()[3].endswith("_exact") and "{" not in ln)
+    prefix_rules = [i for i, ln in enumerate(uses) if re.fullmatch(r"use_backend \S+ if ns\d+_\S+( !\S+)* ns\d+", ln)
+                    and not ln.split()[3].endswith("_exact") and ln.split()[3] not in ("ns0_mrsproxy",
+                                                                                        "ns0_owa-integrated")]
+    assert ews in prefix_rules and mrs > max(prefix_rules)
+    assert uses.index("use_backend ews_mail.contoso.com if ns0_ews_exact ns0") > max(prefix_rules)
     path_acls = [ln for ln in front if ln.startswith("acl ns0_")]
     assert path_acls and not [ln for ln in path_acls if "," in ln.split()[2]], path_acls
 
@@ -123,7 +126,7 @@ def _frontend_routes(front: list[str]):
         m = re.fullmatch(r"use_backend (\S+) if (.+)", ln)
         if m:
             terms = re.findall(r"\{ path / \}|\S+", m[2])
-            assert all(t == "{ path / }" or t in acls for t in terms), ln
+            assert all(t == "{ path / }" or t.removeprefix("!") in acls for t in terms), ln
             rules.append((m[1], terms))
     default = next(ln.split()[1] for ln in front if ln.startswith("default_backend "))
     return acls, rules, default
@@ -131,10 +134,13 @@ def _frontend_routes(front: list[str]):
 
 def _haproxy_route(acls, rules, default, host: str, path: str) -> str:
     """What HAProxy does with these rules (its manual: the first use_backend whose condition holds; ACL terms ANDed,
-    an ACL's lines ORed; path_beg/path -i compare case-insensitively; req.hdr(host),field(1,:) drops the port)."""
+    "!" negates one, an ACL's lines ORed; path_beg/path -i compare case-insensitively; req.hdr(host),field(1,:)
+    drops the port)."""
     def holds(term: str) -> bool:
         if term == "{ path / }":
             return path == "/"
+        if term.startswith("!"):
+            return not holds(term[1:])
         for fetch, pattern in acls[term]:
             value = host.split(":")[0] if fetch.startswith("req.hdr") else path
             if fetch == "path_beg" and value.lower().startswith(pattern.lower()):
@@ -194,10 +200,15 @@ def test_what_costs_every_request_is_only_what_is_needed(made):
         assert not [ln for ln in lines if "l7-retry" in ln or ln.startswith("retry-on ") and ln != "retry-on conn-failure"]
         assert "option dontlog-normal" in lines and "option httplog" in lines, name
         uses = [ln for ln in lines if ln.startswith("use_backend ") and "req.ssl_sni" not in ln]   # L7 routes
-        assert uses and all(re.fullmatch(r"use_backend \S+ if (ns\d+_\S+|\{ path / \}) ns\d+", ln) for ln in uses), name
-        # a route's own rule is one test of the path before the host; the bare prefixes and "/" come after them all
-        firsts = [i for i, ln in enumerate(uses) if not ln.split()[3].endswith("_exact") and "{" not in ln]
-        lasts = [i for i, ln in enumerate(uses) if ln.split()[3].endswith("_exact") or "{" in ln]
+        assert uses and all(re.fullmatch(r"use_backend \S+ if (ns\d+_\S+( !ns\d+_\S+)*|\{ path / \}) ns\d+", ln)
+                            for ln in uses), name
+        # a route's own rule is one test of the path before the host, then only what lies under it (negated); the
+        # routes under another's, the bare prefixes and "/" come after them all
+        nested = {f"ns{ns.index}_{s.service}" for ns in plan.namespaces for s in ns.services
+                  if any(p in ns.nested_paths for p in s.paths)}
+        firsts = [i for i, ln in enumerate(uses)
+                  if not ln.split()[3].endswith("_exact") and "{" not in ln and ln.split()[3] not in nested]
+        lasts = [i for i, ln in enumerate(uses) if i not in firsts]
         assert firsts and (not lasts or max(firsts) < min(lasts)), name
         assert not [ln for ln in lines if ln.startswith("http-request redirect location")
                     and " if " in ln], name       # "/" is not tested before the routes
